@@ -1,0 +1,140 @@
+// ExtendableEvent and ExtendableMessageEvent (Service Workers sections 4.4 and 4.5),
+// and the dispatch of functional events whose lifetime `waitUntil` extends.
+import { core } from "ext:core/mod.js";
+import { DOMException } from "ext:swharness/01_host.js";
+
+const event = core.loadExtScript("ext:deno_web/02_event.js");
+const { Event } = event;
+
+const kState = Symbol("extendableState");
+
+/** The "extend lifetime promises" bookkeeping of an ExtendableEvent. */
+function stateOf(ev) {
+  return ev[kState];
+}
+
+export class ExtendableEvent extends Event {
+  constructor(type, init = undefined) {
+    if (arguments.length < 1) {
+      throw new TypeError(
+        "Failed to construct 'ExtendableEvent': 1 argument required, but only 0 present.",
+      );
+    }
+    super(type, init);
+    this[kState] = { dispatching: false, pending: 0, promises: [] };
+  }
+
+  waitUntil(f) {
+    if (!(this instanceof ExtendableEvent)) {
+      throw new TypeError("Illegal invocation");
+    }
+    if (arguments.length < 1) {
+      throw new TypeError(
+        "Failed to execute 'waitUntil' on 'ExtendableEvent': 1 argument required, but only 0 present.",
+      );
+    }
+    extendLifetime(this, f, "waitUntil");
+  }
+}
+
+/** True while the event is dispatching or has unsettled lifetime promises. */
+export function isActive(ev) {
+  const s = stateOf(ev);
+  return !!s && (s.dispatching || s.pending > 0);
+}
+
+export function extendLifetime(ev, f, what) {
+  const s = stateOf(ev);
+  if (!ev.isTrusted) {
+    throw new DOMException(
+      `Failed to execute '${what}': The event handler is not trusted.`,
+      "InvalidStateError",
+    );
+  }
+  if (!isActive(ev)) {
+    throw new DOMException(
+      `Failed to execute '${what}': The event handler is already finished.`,
+      "InvalidStateError",
+    );
+  }
+  const p = Promise.resolve(f);
+  s.pending++;
+  s.promises.push(p);
+  const done = () => queueMicrotask(() => s.pending--);
+  p.then(done, done);
+}
+
+Object.defineProperty(ExtendableEvent.prototype, Symbol.toStringTag, {
+  value: "ExtendableEvent",
+  configurable: true,
+});
+
+export class ExtendableMessageEvent extends ExtendableEvent {
+  #data;
+  #origin;
+  #lastEventId;
+  #source;
+  #ports;
+  constructor(type, init = {}) {
+    if (arguments.length < 1) {
+      throw new TypeError(
+        "Failed to construct 'ExtendableMessageEvent': 1 argument required, but only 0 present.",
+      );
+    }
+    super(type, init);
+    this.#data = init?.data ?? null;
+    this.#origin = String(init?.origin ?? "");
+    this.#lastEventId = String(init?.lastEventId ?? "");
+    this.#source = init?.source ?? null;
+    this.#ports = Object.freeze([...(init?.ports ?? [])]);
+  }
+  get data() {
+    return this.#data;
+  }
+  get origin() {
+    return this.#origin;
+  }
+  get lastEventId() {
+    return this.#lastEventId;
+  }
+  get source() {
+    return this.#source;
+  }
+  get ports() {
+    return this.#ports;
+  }
+}
+
+Object.defineProperty(ExtendableMessageEvent.prototype, Symbol.toStringTag, {
+  value: "ExtendableMessageEvent",
+  configurable: true,
+});
+
+/**
+ * Dispatches a trusted extendable event on `target` and resolves, once all
+ * its lifetime promises settle, with `{rejected}` (any rejected?).
+ */
+export async function dispatchExtendable(target, ev) {
+  event.setIsTrusted(ev, true);
+  const s = stateOf(ev);
+  s.dispatching = true;
+  try {
+    target.dispatchEvent(ev);
+  } finally {
+    s.dispatching = false;
+  }
+  let rejected = false;
+  // waitUntil may be called again while earlier promises are pending.
+  let seen = 0;
+  while (seen < s.promises.length) {
+    const batch = s.promises.slice(seen);
+    seen = s.promises.length;
+    const results = await Promise.allSettled(batch);
+    if (results.some((r) => r.status === "rejected")) rejected = true;
+  }
+  // Let the bookkeeping microtasks run so the event is no longer active.
+  await new Promise((r) => queueMicrotask(r));
+  return { rejected };
+}
+
+export { event as eventModule };

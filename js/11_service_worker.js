@@ -1,0 +1,248 @@
+// ServiceWorker, ServiceWorkerRegistration and ServiceWorkerContainer.
+// The browser owns the truth; each realm keeps one object per registration
+// (by scope) and per worker (by id), updated by `registrationUpdate`.
+import { core } from "ext:core/mod.js";
+import {
+  hostCall,
+  hostCallUnref,
+  onBrowserCommand,
+  serializeMessage,
+} from "ext:swharness/01_host.js";
+
+const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
+const { Event, EventTarget, defineEventHandler, setIsTrusted } = eventMod;
+
+const illegal = Symbol("illegalConstructor");
+const workers = new Map();
+const registrations = new Map();
+
+function fire(target, type) {
+  const ev = new Event(type);
+  setIsTrusted(ev, true);
+  target.dispatchEvent(ev);
+}
+
+export class ServiceWorker extends EventTarget {
+  #id;
+  #scriptURL;
+  #state;
+  constructor(key, snapshot) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+    super();
+    this.#id = snapshot.id;
+    this.#scriptURL = snapshot.scriptURL;
+    this.#state = snapshot.state;
+  }
+  get scriptURL() {
+    return this.#scriptURL;
+  }
+  get state() {
+    return this.#state;
+  }
+  postMessage(message, options = undefined) {
+    if (this.#state === "redundant") return;
+    const data = serializeMessage(message);
+    hostCall("postMessageToWorker", { workerId: this.#id, data }).catch(
+      () => {},
+    );
+  }
+  _update(state) {
+    if (state !== this.#state) {
+      this.#state = state;
+      fire(this, "statechange");
+    }
+  }
+}
+defineEventHandler(ServiceWorker.prototype, "statechange");
+defineEventHandler(ServiceWorker.prototype, "error");
+Object.defineProperty(ServiceWorker.prototype, Symbol.toStringTag, {
+  value: "ServiceWorker",
+  configurable: true,
+});
+
+export function getWorker(snapshot) {
+  if (!snapshot) return null;
+  let w = workers.get(snapshot.id);
+  if (!w) {
+    w = new ServiceWorker(illegal, snapshot);
+    workers.set(snapshot.id, w);
+  }
+  return w;
+}
+
+const registrationExtensions = [];
+/** Lets other interfaces (Background Fetch) hang attributes on registrations. */
+export function extendRegistration(fn) {
+  registrationExtensions.push(fn);
+}
+
+export class ServiceWorkerRegistration extends EventTarget {
+  #scope;
+  #installing = null;
+  #waiting = null;
+  #active = null;
+  #updateViaCache;
+  constructor(key, snapshot) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+    super();
+    this.#scope = snapshot.scope;
+    this.#updateViaCache = snapshot.updateViaCache;
+    this._apply(snapshot, false);
+    for (const fn of registrationExtensions) fn(this, snapshot.scope);
+  }
+  get scope() {
+    return this.#scope;
+  }
+  get installing() {
+    return this.#installing;
+  }
+  get waiting() {
+    return this.#waiting;
+  }
+  get active() {
+    return this.#active;
+  }
+  get updateViaCache() {
+    return this.#updateViaCache;
+  }
+  get navigationPreload() {
+    return undefined;
+  }
+  async update() {
+    const snap = await hostCall("update", { scope: this.#scope });
+    return getRegistration(snap);
+  }
+  unregister() {
+    return hostCall("unregister", { scope: this.#scope });
+  }
+  _apply(snapshot, notify) {
+    // Set every attribute first, then fire statechange events.
+    const slots = ["installing", "waiting", "active"];
+    const next = {};
+    for (const k of slots) next[k] = getWorker(snapshot?.[k]);
+    this.#installing = next.installing;
+    this.#waiting = next.waiting;
+    this.#active = next.active;
+    if (!notify) return;
+    for (const k of slots) {
+      if (snapshot?.[k]) next[k]._update(snapshot[k].state);
+    }
+  }
+}
+defineEventHandler(ServiceWorkerRegistration.prototype, "updatefound");
+Object.defineProperty(ServiceWorkerRegistration.prototype, Symbol.toStringTag, {
+  value: "ServiceWorkerRegistration",
+  configurable: true,
+});
+
+export function getRegistration(snapshot) {
+  if (!snapshot) return undefined;
+  let r = registrations.get(snapshot.scope);
+  if (!r) {
+    r = new ServiceWorkerRegistration(illegal, snapshot);
+    registrations.set(snapshot.scope, r);
+  } else {
+    r._apply(snapshot, true);
+  }
+  return r;
+}
+
+onBrowserCommand("registrationUpdate", ({ scope, registration }) => {
+  const r = registrations.get(scope);
+  if (r) {
+    if (registration) r._apply(registration, true);
+    else r._apply({ installing: null, waiting: null, active: null }, true);
+  }
+  // Workers this realm knows outside of any registration object.
+  for (const k of ["installing", "waiting", "active"]) {
+    const snap = registration?.[k];
+    if (snap && workers.has(snap.id)) workers.get(snap.id)._update(snap.state);
+  }
+});
+
+onBrowserCommand("updatefound", ({ scope }) => {
+  const r = registrations.get(scope);
+  if (r) fire(r, "updatefound");
+});
+
+export class ServiceWorkerContainer extends EventTarget {
+  #controller = null;
+  #ready = null;
+  #messages = [];
+  #started = true;
+  constructor(key, controllerSnapshot) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+    super();
+    this.#controller = getWorker(controllerSnapshot);
+  }
+  get controller() {
+    return this.#controller;
+  }
+  get ready() {
+    if (!this.#ready) {
+      this.#ready = hostCallUnref("ready").then(getRegistration);
+    }
+    return this.#ready;
+  }
+  async register(scriptURL, options = {}) {
+    if (arguments.length < 1) {
+      throw new TypeError(
+        "Failed to execute 'register' on 'ServiceWorkerContainer': 1 argument required, but only 0 present.",
+      );
+    }
+    const snap = await hostCall("register", {
+      scriptURL: String(scriptURL),
+      scope: options?.scope === undefined ? null : String(options.scope),
+    });
+    return getRegistration(snap);
+  }
+  async getRegistration(clientURL = "") {
+    const snap = await hostCall("getRegistration", { url: String(clientURL) });
+    return snap ? getRegistration(snap) : undefined;
+  }
+  async getRegistrations() {
+    const snaps = await hostCall("getRegistrations");
+    return snaps.map(getRegistration);
+  }
+  startMessages() {
+    if (this.#started) return;
+    this.#started = true;
+    const queued = this.#messages;
+    this.#messages = [];
+    for (const ev of queued) this.dispatchEvent(ev);
+  }
+  _controllerChange(snapshot) {
+    this.#controller = getWorker(snapshot);
+    fire(this, "controllerchange");
+  }
+  _deliver(ev) {
+    // Messages wait until startMessages() (implicitly called by onmessage).
+    if (this.#started) this.dispatchEvent(ev);
+    else this.#messages.push(ev);
+  }
+}
+defineEventHandler(ServiceWorkerContainer.prototype, "controllerchange");
+defineEventHandler(ServiceWorkerContainer.prototype, "messageerror");
+Object.defineProperty(ServiceWorkerContainer.prototype, "onmessage", {
+  get() {
+    return this._onmessage ?? null;
+  },
+  set(v) {
+    if (this._onmessage) this.removeEventListener("message", this._onmessage);
+    this._onmessage = typeof v === "function" ? v : null;
+    if (this._onmessage) this.addEventListener("message", this._onmessage);
+    this.startMessages();
+  },
+  configurable: true,
+  enumerable: true,
+});
+Object.defineProperty(ServiceWorkerContainer.prototype, Symbol.toStringTag, {
+  value: "ServiceWorkerContainer",
+  configurable: true,
+});
+
+export function createContainer(controllerSnapshot) {
+  return new ServiceWorkerContainer(illegal, controllerSnapshot);
+}
+
+export { illegal };

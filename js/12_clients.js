@@ -1,0 +1,103 @@
+// Clients, Client and WindowClient as the service worker sees them.
+import {
+  hostCall,
+  serializeMessage,
+} from "ext:swharness/01_host.js";
+import { illegal } from "ext:swharness/11_service_worker.js";
+
+export class Client {
+  #info;
+  constructor(key, info) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+    this.#info = info;
+  }
+  get url() {
+    return this.#info.url;
+  }
+  get id() {
+    return this.#info.id;
+  }
+  get type() {
+    return this.#info.type;
+  }
+  get frameType() {
+    return this.#info.frameType;
+  }
+  postMessage(message, options = undefined) {
+    const data = serializeMessage(message);
+    hostCall("postMessageToClient", { clientId: this.#info.id, data }).catch(
+      () => {},
+    );
+  }
+}
+Object.defineProperty(Client.prototype, Symbol.toStringTag, {
+  value: "Client",
+  configurable: true,
+});
+
+export class WindowClient extends Client {
+  #info;
+  constructor(key, info) {
+    super(key, info);
+    this.#info = info;
+  }
+  get visibilityState() {
+    return this.#info.visibilityState;
+  }
+  get focused() {
+    return this.#info.focused;
+  }
+  get ancestorOrigins() {
+    return Object.freeze([]);
+  }
+  async focus() {
+    return this;
+  }
+  async navigate(url) {
+    throw new TypeError("navigate() is not supported by this runtime");
+  }
+}
+Object.defineProperty(WindowClient.prototype, Symbol.toStringTag, {
+  value: "WindowClient",
+  configurable: true,
+});
+
+function wrap(info) {
+  if (!info) return undefined;
+  return info.type === "window"
+    ? new WindowClient(illegal, info)
+    : new Client(illegal, info);
+}
+
+export class Clients {
+  constructor(key) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+  }
+  async get(id) {
+    return wrap(await hostCall("clientsGet", { id: String(id) }));
+  }
+  async matchAll(options = {}) {
+    const list = await hostCall("clientsMatchAll", {
+      includeUncontrolled: !!options?.includeUncontrolled,
+      type: options?.type ?? "window",
+    });
+    return list.map(wrap);
+  }
+  async openWindow(url) {
+    const info = await hostCall("clientsOpenWindow", { url: String(url) });
+    return info ? wrap(info) : null;
+  }
+  async claim() {
+    await hostCall("clientsClaim");
+  }
+}
+Object.defineProperty(Clients.prototype, Symbol.toStringTag, {
+  value: "Clients",
+  configurable: true,
+});
+
+export function createClients() {
+  return new Clients(illegal);
+}
+
+export { wrap as wrapClient };

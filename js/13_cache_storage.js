@@ -1,0 +1,204 @@
+// CacheStorage and Cache, persisted by the browser side in the state
+// directory. Stored bodies stream back from disk in chunks.
+import { core } from "ext:core/mod.js";
+import { op_swh_read_body } from "ext:core/ops";
+import { hostCall } from "ext:swharness/01_host.js";
+
+const { Request } = core.loadExtScript("ext:deno_fetch/23_request.js");
+const { Response } = core.loadExtScript("ext:deno_fetch/23_response.js");
+const { ReadableStream } = core.loadExtScript("ext:deno_web/06_streams.js");
+
+const illegal = Symbol("illegal");
+/** Responses built from stored bodies remember their token. */
+export const bodyTokenKey = Symbol("swharness.bodyToken");
+const CHUNK = 256 * 1024;
+
+/** Builds a Response whose body streams from a stored body. */
+export function responseFromStored(meta) {
+  const nullBody = [101, 103, 204, 205, 304].includes(meta.status);
+  let body = null;
+  if (!nullBody && meta.bodyToken) {
+    let offset = 0;
+    const total = meta.bodyLen ?? Infinity;
+    body = new ReadableStream({
+      type: "bytes",
+      async pull(controller) {
+        const chunk = await op_swh_read_body(meta.bodyToken, offset, CHUNK);
+        if (chunk.byteLength === 0 || offset >= total) {
+          controller.close();
+          controller.byobRequest?.respond(0);
+          return;
+        }
+        offset += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+  }
+  const response = new Response(body, {
+    status: meta.status === 0 ? 200 : meta.status,
+    statusText: meta.statusText ?? "",
+    headers: meta.headers ?? [],
+  });
+  if (meta.url) {
+    try {
+      Object.defineProperty(response, "url", {
+        value: meta.url,
+        configurable: true,
+      });
+    } catch { /* keep the default */ }
+  }
+  Object.defineProperty(response, bodyTokenKey, { value: meta.bodyToken });
+  return response;
+}
+
+function toRequest(r) {
+  return r instanceof Request ? r : new Request(r);
+}
+
+function headerList(h) {
+  const out = [];
+  for (const [k, v] of h) out.push([k, v]);
+  return out;
+}
+
+function b64(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+export class Cache {
+  #name;
+  constructor(key, name) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+    this.#name = name;
+  }
+  async match(request, options = {}) {
+    const all = await this.matchAll(request, options);
+    return all[0];
+  }
+  async matchAll(request = undefined, options = {}) {
+    const q = request === undefined ? null : toRequest(request);
+    const entries = await hostCall("cache.match", {
+      cache: this.#name,
+      url: q?.url ?? null,
+      method: q?.method ?? null,
+      ignoreSearch: !!options?.ignoreSearch,
+      ignoreMethod: !!options?.ignoreMethod,
+    });
+    return entries.map(responseFromStored);
+  }
+  async add(request) {
+    return this.addAll([request]);
+  }
+  async addAll(requests) {
+    const reqs = [...requests].map(toRequest);
+    const responses = await Promise.all(reqs.map((r) => fetch(r)));
+    for (const r of responses) {
+      if (!r.ok) throw new TypeError(`Request failed with status ${r.status}`);
+    }
+    for (let i = 0; i < reqs.length; i++) await this.put(reqs[i], responses[i]);
+  }
+  async put(request, response) {
+    const req = toRequest(request);
+    if (req.method !== "GET") {
+      throw new TypeError("Cache.put only accepts GET requests");
+    }
+    if (!(response instanceof Response)) {
+      throw new TypeError("Cache.put needs a Response");
+    }
+    if (response.status === 206) {
+      throw new TypeError("Partial responses cannot be cached");
+    }
+    if (response.bodyUsed) throw new TypeError("The response body is used");
+    const token = response[bodyTokenKey];
+    let body = null;
+    if (!token) {
+      body = b64(new Uint8Array(await response.arrayBuffer()));
+    }
+    await hostCall("cache.put", {
+      cache: this.#name,
+      url: req.url,
+      method: req.method,
+      requestHeaders: headerList(req.headers),
+      responseUrl: response.url,
+      status: response.status,
+      statusText: response.statusText,
+      headers: headerList(response.headers),
+      body,
+      bodyToken: token ?? null,
+    });
+  }
+  async delete(request, options = {}) {
+    const q = toRequest(request);
+    return hostCall("cache.delete", {
+      cache: this.#name,
+      url: q.url,
+      method: q.method,
+      ignoreSearch: !!options?.ignoreSearch,
+      ignoreMethod: !!options?.ignoreMethod,
+    });
+  }
+  async keys(request = undefined, options = {}) {
+    const q = request === undefined ? null : toRequest(request);
+    const list = await hostCall("cache.keys", {
+      cache: this.#name,
+      url: q?.url ?? null,
+      method: q?.method ?? null,
+      ignoreSearch: !!options?.ignoreSearch,
+      ignoreMethod: !!options?.ignoreMethod,
+    });
+    return list.map((r) =>
+      new Request(r.url, { method: r.method, headers: r.headers })
+    );
+  }
+}
+Object.defineProperty(Cache.prototype, Symbol.toStringTag, {
+  value: "Cache",
+  configurable: true,
+});
+
+export class CacheStorage {
+  constructor(key) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+  }
+  async open(name) {
+    await hostCall("cache.open", { cache: String(name) });
+    return new Cache(illegal, String(name));
+  }
+  has(name) {
+    return hostCall("cache.has", { cache: String(name) });
+  }
+  delete(name) {
+    return hostCall("cache.deleteCache", { cache: String(name) });
+  }
+  keys() {
+    return hostCall("cache.names");
+  }
+  async match(request, options = {}) {
+    const q = toRequest(request);
+    const entries = await hostCall("cache.match", {
+      cache: options?.cacheName ?? null,
+      url: q.url,
+      method: q.method,
+      ignoreSearch: !!options?.ignoreSearch,
+      ignoreMethod: !!options?.ignoreMethod,
+    });
+    return entries.length ? responseFromStored(entries[0]) : undefined;
+  }
+}
+Object.defineProperty(CacheStorage.prototype, Symbol.toStringTag, {
+  value: "CacheStorage",
+  configurable: true,
+});
+
+export function installCaches() {
+  const caches = new CacheStorage(illegal);
+  Object.defineProperties(globalThis, {
+    caches: { get: () => caches, enumerable: true, configurable: true },
+    Cache: { value: Cache, writable: true, configurable: true },
+    CacheStorage: { value: CacheStorage, writable: true, configurable: true },
+  });
+}

@@ -1,0 +1,27 @@
+// `swharness`: the control object client realms get, standing in for the
+// browser UI and the network: offline switch, clicking or cancelling a
+// background fetch in the download UI, permissions, and the UI's state.
+import { hostCall, hostCallSync } from "ext:swharness/01_host.js";
+
+export function createControl() {
+  return Object.freeze({
+    setOnline(online) {
+      return hostCall("control.setOnline", { online: !!online });
+    },
+    clickBackgroundFetch(id) {
+      return hostCall("control.click", { id: String(id) });
+    },
+    cancelBackgroundFetch(id) {
+      return hostCall("control.cancel", { id: String(id) });
+    },
+    setPermission(name, state) {
+      return hostCall("setPermission", {
+        name: String(name),
+        state: String(state),
+      });
+    },
+    uiState(id) {
+      return hostCallSync("control.uiState", { id: String(id) });
+    },
+  });
+}

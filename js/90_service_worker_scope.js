@@ -1,0 +1,159 @@
+// The ServiceWorkerGlobalScope: `self`, `registration`, `serviceWorker`,
+// `clients`, `skipWaiting()`, `importScripts()`, `caches`, and the
+// functional events the browser dispatches into it.
+import { core } from "ext:core/mod.js";
+import {
+  deserializeMessage,
+  hostCall,
+  hostCallSync,
+  onBrowserCommand,
+} from "ext:swharness/01_host.js";
+import {
+  dispatchExtendable,
+  ExtendableEvent,
+  ExtendableMessageEvent,
+} from "ext:swharness/10_extendable_events.js";
+import {
+  createContainer,
+  getRegistration,
+  getWorker,
+  ServiceWorker,
+  ServiceWorkerContainer,
+  ServiceWorkerRegistration,
+} from "ext:swharness/11_service_worker.js";
+import {
+  Client,
+  Clients,
+  createClients,
+  WindowClient,
+  wrapClient,
+} from "ext:swharness/12_clients.js";
+import { installCaches } from "ext:swharness/13_cache_storage.js";
+import {
+  backgroundFetchEventFor,
+  installBackgroundFetch,
+} from "ext:swharness/20_background_fetch.js";
+
+const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
+const { EventTarget, defineEventHandler } = eventMod;
+const location = core.loadExtScript("ext:deno_web/12_location.js");
+const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
+
+class WorkerGlobalScope extends EventTarget {
+  constructor() {
+    throw new TypeError("Illegal constructor");
+  }
+}
+class ServiceWorkerGlobalScope extends WorkerGlobalScope {
+  constructor() {
+    throw new TypeError("Illegal constructor");
+  }
+}
+Object.defineProperty(ServiceWorkerGlobalScope.prototype, Symbol.toStringTag, {
+  value: "ServiceWorkerGlobalScope",
+  configurable: true,
+});
+
+const HANDLERS = [
+  "install",
+  "activate",
+  "fetch",
+  "message",
+  "messageerror",
+  "backgroundfetchsuccess",
+  "backgroundfetchfail",
+  "backgroundfetchabort",
+  "backgroundfetchclick",
+  "error",
+  "unhandledrejection",
+];
+
+function value(v) {
+  return { value: v, writable: true, enumerable: false, configurable: true };
+}
+function getter(get) {
+  return { get, enumerable: true, configurable: true };
+}
+
+export function bootstrapServiceWorker(info) {
+  location.setLocationHref(info.url);
+  Object.setPrototypeOf(globalThis, ServiceWorkerGlobalScope.prototype);
+  eventMod.setEventTargetData(globalThis);
+  globalThis[webidl.brand] = webidl.brand;
+  for (const h of HANDLERS) {
+    defineEventHandler(ServiceWorkerGlobalScope.prototype, h);
+  }
+  const registration = getRegistration(info.registration);
+  const clients = createClients();
+  const navigator = {
+    userAgent: "swharness",
+    onLine: true,
+    serviceWorker: createContainer(null),
+  };
+  Object.defineProperties(globalThis, {
+    self: getter(() => globalThis),
+    location: location.workerLocationDescriptor,
+    WorkerLocation: location.workerLocationConstructorDescriptor,
+    registration: getter(() => registration),
+    serviceWorker: getter(() => getWorker(info.worker)),
+    clients: getter(() => clients),
+    navigator: getter(() => navigator),
+    skipWaiting: value(() => hostCall("skipWaiting")),
+    importScripts: value(importScripts),
+    WorkerGlobalScope: value(WorkerGlobalScope),
+    ServiceWorkerGlobalScope: value(ServiceWorkerGlobalScope),
+    ExtendableEvent: value(ExtendableEvent),
+    ExtendableMessageEvent: value(ExtendableMessageEvent),
+    ServiceWorker: value(ServiceWorker),
+    ServiceWorkerRegistration: value(ServiceWorkerRegistration),
+    ServiceWorkerContainer: value(ServiceWorkerContainer),
+    Client: value(Client),
+    WindowClient: value(WindowClient),
+    Clients: value(Clients),
+  });
+  installCaches();
+  installBackgroundFetch({ serviceWorker: true, chromium: info.chromium });
+  onBrowserCommand("event", ({ type, init }) => {
+    const ev = createEvent(type, init);
+    return dispatchExtendable(globalThis, ev);
+  });
+}
+
+function createEvent(type, init) {
+  switch (type) {
+    case "install":
+    case "activate":
+      return new ExtendableEvent(type);
+    case "message": {
+      let data;
+      try {
+        data = deserializeMessage(init.data);
+      } catch {
+        return new ExtendableMessageEvent("messageerror", {
+          origin: init.origin,
+        });
+      }
+      const source = init.source?.client
+        ? wrapClient(init.source.client)
+        : getWorker(init.source?.worker);
+      return new ExtendableMessageEvent("message", {
+        data,
+        origin: init.origin,
+        source,
+      });
+    }
+    default: {
+      const ev = backgroundFetchEventFor(type, init);
+      if (ev) return ev;
+      return new ExtendableEvent(type);
+    }
+  }
+}
+
+function importScripts(...urls) {
+  const scripts = hostCallSync("importScripts", { urls: urls.map(String) });
+  for (const { url, source } of scripts) {
+    // Indirect eval runs the script as global code of this worker.
+    (0, eval)(`${source}\n//# sourceURL=${url}`);
+  }
+}

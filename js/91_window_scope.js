@@ -1,0 +1,119 @@
+// The window-like global of a client realm: `window`, `self`, `location`,
+// `navigator.serviceWorker`, a minimal `document`, and the `swharness`
+// control object for scripts and tests.
+import { core } from "ext:core/mod.js";
+import {
+  deserializeMessage,
+  hostCall,
+  onBrowserCommand,
+} from "ext:swharness/01_host.js";
+import {
+  createContainer,
+  getWorker,
+  ServiceWorker,
+  ServiceWorkerContainer,
+  ServiceWorkerRegistration,
+} from "ext:swharness/11_service_worker.js";
+import { installCaches } from "ext:swharness/13_cache_storage.js";
+import { installBackgroundFetch } from "ext:swharness/20_background_fetch.js";
+import { createControl } from "ext:swharness/30_control.js";
+
+const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
+const { EventTarget, MessageEvent, defineEventHandler, setIsTrusted } =
+  eventMod;
+const location = core.loadExtScript("ext:deno_web/12_location.js");
+const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
+
+class Window extends EventTarget {
+  constructor() {
+    throw new TypeError("Illegal constructor");
+  }
+}
+Object.defineProperty(Window.prototype, Symbol.toStringTag, {
+  value: "Window",
+  configurable: true,
+});
+
+function value(v) {
+  return { value: v, writable: true, enumerable: false, configurable: true };
+}
+function getter(get) {
+  return { get, enumerable: true, configurable: true };
+}
+
+export function bootstrapWindow(info) {
+  location.setLocationHref(info.url);
+  Object.setPrototypeOf(globalThis, Window.prototype);
+  eventMod.setEventTargetData(globalThis);
+  globalThis[webidl.brand] = webidl.brand;
+  for (const h of ["load", "error", "message", "unhandledrejection"]) {
+    defineEventHandler(Window.prototype, h);
+  }
+  const container = createContainer(info.controller);
+  const permissions = {
+    query: async (desc) => ({
+      name: desc?.name,
+      state: await hostCall("permissionQuery", { name: String(desc?.name) }),
+    }),
+  };
+  const navigator = {
+    userAgent: "swharness",
+    onLine: true,
+    serviceWorker: container,
+    permissions,
+  };
+  const document = {
+    URL: info.url,
+    title: "",
+    readyState: "complete",
+    get location() {
+      return globalThis.location;
+    },
+  };
+  Object.defineProperties(globalThis, {
+    window: getter(() => globalThis),
+    self: getter(() => globalThis),
+    location: location.locationDescriptor,
+    Location: location.locationConstructorDescriptor,
+    navigator: getter(() => navigator),
+    document: getter(() => document),
+    Window: value(Window),
+    ServiceWorker: value(ServiceWorker),
+    ServiceWorkerRegistration: value(ServiceWorkerRegistration),
+    ServiceWorkerContainer: value(ServiceWorkerContainer),
+    swharness: value(createControl()),
+  });
+  installCaches();
+  installBackgroundFetch({ serviceWorker: false, chromium: info.chromium });
+  onBrowserCommand("message", ({ data, source, origin }) => {
+    let value;
+    try {
+      value = deserializeMessage(data);
+    } catch {
+      const ev = new MessageEvent("messageerror", { origin });
+      setIsTrusted(ev, true);
+      container._deliver(ev);
+      return;
+    }
+    const ev = new MessageEvent("message", {
+      data: value,
+      origin: origin ?? "",
+      source: getWorker(source),
+    });
+    setIsTrusted(ev, true);
+    container._deliver(ev);
+  });
+  onBrowserCommand("controllerchange", ({ worker }) => {
+    container._controllerChange(worker);
+  });
+}
+
+// Client scripts run as module scripts (top-level await, imports); the
+// browser asks for them through this command.
+onBrowserCommand("runModule", async ({ url }) => {
+  try {
+    await import(url);
+  } catch (e) {
+    reportError(e);
+  }
+});

@@ -1,0 +1,99 @@
+//! The command line: `swharness run`, `swharness wpt`, `swharness bench`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+  name = "swharness",
+  version,
+  about = "A headless service-worker runtime with Background Fetch"
+)]
+struct Cli {
+  #[command(subcommand)]
+  command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+  /// Register and activate a service worker, run client scripts, and exit
+  /// when nothing is pending.
+  Run(RunArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct RunArgs {
+  /// The service worker script: a file or an http(s) URL.
+  pub script: String,
+  /// A client (window) script, file or URL; may be repeated.
+  #[arg(long = "client", value_name = "FILE-or-URL")]
+  pub clients: Vec<String>,
+  /// Keep registrations and storage in DIR across runs.
+  #[arg(long, value_name = "DIR")]
+  pub state: Option<PathBuf>,
+  /// Write a JSON-lines trace of lifecycle, events, messages and UI actions.
+  #[arg(long, value_name = "FILE")]
+  pub trace: Option<PathBuf>,
+  /// Give up after SECS seconds with work still pending.
+  #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+  pub timeout: f64,
+  /// The registration's scope (default: the script's directory).
+  #[arg(long)]
+  pub scope: Option<String>,
+  /// Start with the network offline.
+  #[arg(long)]
+  pub offline: bool,
+  /// A permission's initial state, e.g. background-fetch=granted.
+  #[arg(long = "permission", value_name = "NAME=STATE")]
+  pub permissions: Vec<String>,
+  /// Storage quota for Background Fetch, in bytes.
+  #[arg(long, value_name = "BYTES")]
+  pub quota: Option<u64>,
+  /// Follow Chromium where it diverges from the spec.
+  #[arg(long)]
+  pub chromium: bool,
+  /// Limit how fast local files are served (bytes per second), e.g. to
+  /// watch progress.
+  #[arg(long, value_name = "BYTES_PER_SEC")]
+  pub serve_rate: Option<u64>,
+  /// Stop an idle service worker after SECS seconds (it starts again for
+  /// the next event).
+  #[arg(long, value_name = "SECS")]
+  pub sw_idle_timeout: Option<f64>,
+}
+
+/// Parses the command line and runs it; returns the process exit code.
+pub fn main() -> i32 {
+  // A panic is a bug in swharness: say so in one line, without a backtrace
+  // unless asked for (RUST_BACKTRACE).
+  if std::env::var_os("RUST_BACKTRACE").is_none() {
+    std::panic::set_hook(Box::new(|info| {
+      eprintln!("swharness: internal error: {info}");
+    }));
+  }
+  let cli = match Cli::try_parse() {
+    Ok(cli) => cli,
+    Err(e) => {
+      let code = if e.use_stderr() { 2 } else { 0 };
+      let _ = e.print();
+      return code;
+    }
+  };
+  let rt = match tokio::runtime::Builder::new_multi_thread()
+    .worker_threads(2)
+    .enable_all()
+    .build()
+  {
+    Ok(rt) => rt,
+    Err(e) => {
+      eprintln!("swharness: could not start the runtime: {e}");
+      return 1;
+    }
+  };
+  let code = match cli.command {
+    Command::Run(args) => rt.block_on(crate::run::run(args)),
+  };
+  rt.shutdown_timeout(std::time::Duration::from_millis(200));
+  code
+}

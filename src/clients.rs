@@ -1,0 +1,288 @@
+//! Window clients: the pages of a run. Each `--client` script runs in its
+//! own window realm; `clients.openWindow()` adds a window that the
+//! simulated UI opened (it has a URL but runs no script).
+
+use serde_json::{json, Value};
+use url::Url;
+
+use crate::browser::{Browser, Owner};
+use crate::host::{HostError, HostResult, RealmId};
+use crate::realm::{RealmKind, CMD_EVALUATE};
+use crate::service_worker::{VersionId, WorkerState};
+
+pub struct Client {
+  pub id: String,
+  pub url: Url,
+  pub realm: Option<RealmId>,
+  pub controller: Option<VersionId>,
+  pub focused: bool,
+}
+
+impl Client {
+  pub fn info(&self) -> Value {
+    json!({
+      "id": self.id,
+      "url": self.url.as_str(),
+      "type": "window",
+      "frameType": "top-level",
+      "visibilityState": "visible",
+      "focused": self.focused,
+    })
+  }
+}
+
+fn new_client_id() -> String {
+  let mut bytes = [0u8; 16];
+  getrandom_fill(&mut bytes);
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+  format!(
+    "{}-{}-{}-{}-{}",
+    &h[0..8],
+    &h[8..12],
+    &h[12..16],
+    &h[16..20],
+    &h[20..32]
+  )
+}
+
+fn getrandom_fill(buf: &mut [u8]) {
+  use std::io::Read;
+  if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+    if f.read_exact(buf).is_ok() {
+      return;
+    }
+  }
+  let seed = std::time::SystemTime::now()
+    .duration_since(std::time::UNIX_EPOCH)
+    .map(|d| d.as_nanos())
+    .unwrap_or(0);
+  for (i, b) in buf.iter_mut().enumerate() {
+    *b = (seed >> ((i % 16) * 8)) as u8 ^ (i as u8).wrapping_mul(31);
+  }
+}
+
+/// The active worker that controls a new client at `url`, if any.
+fn controller_for(browser: &Browser, url: &Url) -> Option<VersionId> {
+  browser.with_state(|s| {
+    let r = s.registry.match_scope(url)?;
+    let a = r.active?;
+    let v = s.registry.versions.get(&a)?;
+    matches!(v.state, WorkerState::Activated | WorkerState::Activating).then_some(a)
+  })
+}
+
+fn add_client(browser: &Browser, url: Url, realm: Option<RealmId>) -> String {
+  let id = new_client_id();
+  let controller = controller_for(browser, &url);
+  browser.with_state(|s| {
+    s.clients.insert(
+      id.clone(),
+      Client {
+        id: id.clone(),
+        url: url.clone(),
+        realm,
+        controller,
+        focused: false,
+      },
+    );
+    s.client_order.push(id.clone());
+  });
+  browser.trace(
+    "client",
+    json!({"id": id, "url": url.as_str(), "controller": controller}),
+  );
+  id
+}
+
+/// Opens a window client at `url` and runs `source` in it.
+/// How a client's script is run.
+pub enum ClientScript {
+  /// A module script (`<script type=module>`), loaded from its URL.
+  Module,
+  /// A classic script with this source.
+  Classic(String),
+}
+
+pub async fn open_client(
+  browser: &Browser,
+  url: Url,
+  script: ClientScript,
+) -> Result<String, HostError> {
+  let label = browser.with_state(|s| {
+    let n = s.next_client_label;
+    s.next_client_label += 1;
+    format!("client {n}")
+  });
+  let controller = controller_for(browser, &url);
+  let id = new_client_id();
+  let worker = browser.with_state(|s| s.registry.worker_snapshot(controller));
+  let bootstrap = json!({
+    "kind": "window",
+    "url": url.as_str(),
+    "clientId": id,
+    "controller": worker,
+    "chromium": browser.opts().chromium,
+  });
+  let realm = browser
+    .spawn_realm(
+      RealmKind::Window,
+      url.clone(),
+      label,
+      Owner::Client(id.clone()),
+      bootstrap,
+    )
+    .map_err(|e| HostError::new("Error", format!("could not start the client: {e}")))?;
+  browser.with_state(|s| {
+    s.clients.insert(
+      id.clone(),
+      Client {
+        id: id.clone(),
+        url: url.clone(),
+        realm: Some(realm),
+        controller,
+        focused: s.clients.is_empty(),
+      },
+    );
+    s.client_order.push(id.clone());
+  });
+  browser.trace(
+    "client",
+    json!({"id": id, "url": url.as_str(), "controller": controller}),
+  );
+  let result = match script {
+    ClientScript::Classic(source) => {
+      browser
+        .request(
+          realm,
+          CMD_EVALUATE,
+          json!({"name": url.as_str(), "source": source}),
+        )
+        .await
+    }
+    ClientScript::Module => {
+      browser.post(realm, "runModule", json!({"url": url.as_str()}));
+      Ok(Value::Null)
+    }
+  };
+  if let Err(e) = result {
+    browser.with_state(|s| s.uncaught += 1);
+    eprintln!("[{}] Uncaught {}", browser.realm_label(realm), e.message);
+    browser.trace("uncaught", json!({"client": id, "text": e.message}));
+  }
+  Ok(id)
+}
+
+pub fn client_of(browser: &Browser, realm: RealmId) -> Option<String> {
+  browser.with_state(|s| match s.owners.get(&realm) {
+    Some(Owner::Client(id)) => Some(id.clone()),
+    _ => None,
+  })
+}
+
+/// `clients.matchAll(options)` for the worker `version`.
+pub fn match_all(browser: &Browser, version: VersionId, include_uncontrolled: bool) -> Value {
+  browser.with_state(|s| {
+    let origin = s
+      .registry
+      .versions
+      .get(&version)
+      .map(|v| v.script_url.origin());
+    let list: Vec<Value> = s
+      .client_order
+      .iter()
+      .filter_map(|id| s.clients.get(id))
+      .filter(|c| Some(c.url.origin()) == origin)
+      .filter(|c| include_uncontrolled || c.controller == Some(version))
+      .map(|c| c.info())
+      .collect();
+    Value::Array(list)
+  })
+}
+
+pub fn get(browser: &Browser, id: &str) -> Value {
+  browser.with_state(|s| s.clients.get(id).map(|c| c.info()).unwrap_or(Value::Null))
+}
+
+/// `clients.openWindow(url)`: the simulated UI opens a window.
+pub fn open_window(browser: &Browser, version: VersionId, url: &str) -> HostResult {
+  let base = browser.with_state(|s| {
+    s.registry
+      .versions
+      .get(&version)
+      .map(|v| v.script_url.clone())
+  });
+  let base = base.ok_or_else(|| HostError::invalid_state("the worker is gone"))?;
+  let url = base
+    .join(url)
+    .map_err(|_| HostError::type_error(format!("Invalid URL '{url}'")))?;
+  browser.record_ui_action(json!({"action": "openWindow", "url": url.as_str(), "worker": version}));
+  let id = add_client(browser, url.clone(), None);
+  if url.origin() != base.origin() {
+    return Ok(Value::Null);
+  }
+  Ok(get(browser, &id))
+}
+
+/// `clients.claim()`: the worker becomes the controller of every client in
+/// its scope.
+pub fn claim(browser: &Browser, version: VersionId) -> HostResult {
+  let claimed: Vec<RealmId> = browser.with_state(|s| {
+    let Some(v) = s.registry.versions.get(&version) else {
+      return Err(HostError::invalid_state("the worker is gone"));
+    };
+    if v.state != WorkerState::Activated && v.state != WorkerState::Activating {
+      return Err(HostError::invalid_state(
+        "Only the active worker can claim clients.",
+      ));
+    }
+    let scope = v.scope.clone();
+    let mut out = Vec::new();
+    for c in s.clients.values_mut() {
+      if c.url.as_str().starts_with(&scope) && c.controller != Some(version) {
+        c.controller = Some(version);
+        if let Some(r) = c.realm {
+          out.push(r);
+        }
+      }
+    }
+    Ok(out)
+  })?;
+  let worker = browser.with_state(|s| s.registry.worker_snapshot(Some(version)));
+  for realm in claimed {
+    browser.post(realm, "controllerchange", json!({"worker": worker}));
+  }
+  Ok(Value::Null)
+}
+
+/// `Client.postMessage` from the worker to a client.
+pub fn post_to_client(
+  browser: &Browser,
+  version: VersionId,
+  client: &str,
+  data: Value,
+) -> HostResult {
+  let (realm, worker, origin) = browser.with_state(|s| {
+    let realm = s.clients.get(client).and_then(|c| c.realm);
+    let worker = s.registry.worker_snapshot(Some(version));
+    let origin = s
+      .registry
+      .versions
+      .get(&version)
+      .map(|v| v.script_url.origin().ascii_serialization());
+    (realm, worker, origin)
+  });
+  browser.trace(
+    "message",
+    json!({"from": "worker", "worker": version, "to": client}),
+  );
+  if let Some(realm) = realm {
+    browser.post(
+      realm,
+      "message",
+      json!({"data": data, "source": worker, "origin": origin}),
+    );
+  }
+  Ok(Value::Null)
+}

@@ -1,0 +1,40 @@
+//! The simulated browser UI and network controls (`swharness.*` in client
+//! realms, CLI flags): offline switch, user click and cancel of a
+//! background fetch, and the state the download UI shows.
+
+use serde_json::{json, Value};
+
+use crate::browser::Browser;
+use crate::host::{HostError, HostResult, RealmId};
+
+pub(crate) async fn handle(
+  browser: &Browser,
+  realm: RealmId,
+  method: &str,
+  args: Value,
+) -> HostResult {
+  match method {
+    "setOnline" => {
+      let online = args["online"] == json!(true);
+      set_online(browser, online);
+      Ok(Value::Null)
+    }
+    "click" => {
+      crate::bgfetch_host::user_click(browser, realm, args["id"].as_str().unwrap_or("")).await
+    }
+    "cancel" => {
+      crate::bgfetch_host::user_cancel(browser, realm, args["id"].as_str().unwrap_or("")).await
+    }
+    "uiState" => crate::bgfetch_host::ui_state(browser, realm, args["id"].as_str().unwrap_or("")),
+    _ => Err(HostError::type_error(format!(
+      "unknown control call '{method}'"
+    ))),
+  }
+}
+
+/// Switches the whole browser on- or offline.
+pub fn set_online(browser: &Browser, online: bool) {
+  browser.opts().net.set_online(online);
+  crate::bgfetch_host::set_online(browser, online);
+  browser.record_ui_action(json!({"action": "setOnline", "online": online}));
+}

@@ -1,0 +1,134 @@
+//! The network stack the browser side uses for scripts and downloads:
+//! reqwest with host-name overrides (WPT host names → loopback), extra
+//! trusted CA certificates, and an online/offline switch.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::host::HostError;
+
+#[derive(Clone, Default)]
+pub struct NetConfig {
+  pub resolve: Vec<(String, SocketAddr)>,
+  pub extra_root_certs_pem: Vec<Vec<u8>>,
+}
+
+#[derive(Clone)]
+pub struct Net {
+  pub config: NetConfig,
+  client: reqwest::Client,
+  online: Arc<AtomicBool>,
+}
+
+impl Net {
+  pub fn new(config: NetConfig, online: bool) -> anyhow::Result<Net> {
+    let mut builder = reqwest::Client::builder()
+      .user_agent(concat!("swharness/", env!("CARGO_PKG_VERSION")))
+      .redirect(reqwest::redirect::Policy::limited(20));
+    for (host, addr) in &config.resolve {
+      builder = builder.resolve(host, *addr);
+    }
+    for pem in &config.extra_root_certs_pem {
+      let cert = reqwest::Certificate::from_pem(pem)
+        .map_err(|e| anyhow::anyhow!("bad CA certificate: {e}"))?;
+      builder = builder.add_root_certificate(cert);
+    }
+    Ok(Net {
+      client: builder.build()?,
+      config,
+      online: Arc::new(AtomicBool::new(online)),
+    })
+  }
+
+  pub fn is_online(&self) -> bool {
+    self.online.load(Ordering::SeqCst)
+  }
+
+  pub fn set_online(&self, online: bool) {
+    self.online.store(online, Ordering::SeqCst);
+  }
+
+  pub fn client(&self) -> &reqwest::Client {
+    &self.client
+  }
+
+  /// Fetches a script (service worker main script, `importScripts`, a
+  /// client module). The offline switch does not apply: it simulates the
+  /// page's network, while scripts are what the harness runs.
+  ///
+  /// network errors, non-OK statuses and non-JavaScript MIME types are
+  /// TypeErrors, as the Service Workers spec says.
+  pub async fn fetch_script(&self, url: &url::Url) -> Result<String, HostError> {
+    if !matches!(url.scheme(), "http" | "https") {
+      return Err(HostError::type_error(format!(
+        "Failed to fetch the script '{url}': unsupported scheme"
+      )));
+    }
+    let resp = self
+      .client
+      .get(url.clone())
+      .header("Service-Worker", "script")
+      .send()
+      .await
+      .map_err(|e| {
+        HostError::type_error(format!(
+          "Failed to fetch the script '{url}': {}",
+          error_chain(&e)
+        ))
+      })?;
+    if !resp.status().is_success() {
+      return Err(HostError::type_error(format!(
+        "Failed to fetch the script '{url}': HTTP status {}",
+        resp.status().as_u16()
+      )));
+    }
+    let mime = resp
+      .headers()
+      .get("content-type")
+      .and_then(|v| v.to_str().ok())
+      .unwrap_or("")
+      .split(';')
+      .next()
+      .unwrap_or("")
+      .trim()
+      .to_ascii_lowercase();
+    if !is_javascript_mime(&mime) {
+      return Err(HostError::new(
+        "SecurityError",
+        format!("The script '{url}' has an unsupported MIME type ('{mime}')"),
+      ));
+    }
+    resp
+      .text()
+      .await
+      .map_err(|e| HostError::type_error(format!("Failed to read the script '{url}': {e}")))
+  }
+}
+
+pub fn is_javascript_mime(mime: &str) -> bool {
+  matches!(
+    mime,
+    "text/javascript"
+      | "application/javascript"
+      | "application/x-javascript"
+      | "text/ecmascript"
+      | "application/ecmascript"
+      | "text/x-javascript"
+  )
+}
+
+/// The error and its causes, `a: b: c`.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+  let mut out = e.to_string();
+  let mut src = e.source();
+  while let Some(s) = src {
+    let text = s.to_string();
+    if !out.contains(&text) {
+      out.push_str(": ");
+      out.push_str(&text);
+    }
+    src = s.source();
+  }
+  out
+}

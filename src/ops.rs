@@ -1,0 +1,161 @@
+//! The ops our JavaScript calls: console output, calls to the browser side,
+//! the dispatcher through which the browser calls in, and body streaming.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use deno_core::{op2, v8, OpState};
+use deno_error::JsErrorBox;
+use serde_json::Value;
+
+use crate::host::{HostError, HostMsg, HostResult, HostSender, RealmId, Reply};
+
+/// Per-realm state kept in the op state.
+#[derive(Clone)]
+pub struct RealmCtx {
+  pub id: RealmId,
+  pub host: HostSender,
+}
+
+/// The JS function the browser calls into (set once by `99_main.js`).
+pub struct Dispatcher(pub v8::Global<v8::Function>);
+
+fn encode(result: HostResult) -> String {
+  match result {
+    Ok(v) => serde_json::json!({ "ok": v }).to_string(),
+    Err(e) => serde_json::json!({ "error": e }).to_string(),
+  }
+}
+
+fn parse_args(json: &str) -> Result<Value, JsErrorBox> {
+  serde_json::from_str(json).map_err(|e| JsErrorBox::type_error(e.to_string()))
+}
+
+#[op2(fast)]
+pub fn op_swh_console(state: &mut OpState, level: u32, #[string] text: &str) {
+  let ctx = state.borrow::<RealmCtx>();
+  let _ = ctx.host.send(HostMsg::Console {
+    realm: ctx.id,
+    level,
+    text: text.to_string(),
+  });
+}
+
+/// Calls the browser and awaits its answer: `{"ok": value}` or
+/// `{"error": {name, message}}` as a JSON string.
+#[op2]
+#[string]
+pub async fn op_swh_host(
+  state: Rc<RefCell<OpState>>,
+  #[string] method: String,
+  #[string] args: String,
+) -> Result<String, JsErrorBox> {
+  let args = parse_args(&args)?;
+  let ctx = state.borrow().borrow::<RealmCtx>().clone();
+  let (tx, rx) = tokio::sync::oneshot::channel();
+  let sent = ctx.host.send(HostMsg::Call {
+    realm: ctx.id,
+    method,
+    args,
+    reply: Reply::Async(tx),
+  });
+  if sent.is_err() {
+    return Ok(encode(Err(HostError::invalid_state(
+      "the browser has shut down",
+    ))));
+  }
+  let result = rx
+    .await
+    .unwrap_or_else(|_| Err(HostError::invalid_state("the browser has shut down")));
+  Ok(encode(result))
+}
+
+/// The synchronous form, for the few calls the platform makes blocking
+/// (`importScripts`, `swharness.uiState`).
+#[op2]
+#[string]
+pub fn op_swh_host_sync(
+  state: &mut OpState,
+  #[string] method: String,
+  #[string] args: String,
+) -> Result<String, JsErrorBox> {
+  let args = parse_args(&args)?;
+  let ctx = state.borrow::<RealmCtx>().clone();
+  let (tx, rx) = std::sync::mpsc::channel();
+  let sent = ctx.host.send(HostMsg::Call {
+    realm: ctx.id,
+    method,
+    args,
+    reply: Reply::Sync(tx),
+  });
+  if sent.is_err() {
+    return Ok(encode(Err(HostError::invalid_state(
+      "the browser has shut down",
+    ))));
+  }
+  let result = rx
+    .recv()
+    .unwrap_or_else(|_| Err(HostError::invalid_state("the browser has shut down")));
+  Ok(encode(result))
+}
+
+#[op2]
+pub fn op_swh_set_dispatcher(state: &mut OpState, #[scoped] f: v8::Global<v8::Function>) {
+  state.put(Dispatcher(f));
+}
+
+/// Reads up to `len` bytes at `offset` of a stored response body; the
+/// browser side names the body by an opaque token, never a path from JS.
+#[op2]
+#[buffer]
+pub async fn op_swh_read_body(
+  state: Rc<RefCell<OpState>>,
+  #[string] token: String,
+  #[number] offset: u64,
+  #[number] len: u64,
+) -> Result<Vec<u8>, JsErrorBox> {
+  let ctx = state.borrow().borrow::<RealmCtx>().clone();
+  let (tx, rx) = tokio::sync::oneshot::channel();
+  let sent = ctx.host.send(HostMsg::Call {
+    realm: ctx.id,
+    method: "bodyPath".into(),
+    args: serde_json::json!({ "token": token }),
+    reply: Reply::Async(tx),
+  });
+  if sent.is_err() {
+    return Err(JsErrorBox::type_error("the browser has shut down"));
+  }
+  let path = rx
+    .await
+    .map_err(|_| JsErrorBox::type_error("the browser has shut down"))?
+    .map_err(|e| JsErrorBox::type_error(e.message))?;
+  let path = path.as_str().unwrap_or_default().to_string();
+  read_chunk(&path, offset, len.min(1 << 20))
+    .await
+    .map_err(|e| JsErrorBox::type_error(format!("could not read a stored body: {e}")))
+}
+
+async fn read_chunk(path: &str, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+  use tokio::io::{AsyncReadExt, AsyncSeekExt};
+  let mut file = tokio::fs::File::open(path).await?;
+  file.seek(std::io::SeekFrom::Start(offset)).await?;
+  let mut buf = vec![0u8; len as usize];
+  let mut filled = 0;
+  while filled < buf.len() {
+    let n = file.read(&mut buf[filled..]).await?;
+    if n == 0 {
+      break;
+    }
+    filled += n;
+  }
+  buf.truncate(filled);
+  Ok(buf)
+}
+
+/// The dispatcher's answer to a browser command (see `realm::handle_cmd`).
+#[op2(fast)]
+pub fn op_swh_reply(state: &mut OpState, #[number] id: u64, #[string] json: &str) {
+  state
+    .borrow_mut::<crate::realm::PendingReplies>()
+    .settle(id, json);
+}

@@ -1,0 +1,260 @@
+//! A realm: one JavaScript global scope (a service worker or a window
+//! client) running on its own thread with its own runtime, like a renderer.
+//! The thread runs the event loop, takes commands from the browser, and
+//! tells the browser when it has nothing left to do.
+
+use std::task::Poll;
+
+use deno_core::{v8, JsRuntime, PollEventLoopOptions};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::host::{HostError, HostMsg, HostResult, HostSender, RealmCmd, RealmId};
+use crate::ops::{Dispatcher, RealmCtx};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RealmKind {
+  ServiceWorker,
+  Window,
+}
+
+/// What a realm starts with; `bootstrap` is handed to `99_main.js`.
+pub struct RealmSpec {
+  pub id: RealmId,
+  pub kind: RealmKind,
+  pub url: url::Url,
+  pub bootstrap: Value,
+}
+
+/// The browser's handle on a running realm.
+pub struct RealmHandle {
+  pub id: RealmId,
+  pub kind: RealmKind,
+  tx: mpsc::UnboundedSender<RealmCmd>,
+}
+
+impl RealmHandle {
+  /// Sends a command; false if the realm has ended.
+  pub fn send(&self, cmd: RealmCmd) -> bool {
+    self.tx.send(cmd).is_ok()
+  }
+
+  /// Sends a command and returns a receiver for the handler's result.
+  pub fn request(&self, kind: &str, payload: Value) -> oneshot::Receiver<HostResult> {
+    let (tx, rx) = oneshot::channel();
+    let cmd = RealmCmd {
+      kind: kind.to_string(),
+      payload,
+      reply: Some(tx),
+    };
+    if let Err(mpsc::error::SendError(cmd)) = self.tx.send(cmd) {
+      if let Some(reply) = cmd.reply {
+        let _ = reply.send(Err(HostError::invalid_state("the realm has ended")));
+      }
+    }
+    rx
+  }
+}
+
+/// Commands the realm thread handles itself rather than in JavaScript.
+pub const CMD_EVALUATE: &str = "rust:evaluate";
+pub const CMD_SHUTDOWN: &str = "rust:shutdown";
+
+/// Starts a realm on a new thread.
+pub fn spawn(spec: RealmSpec, host: HostSender) -> std::io::Result<RealmHandle> {
+  let (tx, rx) = mpsc::unbounded_channel();
+  let id = spec.id;
+  let kind = spec.kind;
+  std::thread::Builder::new()
+    .name(format!("realm-{id}"))
+    .stack_size(8 << 20)
+    .spawn(move || {
+      let exit_host = host.clone();
+      let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime");
+      let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(run_realm(spec, host, rx))
+      }));
+      if let Err(panic) = result {
+        let text = panic
+          .downcast_ref::<String>()
+          .cloned()
+          .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+          .unwrap_or_else(|| "unknown panic".into());
+        let _ = exit_host.send(HostMsg::Uncaught {
+          realm: id,
+          text: format!("internal error: the realm crashed: {text}"),
+        });
+      }
+      let _ = exit_host.send(HostMsg::Exited { realm: id });
+    })?;
+  Ok(RealmHandle { id, kind, tx })
+}
+
+async fn run_realm(spec: RealmSpec, host: HostSender, mut rx: mpsc::UnboundedReceiver<RealmCmd>) {
+  let loader = crate::module_loader::HostModuleLoader {
+    realm: spec.id,
+    host: host.clone(),
+  };
+  let mut runtime =
+    crate::engine::new_runtime(Some(spec.url.clone()), Some(std::rc::Rc::new(loader)));
+  runtime.op_state().borrow_mut().put(RealmCtx {
+    id: spec.id,
+    host: host.clone(),
+  });
+  let boot = format!(
+    "globalThis[Symbol.for('swharness.bootstrap')]({})",
+    serde_json::to_string(&spec.bootstrap).unwrap_or_else(|_| "null".into())
+  );
+  if let Err(e) = runtime.execute_script("ext:swharness/bootstrap", boot) {
+    let _ = host.send(HostMsg::Uncaught {
+      realm: spec.id,
+      text: format!("internal error: bootstrap failed: {e}"),
+    });
+    return;
+  }
+
+  runtime
+    .op_state()
+    .borrow_mut()
+    .put(PendingReplies::default());
+  let mut received: u64 = 0;
+  let mut reported_idle = false;
+  let id = spec.id;
+
+  std::future::poll_fn(|cx| loop {
+    let mut progressed = false;
+    while let Poll::Ready(cmd) = rx.poll_recv(cx) {
+      let Some(cmd) = cmd else {
+        return Poll::Ready(());
+      };
+      received += 1;
+      progressed = true;
+      if cmd.kind == CMD_SHUTDOWN {
+        if let Some(reply) = cmd.reply {
+          let _ = reply.send(Ok(Value::Null));
+        }
+        return Poll::Ready(());
+      }
+      handle_cmd(&mut runtime, cmd);
+    }
+    if progressed {
+      reported_idle = false;
+    }
+    let event_loop = runtime.poll_event_loop(cx, PollEventLoopOptions::default());
+    let awaiting_replies = !runtime
+      .op_state()
+      .borrow()
+      .borrow::<PendingReplies>()
+      .0
+      .is_empty();
+    match event_loop {
+      Poll::Ready(Err(e)) => {
+        let _ = host.send(HostMsg::Uncaught {
+          realm: id,
+          text: crate::errors::format_core_error(&e),
+        });
+        continue;
+      }
+      Poll::Ready(Ok(())) if progressed => continue,
+      Poll::Ready(Ok(())) => {
+        if !awaiting_replies && !reported_idle {
+          reported_idle = true;
+          let _ = host.send(HostMsg::Idle {
+            realm: id,
+            received,
+          });
+        }
+        return Poll::Pending;
+      }
+      Poll::Pending => {
+        reported_idle = false;
+        return Poll::Pending;
+      }
+    }
+  })
+  .await;
+}
+
+/// Runs one command: evaluation is done here; everything else goes to the
+/// dispatcher installed by `99_main.js`, which answers through
+/// `op_swh_reply` once the handler's promise settles.
+fn handle_cmd(runtime: &mut JsRuntime, cmd: RealmCmd) {
+  if cmd.kind == CMD_EVALUATE {
+    let name = cmd.payload["name"].as_str().unwrap_or("script").to_string();
+    let source = cmd.payload["source"].as_str().unwrap_or("").to_string();
+    let result = runtime
+      .execute_script(name, source)
+      .map(|_| Value::Null)
+      .map_err(|e| HostError::new("Error", crate::errors::format_js_error(&e)));
+    if let Some(reply) = cmd.reply {
+      let _ = reply.send(result);
+    }
+    return;
+  }
+  let state = runtime.op_state();
+  let dispatcher = state
+    .borrow()
+    .try_borrow::<Dispatcher>()
+    .map(|d| d.0.clone());
+  let Some(dispatcher) = dispatcher else {
+    if let Some(reply) = cmd.reply {
+      let _ = reply.send(Err(HostError::invalid_state("the realm has no dispatcher")));
+    }
+    return;
+  };
+  let call_id = match cmd.reply {
+    Some(reply) => state.borrow_mut().borrow_mut::<PendingReplies>().add(reply),
+    None => 0,
+  };
+  let args = {
+    deno_core::scope!(scope, runtime);
+    let kind = v8::String::new(scope, &cmd.kind).expect("string");
+    let payload = v8::String::new(scope, &cmd.payload.to_string()).expect("string");
+    let id = v8::Number::new(scope, call_id as f64);
+    [
+      v8::Global::new(scope, kind.cast::<v8::Value>()),
+      v8::Global::new(scope, payload.cast::<v8::Value>()),
+      v8::Global::new(scope, id.cast::<v8::Value>()),
+    ]
+  };
+  // The call runs now; its result comes back through `op_swh_reply`.
+  drop(runtime.call_with_args(&dispatcher, &args));
+}
+
+/// Replies owed to the browser for commands still being handled in JS.
+#[derive(Default)]
+pub struct PendingReplies(
+  pub std::collections::HashMap<u64, oneshot::Sender<HostResult>>,
+  u64,
+);
+
+impl PendingReplies {
+  fn add(&mut self, reply: oneshot::Sender<HostResult>) -> u64 {
+    self.1 += 1;
+    self.0.insert(self.1, reply);
+    self.1
+  }
+
+  /// Settles call `id` with the JSON the dispatcher produced.
+  pub fn settle(&mut self, id: u64, text: &str) {
+    if let Some(reply) = self.0.remove(&id) {
+      let _ = reply.send(decode_reply(text));
+    }
+  }
+}
+
+fn decode_reply(text: &str) -> HostResult {
+  let v: Value = serde_json::from_str(text)
+    .map_err(|e| HostError::new("Error", format!("bad reply from the realm: {e}")))?;
+  if let Some(err) = v.get("error") {
+    let err: HostError = serde_json::from_value(err.clone())
+      .unwrap_or_else(|_| HostError::new("Error", err.to_string()));
+    return Err(err);
+  }
+  Ok(v.get("ok").cloned().unwrap_or(Value::Null))
+}

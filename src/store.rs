@@ -1,0 +1,146 @@
+//! The browser's own SQLite database in the state directory: service
+//! worker registrations and Cache Storage. (Background Fetch keeps its own
+//! database beside it.) Every change is one transaction.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::Context;
+use rusqlite::{params, Connection, OptionalExtension};
+
+pub struct Store {
+  conn: Mutex<Connection>,
+  dir: PathBuf,
+}
+
+/// A persisted registration: its active worker's script is kept so that a
+/// restart does not need the network to start the worker again.
+pub struct StoredRegistration {
+  pub id: i64,
+  pub scope: String,
+  pub script_url: String,
+  pub script_source: String,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sw_registrations (
+  id INTEGER PRIMARY KEY,
+  scope TEXT NOT NULL UNIQUE,
+  script_url TEXT NOT NULL,
+  script_source TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS caches (
+  id INTEGER PRIMARY KEY,
+  origin TEXT NOT NULL,
+  name TEXT NOT NULL,
+  UNIQUE(origin, name)
+);
+CREATE TABLE IF NOT EXISTS cache_entries (
+  id INTEGER PRIMARY KEY,
+  cache_id INTEGER NOT NULL REFERENCES caches(id) ON DELETE CASCADE,
+  url TEXT NOT NULL,
+  method TEXT NOT NULL,
+  request_headers TEXT NOT NULL,
+  response_url TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  status_text TEXT NOT NULL,
+  response_headers TEXT NOT NULL,
+  body_file TEXT,
+  body_len INTEGER NOT NULL
+);
+";
+
+impl Store {
+  pub fn open(dir: &Path) -> anyhow::Result<Store> {
+    let path = dir.join("browser.sqlite");
+    let conn = Connection::open(&path)
+      .with_context(|| format!("could not open the state database {}", path.display()))?;
+    conn
+      .execute_batch("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;")
+      .and_then(|_| conn.execute_batch(SCHEMA))
+      .with_context(|| {
+        format!(
+          "the state database {} is unreadable or corrupt (move it away to start afresh)",
+          path.display()
+        )
+      })?;
+    std::fs::create_dir_all(dir.join("cache_bodies"))?;
+    Ok(Store {
+      conn: Mutex::new(conn),
+      dir: dir.to_path_buf(),
+    })
+  }
+
+  pub fn with<R>(
+    &self,
+    f: impl FnOnce(&mut Connection) -> rusqlite::Result<R>,
+  ) -> anyhow::Result<R> {
+    let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+    Ok(f(&mut conn)?)
+  }
+
+  pub fn body_dir(&self) -> PathBuf {
+    self.dir.join("cache_bodies")
+  }
+
+  pub fn registrations(&self) -> anyhow::Result<Vec<StoredRegistration>> {
+    self.with(|c| {
+      let mut stmt =
+        c.prepare("SELECT id, scope, script_url, script_source FROM sw_registrations ORDER BY id")?;
+      let rows = stmt.query_map([], |r| {
+        Ok(StoredRegistration {
+          id: r.get(0)?,
+          scope: r.get(1)?,
+          script_url: r.get(2)?,
+          script_source: r.get(3)?,
+        })
+      })?;
+      rows.collect()
+    })
+  }
+
+  /// Records the registration's active worker; returns its id.
+  pub fn save_registration(
+    &self,
+    scope: &str,
+    script_url: &str,
+    source: &str,
+  ) -> anyhow::Result<i64> {
+    self.with(|c| {
+      let tx = c.transaction()?;
+      tx.execute(
+        "INSERT INTO sw_registrations (scope, script_url, script_source) VALUES (?1, ?2, ?3)
+         ON CONFLICT(scope) DO UPDATE SET script_url = excluded.script_url, script_source = excluded.script_source",
+        params![scope, script_url, source],
+      )?;
+      let id: i64 = tx.query_row(
+        "SELECT id FROM sw_registrations WHERE scope = ?1",
+        params![scope],
+        |r| r.get(0),
+      )?;
+      tx.commit()?;
+      Ok(id)
+    })
+  }
+
+  pub fn delete_registration(&self, scope: &str) -> anyhow::Result<()> {
+    self.with(|c| {
+      c.execute(
+        "DELETE FROM sw_registrations WHERE scope = ?1",
+        params![scope],
+      )?;
+      Ok(())
+    })
+  }
+
+  pub fn registration_id(&self, scope: &str) -> anyhow::Result<Option<i64>> {
+    self.with(|c| {
+      c.query_row(
+        "SELECT id FROM sw_registrations WHERE scope = ?1",
+        params![scope],
+        |r| r.get(0),
+      )
+      .optional()
+    })
+  }
+}
