@@ -149,11 +149,11 @@ fn timeout_names_what_is_pending() {
     "--client",
     &fixture("basic/forever.js"),
     "--timeout",
-    "1",
+    "4",
   ]);
   assert_eq!(out.status.code(), Some(3));
   let stderr = text(&out.stderr);
-  assert!(stderr.contains("timed out after 1 s"), "{stderr}");
+  assert!(stderr.contains("timed out after 4 s"), "{stderr}");
   assert!(stderr.contains("[client 1] still running"), "{stderr}");
 }
 
