@@ -1,5 +1,461 @@
-// Background Fetch (WICG): filled in by the Background Fetch change.
-export function installBackgroundFetch(_options) {}
-export function backgroundFetchEventFor(_type, _init) {
-  return null;
+// Background Fetch (WICG): BackgroundFetchManager, BackgroundFetchRegistration,
+// BackgroundFetchRecord, BackgroundFetchEvent, BackgroundFetchUpdateUIEvent.
+// This layer validates arguments as WebIDL and the spec say and calls the
+// browser side, which stores, schedules, downloads and fires the events.
+import { core } from "ext:core/mod.js";
+import {
+  DOMException,
+  hostCall,
+  onBrowserCommand,
+  QuotaExceededError,
+} from "ext:swharness/01_host.js";
+import {
+  ExtendableEvent,
+  extendLifetime,
+  isActive,
+} from "ext:swharness/10_extendable_events.js";
+import {
+  extendRegistration,
+  ServiceWorkerRegistration,
+} from "ext:swharness/11_service_worker.js";
+import { responseFromStored } from "ext:swharness/13_cache_storage.js";
+
+const { Request } = core.loadExtScript("ext:deno_fetch/23_request.js");
+const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
+const { Event, EventTarget, defineEventHandler, setIsTrusted } = eventMod;
+
+const illegal = Symbol("illegal");
+let inServiceWorker = false;
+let chromium = false;
+
+// Ports Chromium (and the Fetch spec's "bad port" list) refuse.
+const BAD_PORTS = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79,
+  87, 95, 101, 102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137,
+  139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532,
+  540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723,
+  2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669,
+  6679, 6697, 10080,
+]);
+
+function b64(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+/** The checks Chromium's renderer makes before a request is accepted. */
+function checkRequestUrl(request) {
+  const url = new URL(request.url);
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError(
+      `Failed to execute 'fetch' on 'BackgroundFetchManager': the URL scheme of '${request.url}' is not http or https.`,
+    );
+  }
+  if (url.username !== "" || url.password !== "") {
+    throw new TypeError(
+      "Failed to execute 'fetch' on 'BackgroundFetchManager': URLs with credentials are not allowed.",
+    );
+  }
+  const port = url.port === "" ? null : Number(url.port);
+  if (port !== null && BAD_PORTS.has(port)) {
+    throw new TypeError(
+      `Failed to execute 'fetch' on 'BackgroundFetchManager': port ${port} is blocked.`,
+    );
+  }
+  // Dangling markup: a URL whose raw form had a newline and a '<'.
+  if (request._rawUrl && /[\n\r\t]/.test(request._rawUrl) && request._rawUrl.includes("<")) {
+    throw new TypeError(
+      "Failed to execute 'fetch' on 'BackgroundFetchManager': the URL contains dangling markup.",
+    );
+  }
+}
+
+function toRequest(r) {
+  if (r instanceof Request) return r;
+  const raw = String(r);
+  const req = new Request(raw);
+  Object.defineProperty(req, "_rawUrl", { value: raw });
+  return req;
+}
+
+function headerList(h) {
+  const out = [];
+  for (const [k, v] of h) out.push([k, v]);
+  return out;
+}
+
+// One registration object per fetch (by uid) in this realm, kept live.
+const registrations = new Map();
+
+export class BackgroundFetchRegistration extends EventTarget {
+  #state;
+  constructor(key, state) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+    super();
+    this.#state = state;
+  }
+  get id() {
+    return this.#state.id;
+  }
+  get uploadTotal() {
+    return this.#state.uploadTotal;
+  }
+  get uploaded() {
+    return this.#state.uploaded;
+  }
+  get downloadTotal() {
+    return this.#state.downloadTotal;
+  }
+  get downloaded() {
+    return this.#state.downloaded;
+  }
+  get result() {
+    return this.#state.result;
+  }
+  get failureReason() {
+    return this.#state.failureReason;
+  }
+  get recordsAvailable() {
+    return this.#state.recordsAvailable;
+  }
+  abort() {
+    return hostCall("bgfetch.abort", { uid: this.#state.uid });
+  }
+  async match(request, options = {}) {
+    if (arguments.length < 1) {
+      throw new TypeError(
+        "Failed to execute 'match' on 'BackgroundFetchRegistration': 1 argument required, but only 0 present.",
+      );
+    }
+    const records = await this.#records(request, options);
+    return records[0];
+  }
+  matchAll(request = undefined, options = {}) {
+    return this.#records(request, options);
+  }
+  async #records(request, options) {
+    if (!this.#state.recordsAvailable) {
+      throw new DOMException(
+        "The records associated with this background fetch are no longer available.",
+        "InvalidStateError",
+      );
+    }
+    const q = request === undefined ? null : toRequest(request);
+    const list = await hostCall("bgfetch.records", {
+      uid: this.#state.uid,
+      url: q ? q.url : null,
+      method: q ? q.method : null,
+      ignoreSearch: !!options?.ignoreSearch,
+      ignoreMethod: !!options?.ignoreMethod,
+      ignoreVary: !!options?.ignoreVary,
+    });
+    return list.map((r) => new BackgroundFetchRecord(illegal, this.#state.uid, r));
+  }
+  _update(state) {
+    const s = this.#state;
+    const changed = s.uploaded !== state.uploaded ||
+      s.downloaded !== state.downloaded || s.result !== state.result ||
+      s.failureReason !== state.failureReason;
+    this.#state = { ...state, recordsAvailable: s.recordsAvailable && state.recordsAvailable };
+    if (changed) {
+      const ev = new Event("progress");
+      setIsTrusted(ev, true);
+      this.dispatchEvent(ev);
+    }
+  }
+  _recordsUnavailable() {
+    this.#state = { ...this.#state, recordsAvailable: false };
+  }
+}
+defineEventHandler(BackgroundFetchRegistration.prototype, "progress");
+Object.defineProperty(BackgroundFetchRegistration.prototype, Symbol.toStringTag, {
+  value: "BackgroundFetchRegistration",
+  configurable: true,
+});
+
+function getRegistration(state) {
+  if (!state) return undefined;
+  let r = registrations.get(state.uid);
+  if (!r) {
+    r = new BackgroundFetchRegistration(illegal, state);
+    registrations.set(state.uid, r);
+  } else {
+    r._update(state);
+  }
+  return r;
+}
+
+onBrowserCommand("bgfetchUpdate", ({ state }) => {
+  const r = registrations.get(state.uid);
+  if (r) r._update(state);
+});
+
+export class BackgroundFetchRecord {
+  #request;
+  #responseReady;
+  constructor(key, uid, record) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+    const req = record.request;
+    this.#request = new Request(req.url, {
+      method: req.method,
+      headers: req.headers,
+    });
+    this.#responseReady = record.response && record.response.complete
+      ? Promise.resolve(responseFromStored(record.response))
+      : hostCall("bgfetch.recordResponse", { uid, index: record.index }).then(
+        (meta) => {
+          if (!meta) {
+            throw new DOMException(
+              "The background fetch was aborted before the response arrived.",
+              "AbortError",
+            );
+          }
+          return responseFromStored(meta);
+        },
+      );
+    // An unobserved rejection is not an error of the page.
+    this.#responseReady.catch(() => {});
+  }
+  get request() {
+    return this.#request;
+  }
+  get responseReady() {
+    return this.#responseReady;
+  }
+}
+Object.defineProperty(BackgroundFetchRecord.prototype, Symbol.toStringTag, {
+  value: "BackgroundFetchRecord",
+  configurable: true,
+});
+
+export class BackgroundFetchManager {
+  #scope;
+  constructor(key, scope) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+    this.#scope = scope;
+  }
+  async fetch(id, requests, options = {}) {
+    if (arguments.length < 2) {
+      throw new TypeError(
+        `Failed to execute 'fetch' on 'BackgroundFetchManager': 2 arguments required, but only ${arguments.length} present.`,
+      );
+    }
+    id = String(id);
+    if (options !== undefined && options !== null && typeof options !== "object") {
+      throw new TypeError("options must be an object");
+    }
+    const list = (typeof requests === "object" && requests !== null &&
+        !(requests instanceof Request) && typeof requests[Symbol.iterator] === "function")
+      ? [...requests].map(toRequest)
+      : [toRequest(requests)];
+    if (list.length === 0) {
+      throw new TypeError(
+        "Failed to execute 'fetch' on 'BackgroundFetchManager': At least one request must be given.",
+      );
+    }
+    for (const r of list) {
+      if (r.mode === "no-cors") {
+        throw new TypeError(
+          "Failed to execute 'fetch' on 'BackgroundFetchManager': Requests with mode 'no-cors' are not allowed.",
+        );
+      }
+      checkRequestUrl(r);
+    }
+    if (inServiceWorker && chromium) {
+      throw new DOMException(
+        "background fetch is not allowed in service worker environments",
+        "NotAllowedError",
+      );
+    }
+    const downloadTotal = options?.downloadTotal === undefined
+      ? 0
+      : Math.trunc(Number(options.downloadTotal));
+    if (!Number.isFinite(downloadTotal) || downloadTotal < 0) {
+      throw new TypeError("downloadTotal must be a non-negative integer");
+    }
+    const icons = [...(options?.icons ?? [])].map((i) => ({
+      src: String(i?.src ?? ""),
+      sizes: i?.sizes === undefined ? "" : String(i.sizes),
+      type: i?.type === undefined ? "" : String(i.type),
+      label: i?.label === undefined ? "" : String(i.label),
+    }));
+    const specs = [];
+    for (const r of list) {
+      const body = r.body ? b64(new Uint8Array(await r.arrayBuffer())) : "";
+      specs.push({
+        method: r.method,
+        url: r.url,
+        headers: headerList(r.headers),
+        body,
+        mode: r.mode,
+        credentials: r.credentials,
+        cache: r.cache,
+        redirect: r.redirect,
+        referrer: r.referrer,
+        integrity: r.integrity,
+      });
+    }
+    let state;
+    try {
+      state = await hostCall("bgfetch.fetch", {
+        scope: this.#scope,
+        id,
+        requests: specs,
+        title: options?.title === undefined ? "" : String(options.title),
+        icons,
+        downloadTotal,
+      });
+    } catch (e) {
+      if (e instanceof DOMException && e.name === "QuotaExceededError") {
+        throw new QuotaExceededError(e.message);
+      }
+      throw e;
+    }
+    return getRegistration(state);
+  }
+  async get(id) {
+    if (arguments.length < 1) {
+      throw new TypeError(
+        "Failed to execute 'get' on 'BackgroundFetchManager': 1 argument required, but only 0 present.",
+      );
+    }
+    const state = await hostCall("bgfetch.get", {
+      scope: this.#scope,
+      id: String(id),
+    });
+    return state ? getRegistration(state) : undefined;
+  }
+  getIds() {
+    return hostCall("bgfetch.getIds", { scope: this.#scope });
+  }
+}
+Object.defineProperty(BackgroundFetchManager.prototype, Symbol.toStringTag, {
+  value: "BackgroundFetchManager",
+  configurable: true,
+});
+
+const kRegistration = Symbol("registration");
+
+export class BackgroundFetchEvent extends ExtendableEvent {
+  constructor(type, init) {
+    if (arguments.length < 2) {
+      throw new TypeError(
+        `Failed to construct 'BackgroundFetchEvent': 2 arguments required, but only ${arguments.length} present.`,
+      );
+    }
+    if (!(init?.registration instanceof BackgroundFetchRegistration)) {
+      throw new TypeError(
+        "Failed to construct 'BackgroundFetchEvent': required member registration is undefined or not a BackgroundFetchRegistration.",
+      );
+    }
+    super(type, init);
+    this[kRegistration] = init.registration;
+  }
+  get registration() {
+    return this[kRegistration];
+  }
+}
+Object.defineProperty(BackgroundFetchEvent.prototype, Symbol.toStringTag, {
+  value: "BackgroundFetchEvent",
+  configurable: true,
+});
+
+const kUpdated = Symbol("updateUICalled");
+
+export class BackgroundFetchUpdateUIEvent extends BackgroundFetchEvent {
+  constructor(type, init) {
+    super(type, init);
+    this[kUpdated] = false;
+  }
+  updateUI(options = {}) {
+    if (!this.isTrusted || !isActive(this) || this[kUpdated]) {
+      return Promise.reject(
+        new DOMException(
+          "updateUI may only be called once, while the event is active.",
+          "InvalidStateError",
+        ),
+      );
+    }
+    this[kUpdated] = true;
+    const p = hostCall("bgfetch.updateUI", {
+      uid: this.registration._uid,
+      title: options?.title === undefined ? null : String(options.title),
+      icons: options?.icons === undefined ? null : [...options.icons].map((i) => ({
+        src: String(i?.src ?? ""),
+        sizes: String(i?.sizes ?? ""),
+        type: String(i?.type ?? ""),
+      })),
+    });
+    extendLifetime(this, p.catch(() => {}), "updateUI");
+    return p.then(() => undefined);
+  }
+}
+Object.defineProperty(BackgroundFetchUpdateUIEvent.prototype, Symbol.toStringTag, {
+  value: "BackgroundFetchUpdateUIEvent",
+  configurable: true,
+});
+
+Object.defineProperty(BackgroundFetchRegistration.prototype, "_uid", {
+  get() {
+    return registrationUid.get(this);
+  },
+});
+const registrationUid = new WeakMap();
+
+/** The event the browser asked for, or null if `type` is not ours. */
+export function backgroundFetchEventFor(type, init) {
+  const uid = init?.registration?.uid;
+  if (!uid) return null;
+  const registration = getRegistration(init.registration);
+  registrationUid.set(registration, uid);
+  switch (type) {
+    case "backgroundfetchsuccess":
+    case "backgroundfetchfail":
+      return new BackgroundFetchUpdateUIEvent(type, { registration });
+    case "backgroundfetchabort":
+    case "backgroundfetchclick":
+      return new BackgroundFetchEvent(type, { registration });
+    default:
+      return null;
+  }
+}
+
+/** After the final event's lifetime ends, its records are gone. */
+export function finishBackgroundFetchEvent(ev) {
+  if (ev instanceof BackgroundFetchEvent && ev.type !== "backgroundfetchclick") {
+    ev.registration._recordsUnavailable();
+  }
+}
+
+const managers = new WeakMap();
+extendRegistration((reg, scope) => {
+  managers.set(reg, new BackgroundFetchManager(illegal, scope));
+});
+
+export function installBackgroundFetch(options) {
+  inServiceWorker = options.serviceWorker;
+  chromium = !!options.chromium;
+  Object.defineProperty(ServiceWorkerRegistration.prototype, "backgroundFetch", {
+    get() {
+      return managers.get(this);
+    },
+    enumerable: true,
+    configurable: true,
+  });
+  const value = (v) => ({ value: v, writable: true, configurable: true, enumerable: false });
+  Object.defineProperties(globalThis, {
+    BackgroundFetchManager: value(BackgroundFetchManager),
+    BackgroundFetchRegistration: value(BackgroundFetchRegistration),
+    BackgroundFetchRecord: value(BackgroundFetchRecord),
+    QuotaExceededError: value(QuotaExceededError),
+  });
+  if (inServiceWorker) {
+    Object.defineProperties(globalThis, {
+      BackgroundFetchEvent: value(BackgroundFetchEvent),
+      BackgroundFetchUpdateUIEvent: value(BackgroundFetchUpdateUIEvent),
+    });
+  }
 }

@@ -31,6 +31,7 @@ import {
 import { installCaches } from "ext:swharness/13_cache_storage.js";
 import {
   backgroundFetchEventFor,
+  finishBackgroundFetchEvent,
   installBackgroundFetch,
 } from "ext:swharness/20_background_fetch.js";
 
@@ -113,9 +114,11 @@ export function bootstrapServiceWorker(info) {
   });
   installCaches();
   installBackgroundFetch({ serviceWorker: true, chromium: info.chromium });
-  onBrowserCommand("event", ({ type, init }) => {
+  onBrowserCommand("event", async ({ type, init }) => {
     const ev = createEvent(type, init);
-    return dispatchExtendable(globalThis, ev);
+    const result = await dispatchExtendable(globalThis, ev);
+    finishBackgroundFetchEvent(ev);
+    return result;
   });
 }
 

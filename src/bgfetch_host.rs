@@ -1,48 +1,309 @@
-//! Glue between the Background Fetch engine and the rest of the browser.
-//! (Being filled in: the engine lands in `bgfetch/`.)
+//! Glue between the Background Fetch engine (`bgfetch`) and the browser:
+//! the JS-facing calls, pushing progress to realms, delivering the final
+//! events into the service worker exactly once, and the simulated UI.
 
-use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::browser::Browser;
+use serde_json::{json, Value};
+
+use crate::bgfetch::{
+  BgFetchConfig, BgFetchError, BgFetchEvent, BgFetchService, Phase, RegistrationState, RequestSpec,
+};
+use crate::browser::{Browser, PermissionState};
 use crate::host::{HostError, HostResult, RealmId};
+use crate::service_worker as sw;
 
-pub(crate) async fn start(_browser: &Browser) -> anyhow::Result<()> {
+fn service(browser: &Browser) -> Result<&Arc<BgFetchService>, HostError> {
+  browser
+    .inner
+    .bgfetch
+    .get()
+    .ok_or_else(|| HostError::invalid_state("Background Fetch is not running"))
+}
+
+pub(crate) async fn start(browser: &Browser) -> anyhow::Result<()> {
+  let opts = browser.opts();
+  let svc = BgFetchService::open(
+    BgFetchConfig {
+      dir: opts.state_dir.join("bgfetch"),
+      quota_bytes: opts.quota,
+      max_active_fetches: 2,
+      max_parallel_downloads: 3,
+      progress_interval: Duration::from_millis(100),
+      max_retries: 3,
+      retry_base: Duration::from_millis(200),
+    },
+    opts.net.clone(),
+  )?;
+  svc.set_online(!opts.offline);
+  let mut events = svc.subscribe();
+  let _ = browser.inner.bgfetch.set(svc.clone());
+  let b = browser.clone();
+  tokio::spawn(async move {
+    while let Some(e) = events.recv().await {
+      match e {
+        BgFetchEvent::Progress(st) => push_update(&b, &st),
+        BgFetchEvent::Completed(st) => {
+          let b2 = b.clone();
+          let guard = b.busy();
+          if let Some(svc) = b.inner.bgfetch.get() {
+            svc.ack_completed();
+          }
+          tokio::spawn(async move {
+            deliver_final_event(&b2, st).await;
+            drop(guard);
+          });
+        }
+        BgFetchEvent::RecordSettled { .. } => {}
+      }
+      b.check_quiet();
+    }
+  });
+  svc.resume_all()?;
   Ok(())
 }
 
-pub(crate) fn busy(_browser: &Browser) -> bool {
-  false
+pub(crate) fn busy(browser: &Browser) -> bool {
+  browser.inner.bgfetch.get().is_some_and(|s| s.busy())
 }
 
-pub(crate) fn on_worker_activated(_browser: &Browser, _scope: &str) {}
+fn push_update(browser: &Browser, st: &RegistrationState) {
+  browser.trace(
+    "bgfetch-progress",
+    json!({"id": st.id, "downloaded": st.downloaded, "downloadTotal": st.download_total,
+           "uploaded": st.uploaded, "result": st.result, "failureReason": st.failure_reason}),
+  );
+  crate::ui::show(browser, st);
+  let realms: Vec<RealmId> = browser.with_state(|s| s.realms.keys().copied().collect());
+  for r in realms {
+    browser.post(r, "bgfetchUpdate", json!({"state": st}));
+  }
+}
+
+/// Fires backgroundfetchsuccess/fail/abort in the registration's active
+/// worker (starting it if needed); afterwards the records are gone.
+async fn deliver_final_event(browser: &Browser, st: RegistrationState) {
+  let Some(svc) = browser.inner.bgfetch.get().cloned() else {
+    return;
+  };
+  let event = match (st.result.as_str(), st.failure_reason.as_str()) {
+    ("success", _) => "backgroundfetchsuccess",
+    (_, "aborted") => "backgroundfetchabort",
+    _ => "backgroundfetchfail",
+  };
+  let version = browser.with_state(|s| s.registry.regs.get(&st.scope).and_then(|r| r.active));
+  let Some(version) = version else {
+    // No active worker yet (e.g. just after a restart): delivered when one
+    // activates.
+    return;
+  };
+  svc.set_phase(&st.uid, Phase::EventDispatched);
+  browser.record_ui_action(json!({"action": "bgfetch-final-event", "id": st.id, "event": event}));
+  let result = sw::dispatch_event(browser, version, event, json!({"registration": st})).await;
+  if let Err(e) = result {
+    browser.trace("bgfetch-event-failed", json!({"id": st.id, "error": e}));
+  }
+  if let Some(done) = svc.set_phase(&st.uid, Phase::Finished) {
+    push_update(browser, &done);
+  }
+}
+
+/// Delivers final events owed from before a restart once the worker is up.
+pub(crate) fn on_worker_activated(browser: &Browser, scope: &str) {
+  let Some(svc) = browser.inner.bgfetch.get() else {
+    return;
+  };
+  for st in svc.owed_final_events() {
+    if st.scope == scope {
+      let b = browser.clone();
+      let guard = browser.busy();
+      tokio::spawn(async move {
+        deliver_final_event(&b, st).await;
+        drop(guard);
+      });
+    }
+  }
+}
+
+fn to_host_error(e: BgFetchError) -> HostError {
+  match e {
+    BgFetchError::TypeError(m) => HostError::type_error(m),
+    BgFetchError::QuotaExceeded { .. } => HostError::new("QuotaExceededError", e.to_string()),
+    BgFetchError::Storage(m) => HostError::new("UnknownError", m),
+  }
+}
 
 pub(crate) async fn handle(
-  _browser: &Browser,
-  _realm: RealmId,
+  browser: &Browser,
+  realm: RealmId,
   method: &str,
-  _args: Value,
+  args: Value,
 ) -> HostResult {
-  Err(HostError::type_error(format!(
-    "unknown call bgfetch.{method}"
-  )))
+  let svc = service(browser)?.clone();
+  match method {
+    "fetch" => {
+      let scope = args["scope"].as_str().unwrap_or("").to_string();
+      match browser.permission("background-fetch") {
+        PermissionState::Granted => {}
+        _ if browser.opts().chromium => {
+          return Err(HostError::type_error(
+            "Background Fetch permission was not granted",
+          ))
+        }
+        _ => {
+          return Err(HostError::new(
+            "NotAllowedError",
+            "Background Fetch permission was not granted",
+          ))
+        }
+      }
+      let active = browser.with_state(|s| s.registry.regs.get(&scope).and_then(|r| r.active));
+      if active.is_none() {
+        return Err(HostError::type_error(
+          "No active registration available on the ServiceWorkerRegistration.",
+        ));
+      }
+      let requests: Vec<RequestSpec> = serde_json::from_value(args["requests"].clone())
+        .map_err(|e| HostError::type_error(format!("bad requests: {e}")))?;
+      let state = svc
+        .start(
+          &scope,
+          args["id"].as_str().unwrap_or(""),
+          requests,
+          args["title"].as_str().unwrap_or("").to_string(),
+          args["icons"].clone(),
+          args["downloadTotal"].as_u64().unwrap_or(0),
+        )
+        .map_err(to_host_error)?;
+      browser.trace(
+        "bgfetch-start",
+        json!({"id": state.id, "scope": scope, "realm": realm}),
+      );
+      crate::ui::show(browser, &state);
+      Ok(json!(state))
+    }
+    "get" => Ok(
+      svc
+        .get(
+          args["scope"].as_str().unwrap_or(""),
+          args["id"].as_str().unwrap_or(""),
+        )
+        .map(|s| json!(s))
+        .unwrap_or(Value::Null),
+    ),
+    "getIds" => Ok(json!(svc.get_ids(args["scope"].as_str().unwrap_or("")))),
+    "abort" => Ok(json!(svc.abort(args["uid"].as_str().unwrap_or("")))),
+    "records" => {
+      let uid = args["uid"].as_str().unwrap_or("");
+      let url = args["url"].as_str();
+      let ignore_search = args["ignoreSearch"] == json!(true);
+      let ignore_method = args["ignoreMethod"] == json!(true);
+      let method = args["method"].as_str().unwrap_or("GET");
+      let strip = |u: &str| u.split(['?', '#']).next().unwrap_or("").to_string();
+      let list: Vec<Value> = svc
+        .records(uid)
+        .into_iter()
+        .filter(|r| match url {
+          None => true,
+          Some(u) if ignore_search => strip(u) == strip(&r.request.url),
+          Some(u) => u.split('#').next() == r.request.url.split('#').next(),
+        })
+        .filter(|r| {
+          url.is_none()
+            || ignore_method
+            || (method == "GET" && r.request.method == "GET")
+            || r.request.method == method
+        })
+        .map(|r| json!(r))
+        .collect();
+      Ok(Value::Array(list))
+    }
+    "recordResponse" => {
+      let uid = args["uid"].as_str().unwrap_or("").to_string();
+      let index = args["index"].as_u64().unwrap_or(0) as usize;
+      Ok(
+        svc
+          .record_response(&uid, index)
+          .await
+          .map(|m| json!(m))
+          .unwrap_or(Value::Null),
+      )
+    }
+    "updateUI" => {
+      let uid = args["uid"].as_str().unwrap_or("");
+      let title = args["title"].as_str().map(str::to_string);
+      let icons = (!args["icons"].is_null()).then(|| args["icons"].clone());
+      svc.update_ui(uid, title, icons);
+      if let Some(st) = svc.state(uid) {
+        browser.record_ui_action(
+          json!({"action": "updateUI", "id": st.id, "title": st.title, "icons": st.icons}),
+        );
+        crate::ui::show(browser, &st);
+      }
+      Ok(Value::Null)
+    }
+    _ => Err(HostError::type_error(format!(
+      "unknown call bgfetch.{method}"
+    ))),
+  }
 }
 
-pub(crate) async fn user_click(_browser: &Browser, _realm: RealmId, id: &str) -> HostResult {
-  Err(HostError::type_error(format!("no background fetch '{id}'")))
+/// Finds the fetch `id` among the registrations of the realm's origin.
+fn find(browser: &Browser, realm: RealmId, id: &str) -> Result<RegistrationState, HostError> {
+  let svc = service(browser)?;
+  let url = crate::calls::realm_url(browser, realm)
+    .ok_or_else(|| HostError::invalid_state("unknown realm"))?;
+  let scopes: Vec<String> = browser.with_state(|s| s.registry.regs.keys().cloned().collect());
+  scopes
+    .iter()
+    .filter(|sc| url::Url::parse(sc).is_ok_and(|u| u.origin() == url.origin()))
+    .find_map(|sc| svc.get(sc, id))
+    .ok_or_else(|| HostError::type_error(format!("no background fetch with id '{id}'")))
 }
 
-pub(crate) async fn user_cancel(_browser: &Browser, _realm: RealmId, id: &str) -> HostResult {
-  Err(HostError::type_error(format!("no background fetch '{id}'")))
-}
-
-pub(crate) fn ui_state(_browser: &Browser, _realm: RealmId, _id: &str) -> HostResult {
+/// The user clicks the download UI: backgroundfetchclick.
+pub(crate) async fn user_click(browser: &Browser, realm: RealmId, id: &str) -> HostResult {
+  let st = find(browser, realm, id)?;
+  browser.record_ui_action(json!({"action": "click", "id": id}));
+  let version = browser
+    .with_state(|s| s.registry.regs.get(&st.scope).and_then(|r| r.active))
+    .ok_or_else(|| HostError::invalid_state("no active worker"))?;
+  sw::dispatch_event(
+    browser,
+    version,
+    "backgroundfetchclick",
+    json!({"registration": st}),
+  )
+  .await?;
   Ok(Value::Null)
 }
 
-pub(crate) fn set_online(_browser: &Browser, _online: bool) {}
+/// The user cancels in the download UI: the fetch is aborted.
+pub(crate) async fn user_cancel(browser: &Browser, realm: RealmId, id: &str) -> HostResult {
+  let st = find(browser, realm, id)?;
+  browser.record_ui_action(json!({"action": "cancel", "id": id}));
+  Ok(json!(service(browser)?.abort(&st.uid)))
+}
 
-/// The file behind a body token (`cache:N` or a Background Fetch body).
+pub(crate) fn ui_state(browser: &Browser, realm: RealmId, id: &str) -> HostResult {
+  let st = find(browser, realm, id)?;
+  Ok(
+    json!({"title": st.title, "icons": st.icons, "downloaded": st.downloaded,
+            "downloadTotal": st.download_total, "result": st.result, "failureReason": st.failure_reason}),
+  )
+}
+
+pub(crate) fn set_online(browser: &Browser, online: bool) {
+  if let Some(svc) = browser.inner.bgfetch.get() {
+    svc.set_online(online);
+  }
+}
+
+/// The file behind a body token (`cache:N` or `bgfetch:UID:INDEX`).
 pub(crate) fn resolve_body_token(browser: &Browser, token: &str) -> Option<std::path::PathBuf> {
-  let id = token.strip_prefix("cache:")?.parse().ok()?;
-  crate::cache_storage::body_path(browser, id)
+  if let Some(id) = token.strip_prefix("cache:") {
+    return crate::cache_storage::body_path(browser, id.parse().ok()?);
+  }
+  browser.inner.bgfetch.get()?.body_path(token)
 }

@@ -92,6 +92,7 @@ pub(crate) struct Inner {
   pub store: Store,
   pub quiet: Notify,
   pub start_lock: tokio::sync::Mutex<()>,
+  pub bgfetch: std::sync::OnceLock<Arc<crate::bgfetch::BgFetchService>>,
 }
 
 #[derive(Clone)]
@@ -138,6 +139,7 @@ impl Browser {
         store,
         quiet: Notify::new(),
         start_lock: tokio::sync::Mutex::new(()),
+        bgfetch: std::sync::OnceLock::new(),
       }),
     };
     tokio::spawn(browser.clone().message_loop(host_rx));

@@ -5,6 +5,7 @@
 //! one engine each, see [`realm`]), and the browser side ([`browser`])
 //! owns registrations, storage, the network, downloads and the UI.
 
+pub mod bgfetch;
 pub mod bgfetch_host;
 pub mod browser;
 pub mod cache_storage;
@@ -24,3 +25,4 @@ pub mod service_worker;
 pub mod static_server;
 pub mod store;
 pub mod trace;
+pub mod ui;

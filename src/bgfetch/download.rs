@@ -1,0 +1,321 @@
+//! Downloading one fetch: its records in parallel (bounded), each streamed
+//! to its body file; offline pauses and resumes with `Range`/`If-Range`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{watch, Semaphore};
+
+use super::types::*;
+use super::{BgFetchService, Running};
+
+enum Outcome {
+  Done,
+  BadStatus,
+  NetworkError,
+  Cancelled,
+}
+
+impl BgFetchService {
+  pub(crate) fn spawn_fetch(self: &Arc<Self>, state: RegistrationState) {
+    let (cancel, cancel_rx) = watch::channel(false);
+    let uid = state.uid.clone();
+    self
+      .running
+      .lock()
+      .unwrap_or_else(|p| p.into_inner())
+      .insert(
+        uid.clone(),
+        Running {
+          state,
+          last_progress: Instant::now(),
+          cancel,
+        },
+      );
+    let svc = self.clone();
+    tokio::spawn(async move {
+      let _slot = svc.fetch_slots.clone().acquire_owned().await;
+      svc.run_fetch(&uid, cancel_rx).await;
+    });
+  }
+
+  async fn run_fetch(self: &Arc<Self>, uid: &str, cancel: watch::Receiver<bool>) {
+    let records = self.db(|s| s.records(uid)).unwrap_or_default();
+    let per_fetch = Arc::new(Semaphore::new(self.config.max_parallel_downloads.max(1)));
+    let mut tasks = Vec::new();
+    for rec in records.into_iter().filter(|r| !r.state.settled) {
+      let svc = self.clone();
+      let uid = uid.to_string();
+      let cancel = cancel.clone();
+      let sem = per_fetch.clone();
+      tasks.push(tokio::spawn(async move {
+        let _permit = sem.acquire_owned().await;
+        let outcome = svc.download_record(&uid, &rec, cancel).await;
+        let (complete, error) = match outcome {
+          Outcome::Done => (true, None),
+          Outcome::BadStatus => {
+            svc.set_failure(&uid, "bad-status", false);
+            (true, None)
+          }
+          Outcome::NetworkError => {
+            svc.fail(&uid, "fetch-error");
+            (false, Some("network"))
+          }
+          Outcome::Cancelled => (false, Some("aborted")),
+        };
+        let _ = svc.db(|s| s.settle(&uid, rec.state.index, complete, error));
+        svc.record_settled(&uid, rec.state.index);
+      }));
+    }
+    for t in tasks {
+      let _ = t.await;
+    }
+    // Every record settled: the fetch is complete.
+    let state = {
+      let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+      let Some(r) = running.get_mut(uid) else {
+        return;
+      };
+      if r.state.failure_reason.is_empty() {
+        r.state.result = "success".into();
+      }
+      r.state.phase = Phase::Completed;
+      r.state.clone()
+    };
+    let _ = self.db(|s| s.save_state(&state));
+    self.emit(BgFetchEvent::Progress(state.clone()));
+    // Announce completion before leaving the running set, so that there
+    // is never a moment when the fetch looks idle but its event is owed.
+    self.emit(BgFetchEvent::Completed(state));
+    self
+      .running
+      .lock()
+      .unwrap_or_else(|p| p.into_inner())
+      .remove(uid);
+  }
+
+  fn add_downloaded(&self, uid: &str, delta: i64) {
+    let mut out = None;
+    {
+      let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+      let Some(r) = running.get_mut(uid) else {
+        return;
+      };
+      r.state.downloaded = (r.state.downloaded as i64 + delta).max(0) as u64;
+      let over_total = r.state.download_total > 0 && r.state.downloaded > r.state.download_total;
+      let over_quota = r.state.downloaded > self.config.quota_bytes;
+      if (over_total || over_quota) && r.state.failure_reason.is_empty() {
+        r.state.result = "failure".into();
+        r.state.failure_reason = if over_total {
+          "download-total-exceeded".into()
+        } else {
+          "quota-exceeded".into()
+        };
+        let _ = r.cancel.send(true);
+      }
+      if r.last_progress.elapsed() >= self.config.progress_interval {
+        r.last_progress = Instant::now();
+        out = Some(r.state.clone());
+      }
+    }
+    if let Some(st) = out {
+      let _ = self.db(|s| s.save_state(&st));
+      self.emit(BgFetchEvent::Progress(st));
+    }
+  }
+
+  async fn wait_online(&self, cancel: &mut watch::Receiver<bool>) -> bool {
+    let mut online = self.online.subscribe();
+    loop {
+      if *cancel.borrow() {
+        return false;
+      }
+      if *online.borrow_and_update() {
+        return true;
+      }
+      tokio::select! {
+        _ = online.changed() => {}
+        _ = cancel.changed() => {}
+      }
+    }
+  }
+
+  async fn download_record(
+    &self,
+    uid: &str,
+    rec: &super::store::RecordRow,
+    mut cancel: watch::Receiver<bool>,
+  ) -> Outcome {
+    let index = rec.state.index;
+    let req = &rec.state.request;
+    let path = self.config.dir.join("bodies").join(&rec.body_file);
+    let body = crate::cache_storage::decode_base64(&req.body).unwrap_or_default();
+    let mut validator = rec.validator.clone();
+    let mut retries = 0u32;
+    loop {
+      if !self.wait_online(&mut cancel).await {
+        return Outcome::Cancelled;
+      }
+      // What is on disk already counts (a resume after pause or restart).
+      let have = tokio::fs::metadata(&path)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0);
+      let resumable = have > 0 && req.method == "GET" && !validator.is_empty();
+      let method =
+        reqwest::Method::from_bytes(req.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+      let mut builder = self.net.client().request(method, &req.url);
+      for (k, v) in &req.headers {
+        builder = builder.header(k, v);
+      }
+      if !body.is_empty() {
+        builder = builder.body(body.clone());
+      }
+      if resumable {
+        builder = builder
+          .header("Range", format!("bytes={have}-"))
+          .header("If-Range", validator.clone());
+      }
+      let sent = tokio::select! {
+        r = builder.send() => r,
+        _ = cancel.changed() => return Outcome::Cancelled,
+      };
+      let resp = match sent {
+        Ok(r) => r,
+        Err(_) if !*self.online.borrow() => continue,
+        Err(_) => {
+          retries += 1;
+          if retries > self.config.max_retries {
+            return Outcome::NetworkError;
+          }
+          tokio::time::sleep(self.config.retry_base * 2u32.pow(retries - 1)).await;
+          continue;
+        }
+      };
+      if !body.is_empty() {
+        self.add_uploaded(uid, body.len() as u64);
+      }
+      let status = resp.status().as_u16();
+      let partial = status == 206 && resumable;
+      let headers: Vec<(String, String)> = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+          (
+            k.to_string(),
+            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+          )
+        })
+        .collect();
+      let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+      if !partial {
+        validator = header("etag")
+          .filter(|e| !e.starts_with("W/"))
+          .or_else(|| header("last-modified"))
+          .unwrap_or_default();
+      }
+      let mut meta = ResponseMeta {
+        url: resp.url().to_string(),
+        status: if partial { 200 } else { status },
+        status_text: resp.status().canonical_reason().unwrap_or("").to_string(),
+        headers: headers.clone(),
+        body_token: format!("bgfetch:{uid}:{index}"),
+        body_len: if partial { have } else { 0 },
+        complete: false,
+      };
+      if partial {
+        // Keep the headers of the first response, as a whole body has.
+        if let Some(prev) = self
+          .db(|s| s.records(uid))
+          .ok()
+          .and_then(|v| v.into_iter().find(|r| r.state.index == index))
+          .and_then(|r| r.state.response)
+        {
+          meta.headers = prev.headers;
+          meta.status_text = prev.status_text;
+        }
+      } else if have > 0 {
+        // The server sent the whole body again: start over and keep
+        // `downloaded` exact.
+        self.add_downloaded(uid, -(have as i64));
+      }
+      if !(200..300).contains(&status) {
+        // Chromium keeps the status and headers of a failed record, with
+        // an empty body (upstream WPT expects '').
+        let _ = tokio::fs::write(&path, b"").await;
+        meta.complete = true;
+        let _ = self.db(|s| s.save_response(uid, index, &meta, ""));
+        return Outcome::BadStatus;
+      }
+      let _ = self.db(|s| s.save_response(uid, index, &meta, &validator));
+      let file = if partial {
+        tokio::fs::OpenOptions::new().append(true).open(&path).await
+      } else {
+        tokio::fs::File::create(&path).await
+      };
+      let Ok(mut file) = file else {
+        self.fail(uid, "quota-exceeded");
+        return Outcome::Cancelled;
+      };
+      let mut stream = resp.bytes_stream();
+      let mut len = meta.body_len;
+      let mut since_save = 0u64;
+      let mut online = self.online.subscribe();
+      let interrupted = loop {
+        let next = tokio::select! {
+          n = stream.next() => n,
+          _ = cancel.changed() => { let _ = file.flush().await; return Outcome::Cancelled; }
+          _ = online.changed() => {
+            if !*online.borrow_and_update() { break true; }
+            continue;
+          }
+        };
+        match next {
+          Some(Ok(chunk)) => {
+            if file.write_all(&chunk).await.is_err() {
+              self.fail(uid, "quota-exceeded");
+              return Outcome::Cancelled;
+            }
+            len += chunk.len() as u64;
+            since_save += chunk.len() as u64;
+            self.add_downloaded(uid, chunk.len() as i64);
+            if since_save >= 1 << 20 {
+              since_save = 0;
+              let _ = file.flush().await;
+              let _ = self.db(|s| s.save_progress(uid, index, len));
+            }
+          }
+          Some(Err(_)) => break true,
+          None => break false,
+        }
+      };
+      let _ = file.flush().await;
+      let _ = file.sync_data().await;
+      let _ = self.db(|s| s.save_progress(uid, index, len));
+      if interrupted {
+        // Offline or a dropped connection: resume from what is on disk.
+        if *self.online.borrow() {
+          retries += 1;
+          if retries > self.config.max_retries {
+            return Outcome::NetworkError;
+          }
+          tokio::time::sleep(self.config.retry_base * 2u32.pow(retries - 1)).await;
+        }
+        continue;
+      }
+      meta.body_len = len;
+      meta.complete = true;
+      let _ = self.db(|s| s.save_response(uid, index, &meta, &validator));
+      return Outcome::Done;
+    }
+  }
+
+  fn add_uploaded(&self, uid: &str, n: u64) {
+    let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(r) = running.get_mut(uid) {
+      r.state.uploaded = (r.state.uploaded + n).min(r.state.upload_total);
+    }
+  }
+}

@@ -1,0 +1,362 @@
+//! The browser side of Background Fetch: stores fetches (SQLite + body
+//! files), downloads their records with a bounded number running at once,
+//! streams bodies to disk, pauses offline and resumes with `Range`, resumes
+//! unfinished fetches after a restart, and reports progress and completion.
+
+mod download;
+mod store;
+pub mod types;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use crate::net::Net;
+pub use types::*;
+
+pub struct BgFetchConfig {
+  pub dir: PathBuf,
+  pub quota_bytes: u64,
+  pub max_active_fetches: usize,
+  pub max_parallel_downloads: usize,
+  pub progress_interval: Duration,
+  pub max_retries: u32,
+  pub retry_base: Duration,
+}
+
+/// A fetch being downloaded: its live state, shared by its record tasks.
+pub(crate) struct Running {
+  pub state: RegistrationState,
+  pub last_progress: Instant,
+  pub cancel: watch::Sender<bool>,
+}
+
+pub struct BgFetchService {
+  pub(crate) config: BgFetchConfig,
+  pub(crate) store: Mutex<store::Store>,
+  pub(crate) net: Net,
+  pub(crate) running: Mutex<HashMap<String, Running>>,
+  pub(crate) online: watch::Sender<bool>,
+  pub(crate) fetch_slots: Arc<Semaphore>,
+  events: Mutex<Option<mpsc::UnboundedSender<BgFetchEvent>>>,
+  settled: tokio::sync::Notify,
+  /// Completed events sent but not yet taken up by the browser.
+  unacked: std::sync::atomic::AtomicUsize,
+}
+
+fn new_uid() -> String {
+  let mut b = [0u8; 12];
+  if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+    use std::io::Read;
+    let _ = f.read_exact(&mut b);
+  }
+  b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl BgFetchService {
+  pub fn open(config: BgFetchConfig, net: Net) -> anyhow::Result<Arc<Self>> {
+    std::fs::create_dir_all(config.dir.join("bodies"))?;
+    let store = store::Store::open(&config.dir)?;
+    let online = net.is_online();
+    let slots = config.max_active_fetches.max(1);
+    Ok(Arc::new(BgFetchService {
+      store: Mutex::new(store),
+      net,
+      running: Mutex::new(HashMap::new()),
+      online: watch::Sender::new(online),
+      fetch_slots: Arc::new(Semaphore::new(slots)),
+      events: Mutex::new(None),
+      settled: tokio::sync::Notify::new(),
+      unacked: std::sync::atomic::AtomicUsize::new(0),
+      config,
+    }))
+  }
+
+  pub(crate) fn db<R>(&self, f: impl FnOnce(&mut store::Store) -> R) -> R {
+    let mut g = self.store.lock().unwrap_or_else(|p| p.into_inner());
+    f(&mut g)
+  }
+
+  pub fn subscribe(&self) -> mpsc::UnboundedReceiver<BgFetchEvent> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    *self.events.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+    rx
+  }
+
+  /// Called by the subscriber once it has taken up a Completed event.
+  pub fn ack_completed(&self) {
+    self
+      .unacked
+      .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+  }
+
+  pub(crate) fn emit(&self, e: BgFetchEvent) {
+    if matches!(e, BgFetchEvent::Completed(_)) {
+      self
+        .unacked
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    if let Some(tx) = &*self.events.lock().unwrap_or_else(|p| p.into_inner()) {
+      let _ = tx.send(e);
+    }
+  }
+
+  /// Resumes every fetch that was still downloading when the process ended.
+  pub fn resume_all(self: &Arc<Self>) -> anyhow::Result<()> {
+    let all = self.db(|s| s.all())?;
+    for mut st in all.into_iter().filter(|s| s.phase == Phase::Active) {
+      // `downloaded` is what is on disk: counters saved before a crash may
+      // lag behind the bodies.
+      let rows = self.db(|s| s.records(&st.uid)).unwrap_or_default();
+      st.downloaded = rows
+        .iter()
+        .filter(|r| {
+          r.state
+            .response
+            .as_ref()
+            .is_some_and(|m| (200..300).contains(&m.status))
+        })
+        .map(|r| {
+          std::fs::metadata(self.config.dir.join("bodies").join(&r.body_file))
+            .map(|m| m.len())
+            .unwrap_or(0)
+        })
+        .sum();
+      self.spawn_fetch(st);
+    }
+    Ok(())
+  }
+
+  fn all(&self) -> Vec<RegistrationState> {
+    let mut list = self.db(|s| s.all()).unwrap_or_default();
+    let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+    for s in list.iter_mut() {
+      if let Some(r) = running.get(&s.uid) {
+        *s = r.state.clone();
+      }
+    }
+    list
+  }
+
+  pub fn state(&self, uid: &str) -> Option<RegistrationState> {
+    if let Some(r) = self
+      .running
+      .lock()
+      .unwrap_or_else(|p| p.into_inner())
+      .get(uid)
+    {
+      return Some(r.state.clone());
+    }
+    self.all().into_iter().find(|s| s.uid == uid)
+  }
+
+  /// Bytes stored by fetches that still hold their records.
+  fn used_bytes(&self) -> u64 {
+    self
+      .all()
+      .iter()
+      .filter(|s| s.phase != Phase::Finished)
+      .map(|s| s.downloaded.max(s.download_total) + s.upload_total)
+      .sum()
+  }
+
+  pub fn available_bytes(&self) -> u64 {
+    self.config.quota_bytes.saturating_sub(self.used_bytes())
+  }
+
+  pub fn start(
+    self: &Arc<Self>,
+    scope: &str,
+    id: &str,
+    requests: Vec<RequestSpec>,
+    title: String,
+    icons: serde_json::Value,
+    download_total: u64,
+  ) -> Result<RegistrationState, BgFetchError> {
+    if self.get(scope, id).is_some() {
+      return Err(BgFetchError::TypeError(format!(
+        "There already is a registration for the given id ('{id}')."
+      )));
+    }
+    let upload_total: u64 = requests
+      .iter()
+      .map(|r| crate::cache_storage::decode_base64(&r.body).map_or(0, |b| b.len() as u64))
+      .sum();
+    let requested = download_total + upload_total;
+    let available = self.available_bytes();
+    if requested > available {
+      return Err(BgFetchError::QuotaExceeded {
+        requested,
+        available,
+      });
+    }
+    let state = RegistrationState {
+      uid: new_uid(),
+      scope: scope.to_string(),
+      id: id.to_string(),
+      upload_total,
+      uploaded: 0,
+      download_total,
+      downloaded: 0,
+      result: String::new(),
+      failure_reason: String::new(),
+      records_available: true,
+      title,
+      icons,
+      phase: Phase::Active,
+    };
+    let records: Vec<(RequestSpec, String)> = requests
+      .into_iter()
+      .map(|r| (r, format!("{}.body", new_uid())))
+      .collect();
+    self.db(|s| s.insert(&state, &records))?;
+    self.spawn_fetch(state.clone());
+    Ok(state)
+  }
+
+  /// The registration for `id` unless its records are gone.
+  pub fn get(&self, scope: &str, id: &str) -> Option<RegistrationState> {
+    self
+      .all()
+      .into_iter()
+      .rev()
+      .find(|s| s.scope == scope && s.id == id && s.phase != Phase::Finished)
+  }
+
+  /// Ids of fetches still downloading.
+  pub fn get_ids(&self, scope: &str) -> Vec<String> {
+    self
+      .all()
+      .into_iter()
+      .filter(|s| s.scope == scope && s.phase == Phase::Active)
+      .map(|s| s.id)
+      .collect()
+  }
+
+  /// Aborts a fetch that is still downloading; false otherwise.
+  pub fn abort(&self, uid: &str) -> bool {
+    self.fail(uid, "aborted")
+  }
+
+  /// Ends a running fetch with `reason` (the first failure wins).
+  pub(crate) fn fail(&self, uid: &str, reason: &str) -> bool {
+    self.set_failure(uid, reason, true)
+  }
+
+  /// Records the fetch's failure (the first one wins); `cancel` stops the
+  /// records still downloading (a bad status lets them finish, so that
+  /// they stay readable).
+  pub(crate) fn set_failure(&self, uid: &str, reason: &str, cancel: bool) -> bool {
+    let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(r) = running.get_mut(uid) else {
+      return false;
+    };
+    if !r.state.failure_reason.is_empty() {
+      return false;
+    }
+    r.state.result = "failure".into();
+    r.state.failure_reason = reason.into();
+    if cancel {
+      let _ = r.cancel.send(true);
+    }
+    true
+  }
+
+  pub fn records(&self, uid: &str) -> Vec<RecordState> {
+    self
+      .db(|s| s.records(uid))
+      .unwrap_or_default()
+      .into_iter()
+      .map(|r| r.state)
+      .collect()
+  }
+
+  /// Waits until record `index` has settled; its response if it has one.
+  pub async fn record_response(&self, uid: &str, index: usize) -> Option<ResponseMeta> {
+    loop {
+      let notified = self.settled.notified();
+      let rec = self.records(uid).into_iter().find(|r| r.index == index)?;
+      if rec.settled {
+        return rec
+          .response
+          .filter(|r| r.complete || r.status >= 300 || r.status < 200);
+      }
+      notified.await;
+    }
+  }
+
+  pub fn body_path(&self, token: &str) -> Option<PathBuf> {
+    let rest = token.strip_prefix("bgfetch:")?;
+    let (uid, index) = rest.rsplit_once(':')?;
+    let file = self.db(|s| s.body_file(uid, index.parse().ok()?))?;
+    Some(self.config.dir.join("bodies").join(file))
+  }
+
+  pub fn set_online(&self, online: bool) {
+    self.online.send_replace(online);
+  }
+
+  pub fn set_phase(&self, uid: &str, phase: Phase) -> Option<RegistrationState> {
+    let mut st = self.state(uid)?;
+    st.phase = phase;
+    if phase == Phase::Finished {
+      st.records_available = false;
+    }
+    let _ = self.db(|s| s.save_state(&st));
+    Some(st)
+  }
+
+  pub fn update_ui(&self, uid: &str, title: Option<String>, icons: Option<serde_json::Value>) {
+    if let Some(mut st) = self.state(uid) {
+      if let Some(t) = title {
+        st.title = t;
+      }
+      if let Some(i) = icons {
+        st.icons = i;
+      }
+      if let Some(r) = self
+        .running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_mut(uid)
+      {
+        r.state.title = st.title.clone();
+        r.state.icons = st.icons.clone();
+      }
+      let _ = self.db(|s| s.save_state(&st));
+    }
+  }
+
+  /// Fetches whose final event is still owed (after a restart too).
+  pub fn owed_final_events(&self) -> Vec<RegistrationState> {
+    self
+      .all()
+      .into_iter()
+      .filter(|s| matches!(s.phase, Phase::Completed | Phase::EventDispatched))
+      .collect()
+  }
+
+  /// True while a fetch downloads (a fetch paused offline is idle).
+  pub fn busy(&self) -> bool {
+    let online = *self.online.borrow();
+    // A failed fetch is winding down (its records settle) even offline.
+    self.unacked.load(std::sync::atomic::Ordering::SeqCst) > 0
+      || self
+        .running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .any(|r| online || !r.state.failure_reason.is_empty())
+  }
+
+  pub(crate) fn record_settled(&self, uid: &str, index: usize) {
+    self.settled.notify_waiters();
+    self.emit(BgFetchEvent::RecordSettled {
+      uid: uid.to_string(),
+      index,
+    });
+  }
+}

@@ -1,0 +1,113 @@
+//! The data Background Fetch keeps: registrations and their records.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct RequestSpec {
+  pub method: String,
+  pub url: String,
+  pub headers: Vec<(String, String)>,
+  /// The request body, base64 (empty for none).
+  #[serde(default)]
+  pub body: String,
+  #[serde(default)]
+  pub mode: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Phase {
+  /// Downloading (or waiting to).
+  Active,
+  /// Every record settled; the final event is owed.
+  Completed,
+  /// The final event is running; its waitUntil is pending.
+  EventDispatched,
+  /// Done: records are no longer available.
+  Finished,
+}
+
+impl Phase {
+  pub fn as_str(self) -> &'static str {
+    match self {
+      Phase::Active => "active",
+      Phase::Completed => "completed",
+      Phase::EventDispatched => "event-dispatched",
+      Phase::Finished => "finished",
+    }
+  }
+  pub fn parse(s: &str) -> Phase {
+    match s {
+      "completed" => Phase::Completed,
+      "event-dispatched" => Phase::EventDispatched,
+      "finished" => Phase::Finished,
+      _ => Phase::Active,
+    }
+  }
+}
+
+/// A registration as JavaScript sees it (camelCase), plus its phase.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrationState {
+  pub uid: String,
+  pub scope: String,
+  pub id: String,
+  pub upload_total: u64,
+  pub uploaded: u64,
+  pub download_total: u64,
+  pub downloaded: u64,
+  pub result: String,
+  pub failure_reason: String,
+  pub records_available: bool,
+  pub title: String,
+  pub icons: serde_json::Value,
+  #[serde(skip)]
+  pub phase: Phase,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseMeta {
+  pub url: String,
+  pub status: u16,
+  pub status_text: String,
+  pub headers: Vec<(String, String)>,
+  pub body_token: String,
+  pub body_len: u64,
+  pub complete: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordState {
+  pub index: usize,
+  pub request: RequestSpec,
+  pub response: Option<ResponseMeta>,
+  pub settled: bool,
+  /// Why the record has no response: "aborted", "network", "blocked".
+  pub error: Option<String>,
+}
+
+/// Notifications for the browser side.
+#[derive(Debug, Clone)]
+pub enum BgFetchEvent {
+  Progress(RegistrationState),
+  Completed(RegistrationState),
+  RecordSettled { uid: String, index: usize },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BgFetchError {
+  #[error("{0}")]
+  TypeError(String),
+  #[error("the background fetch needs {requested} bytes but only {available} are available")]
+  QuotaExceeded { requested: u64, available: u64 },
+  #[error("storage failed: {0}")]
+  Storage(String),
+}
+
+impl From<rusqlite::Error> for BgFetchError {
+  fn from(e: rusqlite::Error) -> Self {
+    BgFetchError::Storage(e.to_string())
+  }
+}

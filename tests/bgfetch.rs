@@ -1,0 +1,260 @@
+//! Background Fetch through the public surface: a worker and a client
+//! page written to a temporary directory, served on loopback by
+//! `swharness run`, with results printed by the scripts and asserted here.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn write(dir: &Path, name: &str, content: &[u8]) {
+  let p = dir.join(name);
+  std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+  std::fs::write(p, content).unwrap();
+}
+
+/// A worker that reports every Background Fetch event it gets.
+const SW: &str = r#"
+self.addEventListener("install", () => self.skipWaiting());
+async function report(event) {
+  const r = event.registration;
+  let records = [];
+  try {
+    for (const rec of await r.matchAll()) {
+      let body = "(no response)", status = 0;
+      try {
+        const res = await rec.responseReady;
+        status = res.status;
+        body = (await res.text()).length;
+      } catch (e) { body = e.name; }
+      records.push(`${new URL(rec.request.url).pathname}:${status}:${body}`);
+    }
+  } catch (e) { records = [e.name]; }
+  console.log(`EVENT ${event.type} id=${r.id} result=${r.result} reason=${r.failureReason} downloaded=${r.downloaded} records=${records.join(",")}`);
+}
+for (const type of ["backgroundfetchsuccess", "backgroundfetchfail", "backgroundfetchabort"]) {
+  self.addEventListener(type, (event) => event.waitUntil(report(event)));
+}
+self.addEventListener("backgroundfetchclick", (event) => {
+  console.log(`EVENT click id=${event.registration.id}`);
+  event.waitUntil(clients.openWindow("player.html"));
+});
+"#;
+
+fn run(client: &str, extra: &[&str]) -> (Output, String) {
+  let dir = tempfile::tempdir().unwrap();
+  write(dir.path(), "sw.js", SW.as_bytes());
+  write(dir.path(), "client.js", client.as_bytes());
+  write(dir.path(), "a.txt", &vec![b'a'; 1000]);
+  write(dir.path(), "b.bin", &vec![7u8; 300_000]);
+  let trace = dir.path().join("trace.jsonl");
+  let mut args = vec![
+    "run".to_string(),
+    dir.path().join("sw.js").to_string_lossy().into_owned(),
+    "--client".into(),
+    dir.path().join("client.js").to_string_lossy().into_owned(),
+    "--timeout".into(),
+    "30".into(),
+    "--trace".into(),
+    trace.to_string_lossy().into_owned(),
+  ];
+  args.extend(extra.iter().map(|s| s.to_string()));
+  let out = Command::new(env!("CARGO_BIN_EXE_swharness"))
+    .args(&args)
+    .output()
+    .unwrap();
+  let trace = std::fs::read_to_string(trace).unwrap_or_default();
+  (out, trace)
+}
+
+fn stdout(o: &Output) -> String {
+  String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn success_event_with_records_and_progress() {
+  let (out, trace) = run(
+    r#"
+const reg = await navigator.serviceWorker.ready;
+const f = await reg.backgroundFetch.fetch("two", ["a.txt", "b.bin"], { title: "Two files" });
+console.log(`STARTED ${f.id} ${f instanceof BackgroundFetchRegistration} ids=${JSON.stringify(await reg.backgroundFetch.getIds())}`);
+console.log(`SAME ${(await reg.backgroundFetch.get("two")) === f}`);
+f.onprogress = () => { if (f.result) console.log(`PROGRESS result=${f.result} downloaded=${f.downloaded}`); };
+"#,
+    &[],
+  );
+  let s = stdout(&out);
+  assert!(
+    out.status.success(),
+    "{s}\n{}",
+    String::from_utf8_lossy(&out.stderr)
+  );
+  assert!(s.contains("STARTED two true ids=[\"two\"]"), "{s}");
+  assert!(s.contains("SAME true"), "{s}");
+  assert!(
+    s.contains("PROGRESS result=success downloaded=301000"),
+    "{s}"
+  );
+  assert!(
+    s.contains("EVENT backgroundfetchsuccess id=two result=success reason= downloaded=301000 records=/a.txt:200:1000,/b.bin:200:300000"),
+    "{s}"
+  );
+  assert_eq!(
+    s.matches("EVENT ").count(),
+    1,
+    "exactly one final event: {s}"
+  );
+  assert!(trace.contains("\"kind\":\"bgfetch-progress\""));
+}
+
+#[test]
+fn bad_status_keeps_the_record_with_an_empty_body() {
+  let (out, _) = run(
+    r#"
+const reg = await navigator.serviceWorker.ready;
+await reg.backgroundFetch.fetch("missing", ["a.txt", "nope.txt"]);
+"#,
+    &[],
+  );
+  let s = stdout(&out);
+  assert!(
+    s.contains("EVENT backgroundfetchfail id=missing result=failure reason=bad-status downloaded=1000 records=/a.txt:200:1000,/nope.txt:404:0"),
+    "{s}"
+  );
+}
+
+#[test]
+fn download_total_exceeded_fails_at_once() {
+  let (out, _) = run(
+    r#"
+const reg = await navigator.serviceWorker.ready;
+await reg.backgroundFetch.fetch("small", ["b.bin"], { downloadTotal: 1000 });
+"#,
+    &[],
+  );
+  let s = stdout(&out);
+  assert!(
+    s.contains("EVENT backgroundfetchfail id=small result=failure reason=download-total-exceeded"),
+    "{s}"
+  );
+}
+
+#[test]
+fn abort_and_user_cancel_fire_the_abort_event() {
+  let (out, _) = run(
+    r#"
+const reg = await navigator.serviceWorker.ready;
+const f = await reg.backgroundFetch.fetch("stop", ["b.bin"]);
+console.log(`ABORT ${await f.abort()} ${await f.abort()}`);
+"#,
+    &["--offline"],
+  );
+  let s = stdout(&out);
+  assert!(s.contains("ABORT true false"), "{s}");
+  assert!(
+    s.contains("EVENT backgroundfetchabort id=stop result=failure reason=aborted"),
+    "{s}"
+  );
+  assert!(s.contains("records=/b.bin:0:AbortError"), "{s}");
+
+  let (out, trace) = run(
+    r#"
+const reg = await navigator.serviceWorker.ready;
+await reg.backgroundFetch.fetch("cancel-me", ["b.bin"]);
+console.log(`CANCEL ${await swharness.cancelBackgroundFetch("cancel-me")}`);
+"#,
+    &["--offline"],
+  );
+  let s = stdout(&out);
+  assert!(s.contains("CANCEL true"), "{s}");
+  assert!(s.contains("EVENT backgroundfetchabort id=cancel-me"), "{s}");
+  assert!(trace.contains("\"action\":\"cancel\""));
+}
+
+#[test]
+fn offline_pauses_and_online_resumes() {
+  let (out, trace) = run(
+    r#"
+const reg = await navigator.serviceWorker.ready;
+const f = await reg.backgroundFetch.fetch("later", ["a.txt", "b.bin"]);
+console.log(`PAUSED downloaded=${f.downloaded} ids=${JSON.stringify(await reg.backgroundFetch.getIds())}`);
+await swharness.setOnline(true);
+"#,
+    &["--offline"],
+  );
+  let s = stdout(&out);
+  assert!(s.contains("PAUSED downloaded=0 ids=[\"later\"]"), "{s}");
+  assert!(
+    s.contains("EVENT backgroundfetchsuccess id=later result=success reason= downloaded=301000"),
+    "{s}"
+  );
+  assert!(trace.contains("\"action\":\"setOnline\",\"online\":true"));
+}
+
+#[test]
+fn click_fires_backgroundfetchclick() {
+  let (out, trace) = run(
+    r#"
+const reg = await navigator.serviceWorker.ready;
+await reg.backgroundFetch.fetch("clickable", ["b.bin"], { title: "Click me" });
+console.log(`UI ${JSON.stringify(swharness.uiState("clickable").title)}`);
+await swharness.clickBackgroundFetch("clickable");
+await swharness.setOnline(true);
+"#,
+    &["--offline"],
+  );
+  let s = stdout(&out);
+  assert!(s.contains("UI \"Click me\""), "{s}");
+  assert!(s.contains("EVENT click id=clickable"), "{s}");
+  assert!(trace.contains("\"action\":\"openWindow\""), "{trace}");
+}
+
+#[test]
+fn argument_and_permission_errors() {
+  let script = r#"
+const reg = await navigator.serviceWorker.ready;
+const bf = reg.backgroundFetch;
+async function attempt(label, fn) {
+  try { await fn(); console.log(`${label}: ok`); }
+  catch (e) { console.log(`${label}: ${e.constructor.name}/${e.name}`); }
+}
+await attempt("empty", () => bf.fetch("x", []));
+await attempt("no-cors", () => bf.fetch("x", new Request("a.txt", { mode: "no-cors" })));
+await attempt("port", () => bf.fetch("x", "http://127.0.0.1:25/a"));
+await attempt("credentials", () => bf.fetch("x", "http://user:pw@127.0.0.1/a"));
+await attempt("scheme", () => bf.fetch("x", "data:text/plain,hi"));
+await attempt("quota", () => bf.fetch("q", "a.txt", { downloadTotal: 10000 }));
+await swharness.setPermission("background-fetch", "denied");
+await attempt("denied", () => bf.fetch("d", "a.txt"));
+await swharness.setPermission("background-fetch", "granted");
+await attempt("first", () => bf.fetch("dup", "a.txt"));
+await attempt("duplicate", () => bf.fetch("dup", "a.txt"));
+"#;
+  let (out, _) = run(script, &["--quota", "5000", "--offline"]);
+  let s = stdout(&out);
+  for expected in [
+    "empty: TypeError/TypeError",
+    "no-cors: TypeError/TypeError",
+    "port: TypeError/TypeError",
+    "credentials: TypeError/TypeError",
+    "scheme: TypeError/TypeError",
+    "quota: QuotaExceededError/QuotaExceededError",
+    "denied: DOMException/NotAllowedError",
+    "first: ok",
+    "duplicate: TypeError/TypeError",
+  ] {
+    assert!(s.contains(expected), "{expected} in:\n{s}");
+  }
+  // Chromium rejects a denied permission with a TypeError.
+  let (out, _) = run(
+    r#"
+const reg = await navigator.serviceWorker.ready;
+await swharness.setPermission("background-fetch", "denied");
+try { await reg.backgroundFetch.fetch("d", "a.txt"); } catch (e) { console.log(`CHROMIUM ${e.name}`); }
+"#,
+    &["--chromium"],
+  );
+  assert!(
+    stdout(&out).contains("CHROMIUM TypeError"),
+    "{}",
+    stdout(&out)
+  );
+}
