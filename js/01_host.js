@@ -160,7 +160,8 @@ export function serializeMessage(value) {
   return btoaBytes(bytes);
 }
 
-function btoaBytes(bytes) {
+/** Base64 of a byte array (for bodies and messages sent as JSON). */
+export function btoaBytes(bytes) {
   let s = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {
     s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));

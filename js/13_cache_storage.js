@@ -2,7 +2,7 @@
 // directory. Stored bodies stream back from disk in chunks.
 import { core } from "ext:core/mod.js";
 import { op_swh_read_body } from "ext:core/ops";
-import { hostCall } from "ext:swharness/01_host.js";
+import { btoaBytes, hostCall } from "ext:swharness/01_host.js";
 
 const { Request } = core.loadExtScript("ext:deno_fetch/23_request.js");
 const { Response } = core.loadExtScript("ext:deno_fetch/23_response.js");
@@ -61,13 +61,6 @@ function headerList(h) {
   return out;
 }
 
-function b64(bytes) {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
-}
 
 export class Cache {
   #name;
@@ -116,7 +109,7 @@ export class Cache {
     const token = response[bodyTokenKey];
     let body = null;
     if (!token) {
-      body = b64(new Uint8Array(await response.arrayBuffer()));
+      body = btoaBytes(new Uint8Array(await response.arrayBuffer()));
     }
     await hostCall("cache.put", {
       cache: this.#name,

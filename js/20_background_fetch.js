@@ -4,6 +4,7 @@
 // browser side, which stores, schedules, downloads and fires the events.
 import { core } from "ext:core/mod.js";
 import {
+  btoaBytes,
   DOMException,
   hostCall,
   onBrowserCommand,
@@ -38,13 +39,6 @@ const BAD_PORTS = new Set([
   6679, 6697, 10080,
 ]);
 
-function b64(bytes) {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
-}
 
 /** The checks Chromium's renderer makes before a request is accepted. */
 function checkRequestUrl(request) {
@@ -284,7 +278,7 @@ export class BackgroundFetchManager {
     }));
     const specs = [];
     for (const r of list) {
-      const body = r.body ? b64(new Uint8Array(await r.arrayBuffer())) : "";
+      const body = r.body ? btoaBytes(new Uint8Array(await r.arrayBuffer())) : "";
       specs.push({
         method: r.method,
         url: r.url,
