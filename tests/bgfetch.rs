@@ -258,3 +258,87 @@ try { await reg.backgroundFetch.fetch("d", "a.txt"); } catch (e) { console.log(`
     stdout(&out)
   );
 }
+
+#[test]
+fn kill_mid_download_then_restart_resumes_with_one_final_event() {
+  let dir = tempfile::tempdir().unwrap();
+  let state = tempfile::tempdir().unwrap();
+  // A worker that checksums the body it gets, so a resumed body must be
+  // byte-identical to the file.
+  let sw = r#"
+self.addEventListener("backgroundfetchsuccess", (event) => event.waitUntil((async () => {
+  const [rec] = await event.registration.matchAll();
+  const bytes = new Uint8Array(await (await rec.responseReady).arrayBuffer());
+  let sum = 0;
+  for (let i = 0; i < bytes.length; i++) sum = (sum * 31 + bytes[i]) >>> 0;
+  console.log(`EVENT success downloaded=${event.registration.downloaded} len=${bytes.length} sum=${sum}`);
+})()));
+"#;
+  let client = r#"
+const reg = await navigator.serviceWorker.ready;
+try { await reg.backgroundFetch.fetch("big", ["big.bin"]); console.log("STARTED"); }
+catch (e) { console.log(`AGAIN ${e.name}`); }
+"#;
+  let body: Vec<u8> = (0..3_000_000u32)
+    .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+    .collect();
+  let sum = body
+    .iter()
+    .fold(0u32, |s, &b| s.wrapping_mul(31).wrapping_add(b as u32));
+  write(dir.path(), "sw.js", sw.as_bytes());
+  write(dir.path(), "client.js", client.as_bytes());
+  write(dir.path(), "big.bin", &body);
+  let trace = dir.path().join("t1.jsonl");
+  let args = |trace: &Path, rate: &str| -> Vec<String> {
+    vec![
+      "run".into(),
+      dir.path().join("sw.js").to_string_lossy().into_owned(),
+      "--client".into(),
+      dir.path().join("client.js").to_string_lossy().into_owned(),
+      "--state".into(),
+      state.path().to_string_lossy().into_owned(),
+      "--trace".into(),
+      trace.to_string_lossy().into_owned(),
+      "--serve-rate".into(),
+      rate.into(),
+    ]
+  };
+  let mut first = Command::new(env!("CARGO_BIN_EXE_swharness"))
+    .args(args(&trace, "500000"))
+    .stdout(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+  // Wait (bounded) until some of the body is on disk, then kill -9.
+  let mut seen = false;
+  for _ in 0..600 {
+    let t = std::fs::read_to_string(&trace).unwrap_or_default();
+    if t
+      .lines()
+      .any(|l| l.contains("bgfetch-progress") && !l.contains("\"downloaded\":0,"))
+    {
+      seen = true;
+      break;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+  }
+  first.kill().unwrap();
+  let _ = first.wait();
+  assert!(seen, "the first run made progress before the kill");
+  let trace2 = dir.path().join("t2.jsonl");
+  let out = Command::new(env!("CARGO_BIN_EXE_swharness"))
+    .args(args(&trace2, "100000000"))
+    .output()
+    .unwrap();
+  let s = stdout(&out);
+  assert!(
+    s.contains("AGAIN TypeError"),
+    "the fetch is still active after the restart: {s}"
+  );
+  assert!(
+    s.contains(&format!(
+      "EVENT success downloaded=3000000 len=3000000 sum={sum}"
+    )),
+    "{s}"
+  );
+  assert_eq!(s.matches("EVENT ").count(), 1, "{s}");
+}
