@@ -8,6 +8,7 @@ import {
   op_swh_reply,
   op_swh_set_dispatcher,
 } from "ext:core/ops";
+const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 
 const { DOMException } = core.loadExtScript(
   "ext:deno_web/01_dom_exception.js",
@@ -42,10 +43,7 @@ class QuotaExceededError extends DOMException {
     return this.#requested;
   }
 }
-Object.defineProperty(QuotaExceededError.prototype, Symbol.toStringTag, {
-  value: "QuotaExceededError",
-  configurable: true,
-});
+webidl.configureInterface(QuotaExceededError);
 
 /** Builds the error the platform throws for a browser-side failure. */
 export function makeError(err) {

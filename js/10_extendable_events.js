@@ -2,6 +2,7 @@
 // and the dispatch of functional events whose lifetime `waitUntil` extends.
 import { core } from "ext:core/mod.js";
 import { DOMException } from "ext:swharness/01_host.js";
+const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 
 const event = core.loadExtScript("ext:deno_web/02_event.js");
 const { Event } = event;
@@ -64,10 +65,7 @@ export function extendLifetime(ev, f, what) {
   p.then(done, done);
 }
 
-Object.defineProperty(ExtendableEvent.prototype, Symbol.toStringTag, {
-  value: "ExtendableEvent",
-  configurable: true,
-});
+webidl.configureInterface(ExtendableEvent);
 
 export class ExtendableMessageEvent extends ExtendableEvent {
   #data;
@@ -105,10 +103,7 @@ export class ExtendableMessageEvent extends ExtendableEvent {
   }
 }
 
-Object.defineProperty(ExtendableMessageEvent.prototype, Symbol.toStringTag, {
-  value: "ExtendableMessageEvent",
-  configurable: true,
-});
+webidl.configureInterface(ExtendableMessageEvent);
 
 /**
  * Dispatches a trusted extendable event on `target` and resolves, once all

@@ -8,6 +8,7 @@ import {
   onBrowserCommand,
   serializeMessage,
 } from "ext:swharness/01_host.js";
+const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 
 const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
 const { Event, EventTarget, defineEventHandler, setIsTrusted } = eventMod;
@@ -55,10 +56,7 @@ export class ServiceWorker extends EventTarget {
 }
 defineEventHandler(ServiceWorker.prototype, "statechange");
 defineEventHandler(ServiceWorker.prototype, "error");
-Object.defineProperty(ServiceWorker.prototype, Symbol.toStringTag, {
-  value: "ServiceWorker",
-  configurable: true,
-});
+webidl.configureInterface(ServiceWorker);
 
 export function getWorker(snapshot) {
   if (!snapshot) return null;
@@ -130,10 +128,7 @@ export class ServiceWorkerRegistration extends EventTarget {
   }
 }
 defineEventHandler(ServiceWorkerRegistration.prototype, "updatefound");
-Object.defineProperty(ServiceWorkerRegistration.prototype, Symbol.toStringTag, {
-  value: "ServiceWorkerRegistration",
-  configurable: true,
-});
+webidl.configureInterface(ServiceWorkerRegistration);
 
 export function getRegistration(snapshot) {
   if (!snapshot) return undefined;
@@ -236,10 +231,7 @@ Object.defineProperty(ServiceWorkerContainer.prototype, "onmessage", {
   configurable: true,
   enumerable: true,
 });
-Object.defineProperty(ServiceWorkerContainer.prototype, Symbol.toStringTag, {
-  value: "ServiceWorkerContainer",
-  configurable: true,
-});
+webidl.configureInterface(ServiceWorkerContainer);
 
 export function createContainer(controllerSnapshot) {
   return new ServiceWorkerContainer(illegal, controllerSnapshot);

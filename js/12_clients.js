@@ -4,6 +4,8 @@ import {
   serializeMessage,
 } from "ext:swharness/01_host.js";
 import { illegal } from "ext:swharness/11_service_worker.js";
+import { core } from "ext:core/mod.js";
+const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 
 export class Client {
   #info;
@@ -30,10 +32,7 @@ export class Client {
     );
   }
 }
-Object.defineProperty(Client.prototype, Symbol.toStringTag, {
-  value: "Client",
-  configurable: true,
-});
+webidl.configureInterface(Client);
 
 export class WindowClient extends Client {
   #info;
@@ -57,10 +56,7 @@ export class WindowClient extends Client {
     throw new TypeError("navigate() is not supported by this runtime");
   }
 }
-Object.defineProperty(WindowClient.prototype, Symbol.toStringTag, {
-  value: "WindowClient",
-  configurable: true,
-});
+webidl.configureInterface(WindowClient);
 
 function wrap(info) {
   if (!info) return undefined;
@@ -91,10 +87,7 @@ export class Clients {
     await hostCall("clientsClaim");
   }
 }
-Object.defineProperty(Clients.prototype, Symbol.toStringTag, {
-  value: "Clients",
-  configurable: true,
-});
+webidl.configureInterface(Clients);
 
 export function createClients() {
   return new Clients(illegal);

@@ -3,6 +3,7 @@
 import { core } from "ext:core/mod.js";
 import { op_swh_read_body } from "ext:core/ops";
 import { btoaBytes, hostCall } from "ext:swharness/01_host.js";
+const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 
 const { Request } = core.loadExtScript("ext:deno_fetch/23_request.js");
 const { Response } = core.loadExtScript("ext:deno_fetch/23_response.js");
@@ -148,10 +149,7 @@ export class Cache {
     );
   }
 }
-Object.defineProperty(Cache.prototype, Symbol.toStringTag, {
-  value: "Cache",
-  configurable: true,
-});
+webidl.configureInterface(Cache);
 
 export class CacheStorage {
   constructor(key) {
@@ -182,10 +180,7 @@ export class CacheStorage {
     return entries.length ? responseFromStored(entries[0]) : undefined;
   }
 }
-Object.defineProperty(CacheStorage.prototype, Symbol.toStringTag, {
-  value: "CacheStorage",
-  configurable: true,
-});
+webidl.configureInterface(CacheStorage);
 
 export function installCaches() {
   const caches = new CacheStorage(illegal);

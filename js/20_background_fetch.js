@@ -20,6 +20,7 @@ import {
   ServiceWorkerRegistration,
 } from "ext:swharness/11_service_worker.js";
 import { responseFromStored } from "ext:swharness/13_cache_storage.js";
+const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 
 const { Request } = core.loadExtScript("ext:deno_fetch/23_request.js");
 const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
@@ -165,10 +166,7 @@ export class BackgroundFetchRegistration extends EventTarget {
   }
 }
 defineEventHandler(BackgroundFetchRegistration.prototype, "progress");
-Object.defineProperty(BackgroundFetchRegistration.prototype, Symbol.toStringTag, {
-  value: "BackgroundFetchRegistration",
-  configurable: true,
-});
+webidl.configureInterface(BackgroundFetchRegistration);
 
 function getRegistration(state) {
   if (!state) return undefined;
@@ -220,10 +218,7 @@ export class BackgroundFetchRecord {
     return this.#responseReady;
   }
 }
-Object.defineProperty(BackgroundFetchRecord.prototype, Symbol.toStringTag, {
-  value: "BackgroundFetchRecord",
-  configurable: true,
-});
+webidl.configureInterface(BackgroundFetchRecord);
 
 export class BackgroundFetchManager {
   #scope;
@@ -316,20 +311,20 @@ export class BackgroundFetchManager {
         "Failed to execute 'get' on 'BackgroundFetchManager': 1 argument required, but only 0 present.",
       );
     }
-    const state = await hostCall("bgfetch.get", {
-      scope: this.#scope,
-      id: String(id),
-    });
+    id = String(id);
+    if (id === "") {
+      throw new TypeError(
+        "Failed to execute 'get' on 'BackgroundFetchManager': The provided id is empty.",
+      );
+    }
+    const state = await hostCall("bgfetch.get", { scope: this.#scope, id });
     return state ? getRegistration(state) : undefined;
   }
   getIds() {
     return hostCall("bgfetch.getIds", { scope: this.#scope });
   }
 }
-Object.defineProperty(BackgroundFetchManager.prototype, Symbol.toStringTag, {
-  value: "BackgroundFetchManager",
-  configurable: true,
-});
+webidl.configureInterface(BackgroundFetchManager);
 
 const kRegistration = Symbol("registration");
 
@@ -352,10 +347,7 @@ export class BackgroundFetchEvent extends ExtendableEvent {
     return this[kRegistration];
   }
 }
-Object.defineProperty(BackgroundFetchEvent.prototype, Symbol.toStringTag, {
-  value: "BackgroundFetchEvent",
-  configurable: true,
-});
+webidl.configureInterface(BackgroundFetchEvent);
 
 const kUpdated = Symbol("updateUICalled");
 
@@ -387,10 +379,7 @@ export class BackgroundFetchUpdateUIEvent extends BackgroundFetchEvent {
     return p.then(() => undefined);
   }
 }
-Object.defineProperty(BackgroundFetchUpdateUIEvent.prototype, Symbol.toStringTag, {
-  value: "BackgroundFetchUpdateUIEvent",
-  configurable: true,
-});
+webidl.configureInterface(BackgroundFetchUpdateUIEvent);
 
 Object.defineProperty(BackgroundFetchRegistration.prototype, "_uid", {
   get() {

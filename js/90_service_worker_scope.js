@@ -50,10 +50,7 @@ class ServiceWorkerGlobalScope extends WorkerGlobalScope {
     throw new TypeError("Illegal constructor");
   }
 }
-Object.defineProperty(ServiceWorkerGlobalScope.prototype, Symbol.toStringTag, {
-  value: "ServiceWorkerGlobalScope",
-  configurable: true,
-});
+webidl.configureInterface(ServiceWorkerGlobalScope);
 
 const HANDLERS = [
   "install",

@@ -17,6 +17,15 @@ import {
 import { installCaches } from "ext:swharness/13_cache_storage.js";
 import { installBackgroundFetch } from "ext:swharness/20_background_fetch.js";
 import { createControl } from "ext:swharness/30_control.js";
+import {
+  createDocument,
+  Document,
+  Element,
+  HTMLMetaElement,
+  HTMLScriptElement,
+  Node,
+  runPageScripts,
+} from "ext:swharness/40_document.js";
 
 const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
 const { EventTarget, MessageEvent, defineEventHandler, setIsTrusted } =
@@ -29,16 +38,31 @@ class Window extends EventTarget {
     throw new TypeError("Illegal constructor");
   }
 }
-Object.defineProperty(Window.prototype, Symbol.toStringTag, {
-  value: "Window",
-  configurable: true,
-});
+webidl.configureInterface(Window);
 
 function value(v) {
   return { value: v, writable: true, enumerable: false, configurable: true };
 }
 function getter(get) {
   return { get, enumerable: true, configurable: true };
+}
+
+// window.postMessage to this window (the only one there is): a message
+// event in a later task.
+function windowPostMessage(message, targetOrigin, transfer) {
+  if (arguments.length === 0) {
+    throw new TypeError("postMessage: 1 argument required, but only 0 present");
+  }
+  const data = structuredClone(message, Array.isArray(transfer) ? { transfer } : undefined);
+  setTimeout(() => {
+    const ev = new MessageEvent("message", {
+      data,
+      origin: globalThis.location.origin,
+      source: globalThis,
+    });
+    setIsTrusted(ev, true);
+    globalThis.dispatchEvent(ev);
+  }, 0);
 }
 
 export function bootstrapWindow(info) {
@@ -62,27 +86,38 @@ export function bootstrapWindow(info) {
     serviceWorker: container,
     permissions,
   };
-  const document = {
-    URL: info.url,
-    title: "",
-    readyState: "complete",
-    get location() {
-      return globalThis.location;
-    },
-  };
+  const document = createDocument(info.url, info.title);
   Object.defineProperties(globalThis, {
     window: getter(() => globalThis),
     self: getter(() => globalThis),
+    // A top-level page: no frames, no opener.
+    parent: getter(() => globalThis),
+    top: getter(() => globalThis),
+    frames: getter(() => globalThis),
+    opener: value(null),
+    length: value(0),
+    postMessage: value(windowPostMessage),
     location: location.locationDescriptor,
     Location: location.locationConstructorDescriptor,
     navigator: getter(() => navigator),
     document: getter(() => document),
     Window: value(Window),
+    Document: value(Document),
+    Node: value(Node),
+    Element: value(Element),
+    HTMLScriptElement: value(HTMLScriptElement),
+    HTMLMetaElement: value(HTMLMetaElement),
     ServiceWorker: value(ServiceWorker),
     ServiceWorkerRegistration: value(ServiceWorkerRegistration),
     ServiceWorkerContainer: value(ServiceWorkerContainer),
     swharness: value(createControl()),
   });
+  if (info.pageReport) {
+    // A test page's results (testharnessreport.js calls this once).
+    Object.defineProperty(globalThis, "__swharnessWptReport", value(
+      (json) => hostCall("pageReport", { json: String(json) }),
+    ));
+  }
   installCaches();
   installBackgroundFetch({ serviceWorker: false, chromium: info.chromium });
   onBrowserCommand("message", ({ data, source, origin }) => {
@@ -107,6 +142,9 @@ export function bootstrapWindow(info) {
     container._controllerChange(worker);
   });
 }
+
+// A page's classic scripts, in document order, then its load event.
+onBrowserCommand("runClassicScripts", ({ steps }) => runPageScripts(steps));
 
 // Client scripts run as module scripts (top-level await, imports); the
 // browser asks for them through this command.

@@ -55,6 +55,10 @@ pub struct BrowserOptions {
   pub offline: bool,
   /// Stop a service worker after this long without events (None: never).
   pub sw_idle_timeout: Option<Duration>,
+  /// Where a test page's `__swharnessWptReport(json)` goes (`swharness wpt`).
+  pub page_report: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+  /// Print realms' console output and uncaught errors (else only traced).
+  pub echo_console: bool,
 }
 
 pub(crate) struct RealmEntry {
@@ -190,6 +194,7 @@ impl Browser {
         kind,
         url,
         bootstrap,
+        net: self.inner.opts.net.config.clone(),
       },
       self.inner.host_tx.clone(),
     )?;
@@ -289,7 +294,8 @@ impl Browser {
             prefixed
           };
           use std::io::Write;
-          if level >= 2 {
+          if !self.inner.opts.echo_console {
+          } else if level >= 2 {
             let _ = std::io::stderr().write_all(prefixed.as_bytes());
           } else {
             let mut out = std::io::stdout().lock();
@@ -310,7 +316,9 @@ impl Browser {
           let label = self.realm_label(realm);
           self.with_state(|s| s.uncaught += 1);
           self.trace("uncaught", json!({"realm": label, "text": text}));
-          eprintln!("[{label}] Uncaught {text}");
+          if self.inner.opts.echo_console {
+            eprintln!("[{label}] Uncaught {text}");
+          }
         }
         HostMsg::Exited { realm } => {
           let owner = self.with_state(|s| {

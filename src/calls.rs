@@ -103,10 +103,31 @@ pub(crate) async fn handle(
       sw::skip_waiting(browser, v).await;
       Ok(Value::Null)
     }
-    "fetchModule" => {
+    "fetchModule" | "fetchScript" => {
       let url = Url::parse(str_arg(&args, "url")?)
         .map_err(|_| HostError::type_error("Invalid module URL"))?;
       Ok(json!(browser.opts().net.fetch_script(&url).await?))
+    }
+    "pageReport" => {
+      let json = str_arg(&args, "json")?.to_string();
+      match &browser.opts().page_report {
+        Some(tx) => {
+          let _ = tx.send(json);
+          Ok(Value::Null)
+        }
+        None => Err(HostError::invalid_state("this run collects no page report")),
+      }
+    }
+    "setContentSecurityPolicy" => {
+      let policy = str_arg(&args, "policy")?.to_string();
+      let client = clients::client_of(browser, realm)
+        .ok_or_else(|| HostError::invalid_state("only a window has a document"))?;
+      browser.with_state(|s| {
+        if let Some(c) = s.clients.get_mut(&client) {
+          c.csp.push(policy);
+        }
+      });
+      Ok(Value::Null)
     }
     "importScripts" => {
       let mut out = Vec::new();

@@ -20,6 +20,9 @@ enum Command {
   /// Register and activate a service worker, run client scripts, and exit
   /// when nothing is pending.
   Run(RunArgs),
+  /// Run web-platform-tests (testharness.js tests) in swharness, served
+  /// by wptserve.
+  Wpt(crate::wpt::WptArgs),
 }
 
 #[derive(Args, Clone)]
@@ -93,6 +96,7 @@ pub fn main() -> i32 {
   };
   let code = match cli.command {
     Command::Run(args) => rt.block_on(crate::run::run(args)),
+    Command::Wpt(args) => rt.block_on(args.run()),
   };
   rt.shutdown_timeout(std::time::Duration::from_millis(200));
   code

@@ -16,6 +16,8 @@ pub struct Client {
   pub realm: Option<RealmId>,
   pub controller: Option<VersionId>,
   pub focused: bool,
+  /// Content-Security-Policy texts the document set (`<meta http-equiv>`).
+  pub csp: Vec<String>,
 }
 
 impl Client {
@@ -85,6 +87,7 @@ fn add_client(browser: &Browser, url: Url, realm: Option<RealmId>) -> String {
         realm,
         controller,
         focused: false,
+        csp: Vec::new(),
       },
     );
     s.client_order.push(id.clone());
@@ -103,6 +106,12 @@ pub enum ClientScript {
   Module,
   /// A classic script with this source.
   Classic(String),
+  /// A page's classic scripts in document order (`{"url"}` or
+  /// `{"source", "name"}` objects), then its load event.
+  Page {
+    title: Option<String>,
+    steps: Vec<Value>,
+  },
 }
 
 pub async fn open_client(
@@ -124,6 +133,11 @@ pub async fn open_client(
     "clientId": id,
     "controller": worker,
     "chromium": browser.opts().chromium,
+    "pageReport": browser.opts().page_report.is_some(),
+    "title": match &script {
+      ClientScript::Page { title, .. } => title.clone(),
+      _ => None,
+    },
   });
   let realm = browser
     .spawn_realm(
@@ -143,6 +157,7 @@ pub async fn open_client(
         realm: Some(realm),
         controller,
         focused: s.clients.is_empty(),
+        csp: Vec::new(),
       },
     );
     s.client_order.push(id.clone());
@@ -160,6 +175,10 @@ pub async fn open_client(
           json!({"name": url.as_str(), "source": source}),
         )
         .await
+    }
+    ClientScript::Page { steps, .. } => {
+      browser.post(realm, "runClassicScripts", json!({ "steps": steps }));
+      Ok(Value::Null)
     }
     ClientScript::Module => {
       browser.post(realm, "runModule", json!({"url": url.as_str()}));

@@ -26,3 +26,4 @@ pub mod static_server;
 pub mod store;
 pub mod trace;
 pub mod ui;
+pub mod wpt;

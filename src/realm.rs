@@ -22,6 +22,8 @@ pub enum RealmKind {
 
 /// What a realm starts with; `bootstrap` is handed to `99_main.js`.
 pub struct RealmSpec {
+  /// Host overrides and certificates for the realm's own `fetch()`.
+  pub net: crate::net::NetConfig,
   pub id: RealmId,
   pub kind: RealmKind,
   pub url: url::Url,
@@ -100,8 +102,11 @@ async fn run_realm(spec: RealmSpec, host: HostSender, mut rx: mpsc::UnboundedRec
     realm: spec.id,
     host: host.clone(),
   };
-  let mut runtime =
-    crate::engine::new_runtime(Some(spec.url.clone()), Some(std::rc::Rc::new(loader)));
+  let mut runtime = crate::engine::new_runtime(
+    Some(spec.url.clone()),
+    Some(std::rc::Rc::new(loader)),
+    &spec.net,
+  );
   runtime.op_state().borrow_mut().put(RealmCtx {
     id: spec.id,
     host: host.clone(),

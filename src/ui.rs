@@ -73,7 +73,10 @@ pub fn render(st: &RegistrationState, elapsed: f64) -> String {
   )
 }
 
-pub fn show(_browser: &Browser, st: &RegistrationState) {
+pub fn show(browser: &Browser, st: &RegistrationState) {
+  if !browser.opts().echo_console {
+    return;
+  }
   let mut guard = SHOWN.lock().unwrap_or_else(|p| p.into_inner());
   let map = guard.get_or_insert_with(HashMap::new);
   let entry = map.entry(st.uid.clone()).or_insert_with(|| Shown {

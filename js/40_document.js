@@ -1,0 +1,321 @@
+// The small part of the DOM a client realm offers: a document with head and
+// body, elements that can be created, appended and looked up, and the two
+// elements with behaviour: <script> (classic scripts, run in insertion
+// order, then `load` or `error`) and <meta http-equiv> (a page's CSP).
+// Classic scripts also run through `runClassicScripts`, the way a page's
+// own <script> tags would.
+import { core } from "ext:core/mod.js";
+import { hostCall } from "ext:swharness/01_host.js";
+
+const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
+const { Event, EventTarget, defineEventHandler, setIsTrusted } = eventMod;
+
+function fire(target, type) {
+  const ev = new Event(type);
+  setIsTrusted(ev, true);
+  target.dispatchEvent(ev);
+}
+
+/** Runs a classic script's source; an exception is reported on the global. */
+export function runClassicScript(source, name) {
+  const [, error] = core.evalContext(source, name);
+  if (error) {
+    reportError(error.thrown);
+    return false;
+  }
+  return true;
+}
+
+/** Fetches and runs a classic script; false if it could not be fetched. */
+export async function loadClassicScript(url) {
+  let source;
+  try {
+    source = await hostCall("fetchScript", { url });
+  } catch (e) {
+    console.error(`Failed to load script ${url}: ${e?.message ?? e}`);
+    return false;
+  }
+  runClassicScript(source, url);
+  return true;
+}
+
+class Node extends EventTarget {
+  constructor() {
+    super();
+    this.parentNode = null;
+    this.childNodes = [];
+  }
+  get firstChild() {
+    return this.childNodes[0] ?? null;
+  }
+  get lastChild() {
+    return this.childNodes[this.childNodes.length - 1] ?? null;
+  }
+  getRootNode() {
+    let n = this;
+    while (n.parentNode) n = n.parentNode;
+    return n;
+  }
+  get isConnected() {
+    return this.getRootNode() === document;
+  }
+  get textContent() {
+    return this.childNodes.map((c) => c.textContent).join("");
+  }
+  set textContent(text) {
+    for (const c of this.childNodes) c.parentNode = null;
+    this.childNodes = [];
+    if (text !== "" && text != null) this.appendChild(new Text(String(text)));
+  }
+  appendChild(child) {
+    return this.insertBefore(child, null);
+  }
+  insertBefore(child, ref) {
+    if (!(child instanceof Node)) {
+      throw new TypeError("Failed to execute 'appendChild': not a Node");
+    }
+    if (child.parentNode) child.parentNode.removeChild(child);
+    const i = ref ? this.childNodes.indexOf(ref) : -1;
+    if (i < 0) this.childNodes.push(child);
+    else this.childNodes.splice(i, 0, child);
+    child.parentNode = this;
+    if (child.isConnected) {
+      for (const el of descendants(child)) el._connected?.();
+    }
+    return child;
+  }
+  removeChild(child) {
+    const i = this.childNodes.indexOf(child);
+    if (i < 0) throw new DOMException("Not a child", "NotFoundError");
+    this.childNodes.splice(i, 1);
+    child.parentNode = null;
+    return child;
+  }
+  remove() {
+    this.parentNode?.removeChild(this);
+  }
+}
+
+class Text extends Node {
+  constructor(data = "") {
+    super();
+    this.data = String(data);
+    this.nodeType = 3;
+  }
+  get textContent() {
+    return this.data;
+  }
+  set textContent(text) {
+    this.data = String(text);
+  }
+}
+
+function* descendants(node) {
+  if (node instanceof Element) yield node;
+  for (const c of node.childNodes) yield* descendants(c);
+}
+
+class Element extends Node {
+  #attributes = new Map();
+  constructor(tagName) {
+    super();
+    this.localName = tagName.toLowerCase();
+    this.nodeType = 1;
+    this.style = {};
+  }
+  get tagName() {
+    return this.localName.toUpperCase();
+  }
+  get children() {
+    return this.childNodes.filter((c) => c instanceof Element);
+  }
+  get id() {
+    return this.getAttribute("id") ?? "";
+  }
+  set id(v) {
+    this.setAttribute("id", v);
+  }
+  get className() {
+    return this.getAttribute("class") ?? "";
+  }
+  set className(v) {
+    this.setAttribute("class", v);
+  }
+  getAttribute(name) {
+    return this.#attributes.get(String(name).toLowerCase()) ?? null;
+  }
+  setAttribute(name, value) {
+    this.#attributes.set(String(name).toLowerCase(), String(value));
+  }
+  hasAttribute(name) {
+    return this.#attributes.has(String(name).toLowerCase());
+  }
+  removeAttribute(name) {
+    this.#attributes.delete(String(name).toLowerCase());
+  }
+  getElementsByTagName(name) {
+    const want = String(name).toLowerCase();
+    return [...descendants(this)].filter((e) =>
+      e !== this && (want === "*" || e.localName === want)
+    );
+  }
+  querySelector(selector) {
+    return this.querySelectorAll(selector)[0] ?? null;
+  }
+  querySelectorAll(selector) {
+    const s = String(selector).trim();
+    const all = [...descendants(this)].filter((e) => e !== this);
+    if (s.startsWith("#")) return all.filter((e) => e.id === s.slice(1));
+    if (/^[a-z][a-z0-9-]*$/i.test(s)) {
+      return all.filter((e) => e.localName === s.toLowerCase());
+    }
+    throw new DOMException(
+      `swharness: unsupported selector '${s}'`,
+      "SyntaxError",
+    );
+  }
+}
+for (const h of ["load", "error"]) defineEventHandler(Element.prototype, h);
+
+// Dynamically inserted scripts with async=false run in insertion order.
+let scriptQueue = Promise.resolve();
+
+class HTMLScriptElement extends Element {
+  #started = false;
+  constructor() {
+    super("script");
+    this.async = true;
+  }
+  get src() {
+    const v = this.getAttribute("src");
+    return v === null ? "" : new URL(v, location.href).href;
+  }
+  set src(v) {
+    this.setAttribute("src", v);
+  }
+  get text() {
+    return this.textContent;
+  }
+  set text(v) {
+    this.textContent = v;
+  }
+  _connected() {
+    if (this.#started) return;
+    this.#started = true;
+    if (!this.hasAttribute("src")) {
+      runClassicScript(this.text, location.href);
+      return;
+    }
+    const url = this.src;
+    const run = async () => {
+      const ok = await loadClassicScript(url);
+      fire(this, ok ? "load" : "error");
+    };
+    scriptQueue = scriptQueue.then(run);
+  }
+}
+
+class HTMLMetaElement extends Element {
+  constructor() {
+    super("meta");
+  }
+  get httpEquiv() {
+    return this.getAttribute("http-equiv") ?? "";
+  }
+  set httpEquiv(v) {
+    this.setAttribute("http-equiv", v);
+  }
+  get content() {
+    return this.getAttribute("content") ?? "";
+  }
+  set content(v) {
+    this.setAttribute("content", v);
+  }
+  _connected() {
+    if (this.httpEquiv.toLowerCase() === "content-security-policy") {
+      // Enforced by the browser side from now on, for this client.
+      hostCall("setContentSecurityPolicy", { policy: this.content });
+    }
+  }
+}
+
+const elementClasses = {
+  script: HTMLScriptElement,
+  meta: HTMLMetaElement,
+};
+
+class Document extends Node {
+  #title = "";
+  constructor(url) {
+    super();
+    this.URL = url;
+    this.readyState = "loading";
+    this.nodeType = 9;
+    this.documentElement = new Element("html");
+    this.head = new Element("head");
+    this.body = new Element("body");
+    this.childNodes.push(this.documentElement);
+    this.documentElement.parentNode = this;
+    this.documentElement.appendChild(this.head);
+    this.documentElement.appendChild(this.body);
+  }
+  get location() {
+    return globalThis.location;
+  }
+  get defaultView() {
+    return globalThis;
+  }
+  get title() {
+    return this.#title;
+  }
+  set title(v) {
+    this.#title = String(v);
+  }
+  createElement(name) {
+    const tag = String(name).toLowerCase();
+    const Class = elementClasses[tag];
+    return Class ? new Class() : new Element(tag);
+  }
+  createTextNode(data) {
+    return new Text(data);
+  }
+  getElementById(id) {
+    return this.documentElement.querySelector("#" + id);
+  }
+  getElementsByTagName(name) {
+    return this.documentElement.getElementsByTagName(name);
+  }
+  querySelector(s) {
+    return this.documentElement.querySelector(s);
+  }
+  querySelectorAll(s) {
+    return this.documentElement.querySelectorAll(s);
+  }
+}
+
+let document;
+
+/** Creates the realm's document. */
+export function createDocument(url, title) {
+  document = new Document(url);
+  if (title) document.title = title;
+  return document;
+}
+
+/**
+ * Runs a page's scripts in order (`{url}` or `{source, name}` steps), then
+ * finishes loading: DOMContentLoaded on the document, load on the window.
+ */
+export async function runPageScripts(steps) {
+  for (const step of steps) {
+    if (step.url) await loadClassicScript(step.url);
+    else runClassicScript(step.source, step.name ?? location.href);
+  }
+  await scriptQueue;
+  document.readyState = "interactive";
+  fire(document, "DOMContentLoaded");
+  document.readyState = "complete";
+  fire(globalThis, "load");
+}
+
+export { Document, Element, HTMLMetaElement, HTMLScriptElement, Node, Text };

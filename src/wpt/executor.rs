@@ -1,0 +1,172 @@
+//! Runs a WPT page in swharness itself: a fresh browser (its own state
+//! directory, the WPT hosts resolved to loopback, the runner's CA trusted)
+//! with one window client at the page's URL that runs the page's scripts in
+//! order. testharnessreport.js hands the results back through
+//! `__swharnessWptReport`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+
+use super::manifest::{PageKind, ScriptStep};
+use super::results::PageOutcome;
+use super::runner::{PageExecutor, PageRun};
+use crate::browser::{Browser, BrowserOptions, PermissionState};
+use crate::clients::{self, ClientScript};
+use crate::net::{Net, NetConfig};
+use crate::trace::Trace;
+
+/// How long a page gets to report after being told to time out.
+const REPORT_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs each page in its own browser, on its own thread and runtime.
+pub struct EngineExecutor {
+  /// Follow Chromium where it diverges from the spec (`--chromium`).
+  pub chromium: bool,
+  /// Echo the pages' console output.
+  pub verbose: bool,
+}
+
+impl PageExecutor for EngineExecutor {
+  fn run_page(&self, run: PageRun) -> Pin<Box<dyn Future<Output = PageOutcome> + Send>> {
+    let started = Instant::now();
+    let (chromium, verbose) = (self.chromium, self.verbose);
+    let (tx, rx) = oneshot::channel();
+    let spawned = std::thread::Builder::new()
+      .name("wpt-page".into())
+      .spawn(move || {
+        let outcome = match tokio::runtime::Builder::new_multi_thread()
+          .worker_threads(1)
+          .enable_all()
+          .build()
+        {
+          Ok(rt) => {
+            let o = rt.block_on(run_page(run, chromium, verbose));
+            rt.shutdown_timeout(Duration::from_millis(200));
+            o
+          }
+          Err(e) => PageOutcome::crash(format!("no runtime: {e}"), started.elapsed()),
+        };
+        let _ = tx.send(outcome);
+      });
+    Box::pin(async move {
+      match spawned {
+        Err(e) => PageOutcome::crash(format!("no thread: {e}"), started.elapsed()),
+        Ok(_) => rx
+          .await
+          .unwrap_or_else(|_| PageOutcome::crash("the page's thread panicked", started.elapsed())),
+      }
+    })
+  }
+}
+
+async fn run_page(run: PageRun, chromium: bool, verbose: bool) -> PageOutcome {
+  let t0 = Instant::now();
+  match run_page_inner(run, chromium, verbose, t0).await {
+    Ok(o) => o,
+    Err(e) => PageOutcome::crash(format!("{e:#}"), t0.elapsed()),
+  }
+}
+
+/// The page's scripts as the window realm's `runClassicScripts` takes them.
+fn page_steps(run: &PageRun) -> anyhow::Result<Vec<Value>> {
+  if run.kind != PageKind::Html {
+    return Ok(
+      run
+        .scripts
+        .iter()
+        .map(|u| json!({"url": u.as_str()}))
+        .collect(),
+    );
+  }
+  run
+    .page
+    .steps
+    .iter()
+    .map(|step| match step {
+      ScriptStep::Url(path) => {
+        let url = run
+          .url
+          .join(path)
+          .with_context(|| format!("bad script URL {path}"))?;
+        Ok(json!({"url": url.as_str()}))
+      }
+      ScriptStep::Inline(source) => Ok(json!({"source": source, "name": run.url.as_str()})),
+    })
+    .collect()
+}
+
+fn outcome_of(json: &str, elapsed: Duration) -> PageOutcome {
+  PageOutcome::from_report_json(json, elapsed)
+    .unwrap_or_else(|e| PageOutcome::error(format!("bad report: {e:#}"), elapsed))
+}
+
+async fn run_page_inner(
+  run: PageRun,
+  chromium: bool,
+  verbose: bool,
+  t0: Instant,
+) -> anyhow::Result<PageOutcome> {
+  let state = tempfile::Builder::new()
+    .prefix("swharness-wpt-")
+    .tempdir()?;
+  let ca = std::fs::read(&run.server_info.ca_pem_path)
+    .with_context(|| format!("reading {}", run.server_info.ca_pem_path.display()))?;
+  let net = Net::new(
+    NetConfig {
+      resolve: run.server_info.host_overrides.clone(),
+      extra_root_certs_pem: vec![ca],
+    },
+    true,
+  )?;
+  let (report_tx, mut report_rx) = mpsc::unbounded_channel();
+  let browser = Browser::start(BrowserOptions {
+    state_dir: state.path().to_path_buf(),
+    trace: Trace::disabled(),
+    net,
+    // As in Chromium, where Background Fetch is allowed by default.
+    bgfetch_permission: PermissionState::Granted,
+    chromium,
+    quota: crate::run::DEFAULT_QUOTA,
+    offline: false,
+    sw_idle_timeout: None,
+    page_report: Some(report_tx),
+    echo_console: verbose,
+  })
+  .await?;
+  let script = ClientScript::Page {
+    title: run.page.title.clone(),
+    steps: page_steps(&run)?,
+  };
+  let client = clients::open_client(&browser, run.url.clone(), script)
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+  let outcome = tokio::select! {
+    Some(json) = report_rx.recv() => outcome_of(&json, t0.elapsed()),
+    _ = tokio::time::sleep(run.timeout) => {
+      // testharness.js times out what is left and still reports.
+      let realm = browser.with_state(|s| s.clients.get(&client).and_then(|c| c.realm));
+      if let Some(realm) = realm {
+        browser.post(
+          realm,
+          crate::realm::CMD_EVALUATE,
+          json!({"name": "swharness:wpt-timeout", "source": "globalThis.__swharnessWptTimeout?.()"}),
+        );
+      }
+      match tokio::time::timeout(REPORT_GRACE, report_rx.recv()).await {
+        Ok(Some(json)) => outcome_of(&json, t0.elapsed()),
+        _ => PageOutcome::timeout(
+          format!("no report {} s after the page timed out", REPORT_GRACE.as_secs()),
+          t0.elapsed(),
+        ),
+      }
+    }
+  };
+  browser.shutdown().await;
+  Ok(outcome)
+}

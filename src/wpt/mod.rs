@@ -1,0 +1,171 @@
+//! `swharness wpt`: runs web-platform-tests testharness files against
+//! swharness, served by the real WPT server (`wptserve`).
+//!
+//! - [`manifest`]: finds tests and turns each into pages ([`TestPage`]).
+//! - [`server`]: starts `wptserve` with wpt's hosts, ports and TLS.
+//! - [`runner`]: runs the pages through a [`PageExecutor`].
+//! - [`expectations`], [`report`], [`results`]: expected results, output.
+
+pub mod executor;
+pub mod expectations;
+pub mod manifest;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod server;
+
+use std::path::PathBuf;
+
+pub use executor::EngineExecutor;
+pub use expectations::{Comparison, Expected, FileExpectations, PageExpectations, Unexpected};
+pub use manifest::{PageKind, Scheme, ScriptStep, SkippedVariant, TestFile, TestPage};
+pub use results::{PageOutcome, SubtestResult};
+pub use runner::{run, PageExecutor, PageRun, WptOptions};
+pub use server::{ServerInfo, ServerOptions, WptServer};
+
+/// Default WPT root: `$SWHARNESS_WPT_ROOT` or `./.wpt-deps/wpt`.
+pub fn default_wpt_root() -> PathBuf {
+  std::env::var_os("SWHARNESS_WPT_ROOT")
+    .map(PathBuf::from)
+    .unwrap_or_else(|| PathBuf::from(".wpt-deps/wpt"))
+}
+
+/// Default harness dir: `$SWHARNESS_WPT_HARNESS_DIR`, else
+/// `./.wpt-deps/node_modules/wpt-runner/testharness` when it exists.
+pub fn default_harness_dir() -> Option<PathBuf> {
+  if let Some(d) = std::env::var_os("SWHARNESS_WPT_HARNESS_DIR") {
+    return Some(PathBuf::from(d));
+  }
+  let d = PathBuf::from(".wpt-deps/node_modules/wpt-runner/testharness");
+  d.is_dir().then_some(d)
+}
+
+/// `swharness wpt [OPTIONS] [PATH...]`
+#[derive(Debug, Clone, clap::Args)]
+pub struct WptArgs {
+  /// WPT checkout (or a tree laid out like one) to serve and run
+  /// [default: $SWHARNESS_WPT_ROOT or ./.wpt-deps/wpt]
+  #[arg(long, value_name = "DIR")]
+  pub wpt_root: Option<PathBuf>,
+
+  /// Test files or directories, relative to the WPT root (default: all)
+  #[arg(value_name = "PATH")]
+  pub paths: Vec<String>,
+
+  /// Run this many pages at once
+  #[arg(short = 'j', long, default_value_t = 1, value_name = "N")]
+  pub jobs: usize,
+
+  /// Run only chunk N (1-based) of --total-chunks
+  #[arg(long, default_value_t = 1, value_name = "N")]
+  pub this_chunk: usize,
+
+  /// Split the sorted test files into this many chunks
+  #[arg(long, default_value_t = 1, value_name = "N")]
+  pub total_chunks: usize,
+
+  /// Multiply the 10 s (60 s for timeout=long) test timeouts
+  #[arg(long, default_value_t = 1.0, value_name = "X")]
+  pub timeout_multiplier: f64,
+
+  /// Write results in wptreport JSON (as wpt.fyi accepts)
+  #[arg(long, value_name = "FILE")]
+  pub log_wptreport: Option<PathBuf>,
+
+  /// Rewrite the expectation files from this run's results
+  #[arg(long)]
+  pub update_expectations: bool,
+
+  /// Where expectation files live
+  #[arg(long, default_value = "wpt/expectations", value_name = "DIR")]
+  pub expectations_dir: PathBuf,
+
+  /// testharness.js, idlharness.js and webidl2 to serve under /resources/
+  /// [default: $SWHARNESS_WPT_HARNESS_DIR or
+  /// ./.wpt-deps/node_modules/wpt-runner/testharness if present]
+  #[arg(long, value_name = "DIR")]
+  pub harness_dir: Option<PathBuf>,
+
+  /// Follow Chromium where it diverges from the spec
+  #[arg(long)]
+  pub chromium: bool,
+
+  /// Print the pages' console output
+  #[arg(short, long)]
+  pub verbose: bool,
+}
+
+impl WptArgs {
+  /// Runs the tests in swharness; the process exit code: 0 when every
+  /// result was expected, 1 otherwise, 2 when the run could not be made.
+  pub async fn run(self) -> i32 {
+    let exec = std::sync::Arc::new(EngineExecutor {
+      chromium: self.chromium,
+      verbose: self.verbose,
+    });
+    match run(self.into_options(), exec).await {
+      Ok(true) => 0,
+      Ok(false) => 1,
+      Err(e) => {
+        eprintln!("swharness wpt: {e:#}");
+        2
+      }
+    }
+  }
+
+  pub fn into_options(self) -> WptOptions {
+    WptOptions {
+      wpt_root: self.wpt_root.unwrap_or_else(default_wpt_root),
+      paths: self.paths,
+      jobs: self.jobs.max(1),
+      this_chunk: self.this_chunk,
+      total_chunks: self.total_chunks,
+      timeout_multiplier: self.timeout_multiplier,
+      log_wptreport: self.log_wptreport,
+      update_expectations: self.update_expectations,
+      expectations_dir: self.expectations_dir,
+      harness_dir: self.harness_dir.or_else(default_harness_dir),
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use clap::Parser;
+
+  #[derive(Parser)]
+  struct Cli {
+    #[command(flatten)]
+    wpt: WptArgs,
+  }
+
+  #[test]
+  fn args_parse() {
+    let cli = Cli::parse_from([
+      "x",
+      "--wpt-root",
+      "/w",
+      "-j",
+      "4",
+      "--this-chunk",
+      "2",
+      "--total-chunks",
+      "3",
+      "--timeout-multiplier",
+      "2.5",
+      "--log-wptreport",
+      "r.json",
+      "--update-expectations",
+      "background-fetch",
+      "foo/bar.any.js",
+    ]);
+    let o = cli.wpt.into_options();
+    assert_eq!(o.wpt_root, PathBuf::from("/w"));
+    assert_eq!(o.paths, vec!["background-fetch", "foo/bar.any.js"]);
+    assert_eq!((o.jobs, o.this_chunk, o.total_chunks), (4, 2, 3));
+    assert_eq!(o.timeout_multiplier, 2.5);
+    assert!(o.update_expectations);
+    assert_eq!(o.expectations_dir, PathBuf::from("wpt/expectations"));
+  }
+}
