@@ -3,6 +3,7 @@
 // This layer validates arguments as WebIDL and the spec say and calls the
 // browser side, which stores, schedules, downloads and fires the events.
 import { core } from "ext:core/mod.js";
+import { brandCheckAccessor } from "ext:swharness/02_idl.js";
 import {
   btoaBytes,
   DOMException,
@@ -85,9 +86,11 @@ function headerList(h) {
 // One registration object per fetch (by uid) in this realm, kept live.
 const registrations = new Map();
 
+
 export class BackgroundFetchRegistration extends EventTarget {
   #state;
-  constructor(key, state) {
+  // Defaults keep the interface object's length 0, as WebIDL has it.
+  constructor(key = undefined, state = undefined) {
     if (key !== illegal) throw new TypeError("Illegal constructor");
     super();
     this.#state = state;
@@ -116,8 +119,8 @@ export class BackgroundFetchRegistration extends EventTarget {
   get recordsAvailable() {
     return this.#state.recordsAvailable;
   }
-  abort() {
-    return hostCall("bgfetch.abort", { uid: this.#state.uid });
+  async abort() {
+    return await hostCall("bgfetch.abort", { uid: this.#state.uid });
   }
   async match(request, options = {}) {
     if (arguments.length < 1) {
@@ -128,8 +131,8 @@ export class BackgroundFetchRegistration extends EventTarget {
     const records = await this.#records(request, options);
     return records[0];
   }
-  matchAll(request = undefined, options = {}) {
-    return this.#records(request, options);
+  async matchAll(request = undefined, options = {}) {
+    return await this.#records(request, options);
   }
   async #records(request, options) {
     if (!this.#state.recordsAvailable) {
@@ -164,8 +167,16 @@ export class BackgroundFetchRegistration extends EventTarget {
   _recordsUnavailable() {
     this.#state = { ...this.#state, recordsAvailable: false };
   }
+  static _is(o) {
+    return o !== null && typeof o === "object" && #state in o;
+  }
 }
 defineEventHandler(BackgroundFetchRegistration.prototype, "progress");
+brandCheckAccessor(
+  BackgroundFetchRegistration.prototype,
+  "onprogress",
+  BackgroundFetchRegistration._is,
+);
 webidl.configureInterface(BackgroundFetchRegistration);
 
 function getRegistration(state) {
@@ -188,7 +199,7 @@ onBrowserCommand("bgfetchUpdate", ({ state }) => {
 export class BackgroundFetchRecord {
   #request;
   #responseReady;
-  constructor(key, uid, record) {
+  constructor(key = undefined, uid = undefined, record = undefined) {
     if (key !== illegal) throw new TypeError("Illegal constructor");
     const req = record.request;
     this.#request = new Request(req.url, {
@@ -215,6 +226,10 @@ export class BackgroundFetchRecord {
     return this.#request;
   }
   get responseReady() {
+    // A promise-typed attribute rejects rather than throws (WebIDL).
+    if (this === null || typeof this !== "object" || !(#responseReady in this)) {
+      return Promise.reject(new TypeError("Illegal invocation"));
+    }
     return this.#responseReady;
   }
 }
@@ -222,9 +237,11 @@ webidl.configureInterface(BackgroundFetchRecord);
 
 export class BackgroundFetchManager {
   #scope;
-  constructor(key, scope) {
+  #registration;
+  constructor(key = undefined, scope = undefined, registration = undefined) {
     if (key !== illegal) throw new TypeError("Illegal constructor");
     this.#scope = scope;
+    this.#registration = registration;
   }
   async fetch(id, requests, options = {}) {
     if (arguments.length < 2) {
@@ -296,6 +313,7 @@ export class BackgroundFetchManager {
         title: options?.title === undefined ? "" : String(options.title),
         icons,
         downloadTotal,
+        active: this.#registration?.active !== null,
       });
     } catch (e) {
       if (e instanceof DOMException && e.name === "QuotaExceededError") {
@@ -320,8 +338,8 @@ export class BackgroundFetchManager {
     const state = await hostCall("bgfetch.get", { scope: this.#scope, id });
     return state ? getRegistration(state) : undefined;
   }
-  getIds() {
-    return hostCall("bgfetch.getIds", { scope: this.#scope });
+  async getIds() {
+    return await hostCall("bgfetch.getIds", { scope: this.#scope });
   }
 }
 webidl.configureInterface(BackgroundFetchManager);
@@ -344,6 +362,9 @@ export class BackgroundFetchEvent extends ExtendableEvent {
     this[kRegistration] = init.registration;
   }
   get registration() {
+    if (this === null || typeof this !== "object" || !(kRegistration in this)) {
+      throw new TypeError("Illegal invocation");
+    }
     return this[kRegistration];
   }
 }
@@ -356,7 +377,10 @@ export class BackgroundFetchUpdateUIEvent extends BackgroundFetchEvent {
     super(type, init);
     this[kUpdated] = false;
   }
-  updateUI(options = {}) {
+  updateUI(options = undefined) {
+    if (this === null || typeof this !== "object" || !(kUpdated in this)) {
+      return Promise.reject(new TypeError("Illegal invocation"));
+    }
     if (!this.isTrusted || !isActive(this) || this[kUpdated]) {
       return Promise.reject(
         new DOMException(
@@ -415,7 +439,7 @@ export function finishBackgroundFetchEvent(ev) {
 
 const managers = new WeakMap();
 extendRegistration((reg, scope) => {
-  managers.set(reg, new BackgroundFetchManager(illegal, scope));
+  managers.set(reg, new BackgroundFetchManager(illegal, scope, reg));
 });
 
 export function installBackgroundFetch(options) {
@@ -428,6 +452,11 @@ export function installBackgroundFetch(options) {
     enumerable: true,
     configurable: true,
   });
+  brandCheckAccessor(
+    ServiceWorkerRegistration.prototype,
+    "backgroundFetch",
+    (o) => managers.has(o),
+  );
   const value = (v) => ({ value: v, writable: true, configurable: true, enumerable: false });
   Object.defineProperties(globalThis, {
     BackgroundFetchManager: value(BackgroundFetchManager),

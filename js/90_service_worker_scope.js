@@ -2,6 +2,7 @@
 // `clients`, `skipWaiting()`, `importScripts()`, `caches`, and the
 // functional events the browser dispatches into it.
 import { core } from "ext:core/mod.js";
+import { defineGlobalEventHandler } from "ext:swharness/02_idl.js";
 import {
   deserializeMessage,
   hostCall,
@@ -78,8 +79,9 @@ export function bootstrapServiceWorker(info) {
   Object.setPrototypeOf(globalThis, ServiceWorkerGlobalScope.prototype);
   eventMod.setEventTargetData(globalThis);
   globalThis[webidl.brand] = webidl.brand;
+  // [Global] interfaces keep their attributes on the global object itself.
   for (const h of HANDLERS) {
-    defineEventHandler(ServiceWorkerGlobalScope.prototype, h);
+    defineGlobalEventHandler(h);
   }
   const registration = getRegistration(info.registration);
   const clients = createClients();

@@ -2,6 +2,7 @@
 // `navigator.serviceWorker`, a minimal `document`, and the `swharness`
 // control object for scripts and tests.
 import { core } from "ext:core/mod.js";
+import { defineGlobalEventHandler } from "ext:swharness/02_idl.js";
 import {
   deserializeMessage,
   hostCall,
@@ -71,7 +72,7 @@ export function bootstrapWindow(info) {
   eventMod.setEventTargetData(globalThis);
   globalThis[webidl.brand] = webidl.brand;
   for (const h of ["load", "error", "message", "unhandledrejection"]) {
-    defineEventHandler(Window.prototype, h);
+    defineGlobalEventHandler(h);
   }
   const container = createContainer(info.controller);
   const permissions = {

@@ -109,6 +109,13 @@ async fn deliver_final_event(browser: &Browser, st: RegistrationState) {
   }
 }
 
+/// The registration of `scope` was unregistered: its fetches end silently.
+pub(crate) fn on_unregistered(browser: &Browser, scope: &str) {
+  if let Some(svc) = browser.inner.bgfetch.get() {
+    svc.forget_scope(scope);
+  }
+}
+
 /// Delivers final events owed from before a restart once the worker is up.
 pub(crate) fn on_worker_activated(browser: &Browser, scope: &str) {
   let Some(svc) = browser.inner.bgfetch.get() else {
@@ -159,7 +166,10 @@ pub(crate) async fn handle(
         }
       }
       let active = browser.with_state(|s| s.registry.regs.get(&scope).and_then(|r| r.active));
-      if active.is_none() {
+      // The caller's registration object may not show the active worker
+      // yet (it activates while the call is on its way): its view counts.
+      let caller_saw_active = args["active"].as_bool().unwrap_or(true);
+      if active.is_none() || !caller_saw_active {
         return Err(HostError::type_error(
           "No active registration available on the ServiceWorkerRegistration.",
         ));

@@ -2,6 +2,7 @@
 //! service worker registry, and decides when the whole run is quiet.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -268,7 +269,7 @@ impl Browser {
         } => {
           let guard = self.busy();
           let browser = self.clone();
-          tokio::spawn(async move {
+          let mut call = Box::pin(async move {
             let result = crate::calls::handle(&browser, realm, &method, args).await;
             if let Err(e) = &result {
               browser.trace(
@@ -279,6 +280,15 @@ impl Browser {
             reply.send(result);
             drop(guard);
           });
+          // Each call runs here up to its first wait, so that calls take
+          // effect in the order they were made (messages stay in order);
+          // the rest goes on in its own task. A later poll brings its own
+          // waker, as futures allow.
+          let waker = futures::task::noop_waker();
+          let mut cx = std::task::Context::from_waker(&waker);
+          if call.as_mut().poll(&mut cx).is_pending() {
+            tokio::spawn(call);
+          }
         }
         HostMsg::Console { realm, level, text } => {
           let label = self.realm_label(realm);

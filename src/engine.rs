@@ -35,6 +35,7 @@ deno_core::extension!(
     dir "js",
     "00_web_globals.js",
     "01_host.js",
+    "02_idl.js",
     "10_extendable_events.js",
     "11_service_worker.js",
     "12_clients.js",

@@ -592,6 +592,7 @@ pub(crate) fn unregister(browser: &Browser, scope: &str) -> bool {
       }
     }
   });
+  crate::bgfetch_host::on_unregistered(browser, scope);
   browser.trace("unregistered", json!({"scope": scope}));
   broadcast_registration(browser, scope);
   true

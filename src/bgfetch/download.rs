@@ -84,6 +84,25 @@ impl BgFetchService {
       r.state.phase = Phase::Completed;
       r.state.clone()
     };
+    let forgotten = self
+      .forgotten
+      .lock()
+      .unwrap_or_else(|p| p.into_inner())
+      .remove(uid);
+    if forgotten {
+      // Its registration is gone: no event, and the records are released.
+      let mut state = state;
+      state.phase = Phase::Finished;
+      state.records_available = false;
+      let _ = self.db(|s| s.save_state(&state));
+      self
+        .running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(uid);
+      self.emit(BgFetchEvent::Progress(state));
+      return;
+    }
     let _ = self.db(|s| s.save_state(&state));
     self.emit(BgFetchEvent::Progress(state.clone()));
     // Announce completion before leaving the running set, so that there

@@ -45,6 +45,8 @@ pub struct BgFetchService {
   settled: tokio::sync::Notify,
   /// Completed events sent but not yet taken up by the browser.
   unacked: std::sync::atomic::AtomicUsize,
+  /// Fetches of unregistered registrations: they end without an event.
+  pub(crate) forgotten: Mutex<std::collections::HashSet<String>>,
 }
 
 fn new_uid() -> String {
@@ -71,6 +73,7 @@ impl BgFetchService {
       events: Mutex::new(None),
       settled: tokio::sync::Notify::new(),
       unacked: std::sync::atomic::AtomicUsize::new(0),
+      forgotten: Mutex::new(std::collections::HashSet::new()),
       config,
     }))
   }
@@ -234,6 +237,32 @@ impl BgFetchService {
       .filter(|s| s.scope == scope && s.phase == Phase::Active)
       .map(|s| s.id)
       .collect()
+  }
+
+  /// The registration of `scope` is gone: its fetches stop, and no event
+  /// is owed for them (there is no worker left to receive it). Their
+  /// records are released.
+  pub fn forget_scope(&self, scope: &str) {
+    for st in self.all() {
+      if st.scope != scope || st.phase == Phase::Finished {
+        continue;
+      }
+      let running = self.set_failure(&st.uid, "aborted", true)
+        || self
+          .running
+          .lock()
+          .unwrap_or_else(|p| p.into_inner())
+          .contains_key(&st.uid);
+      if running {
+        self
+          .forgotten
+          .lock()
+          .unwrap_or_else(|p| p.into_inner())
+          .insert(st.uid.clone());
+      } else {
+        self.set_phase(&st.uid, Phase::Finished);
+      }
+    }
   }
 
   /// Aborts a fetch that is still downloading; false otherwise.

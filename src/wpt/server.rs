@@ -57,8 +57,8 @@ const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 pub struct ServerInfo {
   /// PEM of the CA that signed the server certificate: trust it for https.
   pub ca_pem_path: PathBuf,
-  /// Every WPT host name on every port → 127.0.0.1:port. (With reqwest's
-  /// `resolve`, only the address matters: the URL's port is used.)
+  /// Every WPT host name → 127.0.0.1 (port 0: the URL's port, or the
+  /// scheme's default, is used).
   pub host_overrides: Vec<(String, SocketAddr)>,
   pub http_ports: Vec<u16>,
   pub https_ports: Vec<u16>,
@@ -278,12 +278,13 @@ impl WptServer {
         ready.https
       );
     }
-    let mut overrides = Vec::new();
-    for host in &ready.domains {
-      for port in ready.http.iter().chain(&ready.https) {
-        overrides.push((host.clone(), SocketAddr::new(LOOPBACK, *port)));
-      }
-    }
+    // Port 0: a URL without a port goes to the scheme's default port
+    // (where nothing listens), as it would on a real network.
+    let overrides = ready
+      .domains
+      .iter()
+      .map(|host| (host.clone(), SocketAddr::new(LOOPBACK, 0)))
+      .collect();
     server.info.host_overrides = overrides;
     server.info.http_ports = ready.http;
     server.info.https_ports = ready.https;
@@ -574,7 +575,7 @@ pub(crate) mod live_tests {
     assert!(info
       .host_overrides
       .iter()
-      .any(|(h, a)| h == "not-web-platform.test" && a.port() == info.https_ports[1]));
+      .any(|(h, a)| h == "not-web-platform.test" && a.ip().is_loopback() && a.port() == 0));
 
     let info2 = info.clone();
     tokio::task::spawn_blocking(move || {
