@@ -55,6 +55,9 @@ pub struct BrowserOptions {
   pub offline: bool,
   /// Stop a service worker after this long without events (None: never).
   pub sw_idle_timeout: Option<Duration>,
+  /// Background Fetch: the wait before the first retry after a network
+  /// error (doubled for each further retry).
+  pub retry_backoff: Duration,
 }
 
 pub(crate) struct RealmEntry {

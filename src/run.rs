@@ -206,6 +206,7 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
     quota: args.quota.unwrap_or(DEFAULT_QUOTA),
     offline: args.offline,
     sw_idle_timeout: args.sw_idle_timeout.map(Duration::from_secs_f64),
+    retry_backoff: Duration::from_millis(args.retry_backoff_ms.unwrap_or(200)),
   })
   .await
   .map_err(|e| (EXIT_SCRIPT_ERROR, format!("{e:#}")))?;
