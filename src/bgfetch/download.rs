@@ -31,6 +31,7 @@ impl BgFetchService {
         Running {
           state,
           last_progress: Instant::now(),
+          progress_owed: false,
           cancel,
         },
       );
@@ -96,8 +97,9 @@ impl BgFetchService {
       .remove(uid);
   }
 
-  fn add_downloaded(&self, uid: &str, delta: i64) {
+  fn add_downloaded(self: &Arc<Self>, uid: &str, delta: i64) {
     let mut out = None;
+    let mut owed = None;
     {
       let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
       let Some(r) = running.get_mut(uid) else {
@@ -115,14 +117,42 @@ impl BgFetchService {
         };
         let _ = r.cancel.send(true);
       }
-      if r.last_progress.elapsed() >= self.config.progress_interval {
+      let since = r.last_progress.elapsed();
+      if since >= self.config.progress_interval {
         r.last_progress = Instant::now();
         out = Some(r.state.clone());
+      } else if !r.progress_owed {
+        r.progress_owed = true;
+        owed = Some(self.config.progress_interval - since);
       }
     }
     if let Some(st) = out {
       let _ = self.db(|s| s.save_state(&st));
       self.emit(BgFetchEvent::Progress(st));
+    }
+    if let Some(wait) = owed {
+      // The throttle delays an update, never drops it: a download that
+      // stalls still reports what it has.
+      let svc = self.clone();
+      let uid = uid.to_string();
+      tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        let st = {
+          let mut running = svc.running.lock().unwrap_or_else(|p| p.into_inner());
+          // Once complete, the final update has gone out.
+          let Some(r) = running
+            .get_mut(&uid)
+            .filter(|r| r.state.phase == Phase::Active)
+          else {
+            return;
+          };
+          r.progress_owed = false;
+          r.last_progress = Instant::now();
+          r.state.clone()
+        };
+        let _ = svc.db(|s| s.save_state(&st));
+        svc.emit(BgFetchEvent::Progress(st));
+      });
     }
   }
 
@@ -143,7 +173,7 @@ impl BgFetchService {
   }
 
   async fn download_record(
-    &self,
+    self: &Arc<Self>,
     uid: &str,
     rec: &super::store::RecordRow,
     mut cancel: watch::Receiver<bool>,

@@ -31,6 +31,8 @@ pub struct BgFetchConfig {
 pub(crate) struct Running {
   pub state: RegistrationState,
   pub last_progress: Instant,
+  /// A progress update was held back by the throttle and is scheduled.
+  pub progress_owed: bool,
   pub cancel: watch::Sender<bool>,
 }
 
