@@ -11,6 +11,12 @@ use tokio::sync::{watch, Semaphore};
 use super::types::*;
 use super::{BgFetchService, Running};
 
+/// Why a body stopped before its end.
+enum Interrupt {
+  Offline,
+  Error,
+}
+
 enum Outcome {
   Done,
   BadStatus,
@@ -188,6 +194,8 @@ impl BgFetchService {
       if !self.wait_online(&mut cancel).await {
         return Outcome::Cancelled;
       }
+      // Going offline from here on interrupts this request.
+      let mut offline = self.went_offline.subscribe();
       // What is on disk already counts (a resume after pause or restart).
       let have = tokio::fs::metadata(&path)
         .await
@@ -211,16 +219,15 @@ impl BgFetchService {
       let sent = tokio::select! {
         r = builder.send() => r,
         _ = cancel.changed() => return Outcome::Cancelled,
+        _ = offline.changed() => continue,
       };
       let resp = match sent {
         Ok(r) => r,
         Err(_) if !*self.online.borrow() => continue,
         Err(_) => {
-          retries += 1;
-          if retries > self.config.max_retries {
-            return Outcome::NetworkError;
+          if !self.backoff(&mut retries, &mut cancel).await {
+            return self.gave_up(&cancel);
           }
-          tokio::time::sleep(self.config.retry_base * 2u32.pow(retries - 1)).await;
           continue;
         }
       };
@@ -292,15 +299,11 @@ impl BgFetchService {
       let mut stream = resp.bytes_stream();
       let mut len = meta.body_len;
       let mut since_save = 0u64;
-      let mut online = self.online.subscribe();
       let interrupted = loop {
         let next = tokio::select! {
           n = stream.next() => n,
           _ = cancel.changed() => { let _ = file.flush().await; return Outcome::Cancelled; }
-          _ = online.changed() => {
-            if !*online.borrow_and_update() { break true; }
-            continue;
-          }
+          _ = offline.changed() => break Some(Interrupt::Offline),
         };
         match next {
           Some(Ok(chunk)) => {
@@ -317,28 +320,54 @@ impl BgFetchService {
               let _ = self.db(|s| s.save_progress(uid, index, len));
             }
           }
-          Some(Err(_)) => break true,
-          None => break false,
+          Some(Err(_)) => break Some(Interrupt::Error),
+          None => break None,
         }
       };
       let _ = file.flush().await;
       let _ = file.sync_data().await;
       let _ = self.db(|s| s.save_progress(uid, index, len));
-      if interrupted {
-        // Offline or a dropped connection: resume from what is on disk.
-        if *self.online.borrow() {
-          retries += 1;
-          if retries > self.config.max_retries {
-            return Outcome::NetworkError;
+      match interrupted {
+        // Offline: wait until online, then resume from what is on disk
+        // (not a retry).
+        Some(Interrupt::Offline) => continue,
+        // A dropped connection or a short body: retry, resuming.
+        Some(Interrupt::Error) if *self.online.borrow() => {
+          if !self.backoff(&mut retries, &mut cancel).await {
+            return self.gave_up(&cancel);
           }
-          tokio::time::sleep(self.config.retry_base * 2u32.pow(retries - 1)).await;
+          continue;
         }
-        continue;
+        Some(Interrupt::Error) => continue,
+        None => {}
       }
       meta.body_len = len;
       meta.complete = true;
       let _ = self.db(|s| s.save_response(uid, index, &meta, &validator));
       return Outcome::Done;
+    }
+  }
+
+  /// Counts a retry and waits before it (doubling each time); false when
+  /// the retries are used up or the fetch was cancelled meanwhile.
+  async fn backoff(&self, retries: &mut u32, cancel: &mut watch::Receiver<bool>) -> bool {
+    *retries += 1;
+    if *retries > self.config.max_retries {
+      return false;
+    }
+    let wait = self.config.retry_base * 2u32.pow(*retries - 1);
+    let slept = tokio::select! {
+      _ = tokio::time::sleep(wait) => true,
+      _ = cancel.wait_for(|c| *c) => false,
+    };
+    slept && !*cancel.borrow()
+  }
+
+  fn gave_up(&self, cancel: &watch::Receiver<bool>) -> Outcome {
+    if *cancel.borrow() {
+      Outcome::Cancelled
+    } else {
+      Outcome::NetworkError
     }
   }
 
