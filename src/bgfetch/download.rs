@@ -103,26 +103,33 @@ impl BgFetchService {
       .remove(uid);
   }
 
-  fn add_downloaded(self: &Arc<Self>, uid: &str, delta: i64) {
+  /// Counts `delta` more bytes (fewer when negative). Bytes that would go
+  /// over downloadTotal or the quota are not counted: the fetch fails and
+  /// false says not to store them.
+  fn add_downloaded(self: &Arc<Self>, uid: &str, delta: i64) -> bool {
     let mut out = None;
     let mut owed = None;
     {
       let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
       let Some(r) = running.get_mut(uid) else {
-        return;
+        return false;
       };
-      r.state.downloaded = (r.state.downloaded as i64 + delta).max(0) as u64;
-      let over_total = r.state.download_total > 0 && r.state.downloaded > r.state.download_total;
-      let over_quota = r.state.downloaded > self.config.quota_bytes;
-      if (over_total || over_quota) && r.state.failure_reason.is_empty() {
-        r.state.result = "failure".into();
-        r.state.failure_reason = if over_total {
-          "download-total-exceeded".into()
-        } else {
-          "quota-exceeded".into()
-        };
-        let _ = r.cancel.send(true);
+      let downloaded = (r.state.downloaded as i64 + delta).max(0) as u64;
+      let over_total = r.state.download_total > 0 && downloaded > r.state.download_total;
+      let over_quota = downloaded > self.config.quota_bytes;
+      if delta > 0 && (over_total || over_quota) {
+        if r.state.failure_reason.is_empty() {
+          r.state.result = "failure".into();
+          r.state.failure_reason = if over_total {
+            "download-total-exceeded".into()
+          } else {
+            "quota-exceeded".into()
+          };
+          let _ = r.cancel.send(true);
+        }
+        return false;
       }
+      r.state.downloaded = downloaded;
       let since = r.last_progress.elapsed();
       if since >= self.config.progress_interval {
         r.last_progress = Instant::now();
@@ -160,6 +167,7 @@ impl BgFetchService {
         svc.emit(BgFetchEvent::Progress(st));
       });
     }
+    true
   }
 
   async fn wait_online(&self, cancel: &mut watch::Receiver<bool>) -> bool {
@@ -307,13 +315,19 @@ impl BgFetchService {
         };
         match next {
           Some(Ok(chunk)) => {
+            // Counted (and checked against the limits) before it is
+            // stored: a fetch over its limits keeps nothing beyond them.
+            if !self.add_downloaded(uid, chunk.len() as i64) {
+              let _ = file.flush().await;
+              return Outcome::Cancelled;
+            }
             if file.write_all(&chunk).await.is_err() {
+              self.add_downloaded(uid, -(chunk.len() as i64));
               self.fail(uid, "quota-exceeded");
               return Outcome::Cancelled;
             }
             len += chunk.len() as u64;
             since_save += chunk.len() as u64;
-            self.add_downloaded(uid, chunk.len() as i64);
             if since_save >= 1 << 20 {
               since_save = 0;
               let _ = file.flush().await;
