@@ -32,7 +32,7 @@ pub(crate) async fn start(browser: &Browser) -> anyhow::Result<()> {
       max_parallel_downloads: 3,
       progress_interval: Duration::from_millis(100),
       max_retries: 3,
-      retry_base: Duration::from_millis(200),
+      retry_base: opts.retry_backoff,
     },
     opts.net.clone(),
   )?;

@@ -60,6 +60,9 @@ pub struct BrowserOptions {
   pub page_report: Option<tokio::sync::mpsc::UnboundedSender<String>>,
   /// Print realms' console output and uncaught errors (else only traced).
   pub echo_console: bool,
+  /// Background Fetch: the wait before the first retry after a network
+  /// error (doubled for each further retry).
+  pub retry_backoff: Duration,
 }
 
 pub(crate) struct RealmEntry {

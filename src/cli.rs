@@ -64,6 +64,10 @@ pub struct RunArgs {
   /// the next event).
   #[arg(long, value_name = "SECS")]
   pub sw_idle_timeout: Option<f64>,
+  /// The first Background Fetch retry waits MS milliseconds after a
+  /// network error; each further retry waits twice as long (default 200).
+  #[arg(long, value_name = "MS")]
+  pub retry_backoff_ms: Option<u64>,
 }
 
 /// Parses the command line and runs it; returns the process exit code.

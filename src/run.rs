@@ -208,6 +208,7 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
     sw_idle_timeout: args.sw_idle_timeout.map(Duration::from_secs_f64),
     page_report: None,
     echo_console: true,
+    retry_backoff: Duration::from_millis(args.retry_backoff_ms.unwrap_or(200)),
   })
   .await
   .map_err(|e| (EXIT_SCRIPT_ERROR, format!("{e:#}")))?;

@@ -11,6 +11,12 @@ use tokio::sync::{watch, Semaphore};
 use super::types::*;
 use super::{BgFetchService, Running};
 
+/// Why a body stopped before its end.
+enum Interrupt {
+  Offline,
+  Error,
+}
+
 enum Outcome {
   Done,
   BadStatus,
@@ -31,6 +37,7 @@ impl BgFetchService {
         Running {
           state,
           last_progress: Instant::now(),
+          progress_owed: false,
           cancel,
         },
       );
@@ -115,34 +122,71 @@ impl BgFetchService {
       .remove(uid);
   }
 
-  fn add_downloaded(&self, uid: &str, delta: i64) {
+  /// Counts `delta` more bytes (fewer when negative). Bytes that would go
+  /// over downloadTotal or the quota are not counted: the fetch fails and
+  /// false says not to store them.
+  fn add_downloaded(self: &Arc<Self>, uid: &str, delta: i64) -> bool {
     let mut out = None;
+    let mut owed = None;
     {
       let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
       let Some(r) = running.get_mut(uid) else {
-        return;
+        return false;
       };
-      r.state.downloaded = (r.state.downloaded as i64 + delta).max(0) as u64;
-      let over_total = r.state.download_total > 0 && r.state.downloaded > r.state.download_total;
-      let over_quota = r.state.downloaded > self.config.quota_bytes;
-      if (over_total || over_quota) && r.state.failure_reason.is_empty() {
-        r.state.result = "failure".into();
-        r.state.failure_reason = if over_total {
-          "download-total-exceeded".into()
-        } else {
-          "quota-exceeded".into()
-        };
-        let _ = r.cancel.send(true);
+      let downloaded = (r.state.downloaded as i64 + delta).max(0) as u64;
+      let over_total = r.state.download_total > 0 && downloaded > r.state.download_total;
+      let over_quota = downloaded > self.config.quota_bytes;
+      if delta > 0 && (over_total || over_quota) {
+        if r.state.failure_reason.is_empty() {
+          r.state.result = "failure".into();
+          r.state.failure_reason = if over_total {
+            "download-total-exceeded".into()
+          } else {
+            "quota-exceeded".into()
+          };
+          let _ = r.cancel.send(true);
+        }
+        return false;
       }
-      if r.last_progress.elapsed() >= self.config.progress_interval {
+      r.state.downloaded = downloaded;
+      let since = r.last_progress.elapsed();
+      if since >= self.config.progress_interval {
         r.last_progress = Instant::now();
         out = Some(r.state.clone());
+      } else if !r.progress_owed {
+        r.progress_owed = true;
+        owed = Some(self.config.progress_interval - since);
       }
     }
     if let Some(st) = out {
       let _ = self.db(|s| s.save_state(&st));
       self.emit(BgFetchEvent::Progress(st));
     }
+    if let Some(wait) = owed {
+      // The throttle delays an update, never drops it: a download that
+      // stalls still reports what it has.
+      let svc = self.clone();
+      let uid = uid.to_string();
+      tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        let st = {
+          let mut running = svc.running.lock().unwrap_or_else(|p| p.into_inner());
+          // Once complete, the final update has gone out.
+          let Some(r) = running
+            .get_mut(&uid)
+            .filter(|r| r.state.phase == Phase::Active)
+          else {
+            return;
+          };
+          r.progress_owed = false;
+          r.last_progress = Instant::now();
+          r.state.clone()
+        };
+        let _ = svc.db(|s| s.save_state(&st));
+        svc.emit(BgFetchEvent::Progress(st));
+      });
+    }
+    true
   }
 
   async fn wait_online(&self, cancel: &mut watch::Receiver<bool>) -> bool {
@@ -162,7 +206,7 @@ impl BgFetchService {
   }
 
   async fn download_record(
-    &self,
+    self: &Arc<Self>,
     uid: &str,
     rec: &super::store::RecordRow,
     mut cancel: watch::Receiver<bool>,
@@ -177,6 +221,8 @@ impl BgFetchService {
       if !self.wait_online(&mut cancel).await {
         return Outcome::Cancelled;
       }
+      // Going offline from here on interrupts this request.
+      let mut offline = self.went_offline.subscribe();
       // What is on disk already counts (a resume after pause or restart).
       let have = tokio::fs::metadata(&path)
         .await
@@ -200,16 +246,15 @@ impl BgFetchService {
       let sent = tokio::select! {
         r = builder.send() => r,
         _ = cancel.changed() => return Outcome::Cancelled,
+        _ = offline.changed() => continue,
       };
       let resp = match sent {
         Ok(r) => r,
         Err(_) if !*self.online.borrow() => continue,
         Err(_) => {
-          retries += 1;
-          if retries > self.config.max_retries {
-            return Outcome::NetworkError;
+          if !self.backoff(&mut retries, &mut cancel).await {
+            return self.gave_up(&cancel);
           }
-          tokio::time::sleep(self.config.retry_base * 2u32.pow(retries - 1)).await;
           continue;
         }
       };
@@ -281,53 +326,81 @@ impl BgFetchService {
       let mut stream = resp.bytes_stream();
       let mut len = meta.body_len;
       let mut since_save = 0u64;
-      let mut online = self.online.subscribe();
       let interrupted = loop {
         let next = tokio::select! {
           n = stream.next() => n,
           _ = cancel.changed() => { let _ = file.flush().await; return Outcome::Cancelled; }
-          _ = online.changed() => {
-            if !*online.borrow_and_update() { break true; }
-            continue;
-          }
+          _ = offline.changed() => break Some(Interrupt::Offline),
         };
         match next {
           Some(Ok(chunk)) => {
+            // Counted (and checked against the limits) before it is
+            // stored: a fetch over its limits keeps nothing beyond them.
+            if !self.add_downloaded(uid, chunk.len() as i64) {
+              let _ = file.flush().await;
+              return Outcome::Cancelled;
+            }
             if file.write_all(&chunk).await.is_err() {
+              self.add_downloaded(uid, -(chunk.len() as i64));
               self.fail(uid, "quota-exceeded");
               return Outcome::Cancelled;
             }
             len += chunk.len() as u64;
             since_save += chunk.len() as u64;
-            self.add_downloaded(uid, chunk.len() as i64);
             if since_save >= 1 << 20 {
               since_save = 0;
               let _ = file.flush().await;
               let _ = self.db(|s| s.save_progress(uid, index, len));
             }
           }
-          Some(Err(_)) => break true,
-          None => break false,
+          Some(Err(_)) => break Some(Interrupt::Error),
+          None => break None,
         }
       };
       let _ = file.flush().await;
       let _ = file.sync_data().await;
       let _ = self.db(|s| s.save_progress(uid, index, len));
-      if interrupted {
-        // Offline or a dropped connection: resume from what is on disk.
-        if *self.online.borrow() {
-          retries += 1;
-          if retries > self.config.max_retries {
-            return Outcome::NetworkError;
+      match interrupted {
+        // Offline: wait until online, then resume from what is on disk
+        // (not a retry).
+        Some(Interrupt::Offline) => continue,
+        // A dropped connection or a short body: retry, resuming.
+        Some(Interrupt::Error) if *self.online.borrow() => {
+          if !self.backoff(&mut retries, &mut cancel).await {
+            return self.gave_up(&cancel);
           }
-          tokio::time::sleep(self.config.retry_base * 2u32.pow(retries - 1)).await;
+          continue;
         }
-        continue;
+        Some(Interrupt::Error) => continue,
+        None => {}
       }
       meta.body_len = len;
       meta.complete = true;
       let _ = self.db(|s| s.save_response(uid, index, &meta, &validator));
       return Outcome::Done;
+    }
+  }
+
+  /// Counts a retry and waits before it (doubling each time); false when
+  /// the retries are used up or the fetch was cancelled meanwhile.
+  async fn backoff(&self, retries: &mut u32, cancel: &mut watch::Receiver<bool>) -> bool {
+    *retries += 1;
+    if *retries > self.config.max_retries {
+      return false;
+    }
+    let wait = self.config.retry_base * 2u32.pow(*retries - 1);
+    let slept = tokio::select! {
+      _ = tokio::time::sleep(wait) => true,
+      _ = cancel.wait_for(|c| *c) => false,
+    };
+    slept && !*cancel.borrow()
+  }
+
+  fn gave_up(&self, cancel: &watch::Receiver<bool>) -> Outcome {
+    if *cancel.borrow() {
+      Outcome::Cancelled
+    } else {
+      Outcome::NetworkError
     }
   }
 

@@ -31,6 +31,8 @@ pub struct BgFetchConfig {
 pub(crate) struct Running {
   pub state: RegistrationState,
   pub last_progress: Instant,
+  /// A progress update was held back by the throttle and is scheduled.
+  pub progress_owed: bool,
   pub cancel: watch::Sender<bool>,
 }
 
@@ -40,6 +42,10 @@ pub struct BgFetchService {
   pub(crate) net: Net,
   pub(crate) running: Mutex<HashMap<String, Running>>,
   pub(crate) online: watch::Sender<bool>,
+  /// Bumped every time the network goes offline, so that a download sees
+  /// an offline spell even when it is already over (a watch on `online`
+  /// alone keeps only the latest value).
+  pub(crate) went_offline: watch::Sender<u64>,
   pub(crate) fetch_slots: Arc<Semaphore>,
   events: Mutex<Option<mpsc::UnboundedSender<BgFetchEvent>>>,
   settled: tokio::sync::Notify,
@@ -69,6 +75,7 @@ impl BgFetchService {
       net,
       running: Mutex::new(HashMap::new()),
       online: watch::Sender::new(online),
+      went_offline: watch::Sender::new(0),
       fetch_slots: Arc::new(Semaphore::new(slots)),
       events: Mutex::new(None),
       settled: tokio::sync::Notify::new(),
@@ -325,7 +332,10 @@ impl BgFetchService {
   }
 
   pub fn set_online(&self, online: bool) {
-    self.online.send_replace(online);
+    let was = self.online.send_replace(online);
+    if was && !online {
+      self.went_offline.send_modify(|n| *n += 1);
+    }
   }
 
   pub fn set_phase(&self, uid: &str, phase: Phase) -> Option<RegistrationState> {

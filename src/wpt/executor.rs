@@ -136,6 +136,7 @@ async fn run_page_inner(
     sw_idle_timeout: None,
     page_report: Some(report_tx),
     echo_console: verbose,
+    retry_backoff: Duration::from_millis(200),
   })
   .await?;
   let script = ClientScript::Page {

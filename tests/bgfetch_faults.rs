@@ -1,0 +1,430 @@
+//! Background Fetch against a misbehaving server: `swharness run` with a
+//! worker and a client page (both written to a temporary directory), and
+//! the fetched files on an in-process fault server
+//! (`support::fault_server`) that answers with error statuses, resets,
+//! stalls, lies about the length, ignores `Range`, or is killed mid-body.
+//!
+//! The worker reports its final event (type, result, failureReason,
+//! downloaded, and each record's status, length and checksum) to the
+//! client with `postMessage`; the client prints it, and the tests assert
+//! on stdout and on the requests the server recorded. Steps are sequenced
+//! through the server's `Notify`-based waits and through the page's
+//! `progress` events, never through sleeps.
+//!
+//! The fault server is another origin than the page's; the engine does
+//! not apply CORS to Background Fetch downloads (no
+//! `Access-Control-Allow-Origin` is needed, and none is sent here).
+//!
+//! The engine retries a record after a network error (reset, early close,
+//! refused connection) at most 3 times, waiting `--retry-backoff-ms`
+//! (doubled each time) in between; a retry resumes with `Range`/`If-Range`
+//! when the first response had a validator.
+
+mod support;
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use support::fault_server::*;
+use tokio::process::{Child, Command};
+
+/// Reports the final event to every client.
+const SW: &str = r#"
+self.addEventListener("install", () => self.skipWaiting());
+async function report(event) {
+  const r = event.registration;
+  const parts = [];
+  try {
+    for (const rec of await r.matchAll()) {
+      let desc;
+      try {
+        const res = await rec.responseReady;
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        let sum = 0;
+        for (let i = 0; i < bytes.length; i++) sum = (sum * 31 + bytes[i]) >>> 0;
+        desc = `${res.status}:${bytes.length}:${sum}`;
+      } catch (e) {
+        desc = e.name;
+      }
+      parts.push(`${new URL(rec.request.url).pathname}=${desc}`);
+    }
+  } catch (e) {
+    parts.push(e.name);
+  }
+  const line = `EVENT ${event.type} id=${r.id} result=${r.result} reason=${r.failureReason} downloaded=${r.downloaded} records=${parts.join(",")}`;
+  for (const c of await self.clients.matchAll({ includeUncontrolled: true })) c.postMessage(line);
+}
+for (const type of ["backgroundfetchsuccess", "backgroundfetchfail", "backgroundfetchabort"]) {
+  self.addEventListener(type, (event) => event.waitUntil(report(event)));
+}
+"#;
+
+/// The start of every client: waits for the worker, and prints the
+/// worker's report, then calls `onDone`. (A page's top-level await must
+/// not wait for an event: the module would count as stalled.)
+const CLIENT_HEAD: &str = r#"
+const reg = await navigator.serviceWorker.ready;
+let onDone = () => {};
+navigator.serviceWorker.onmessage = (e) => { console.log(`CLIENT ${e.data}`); onDone(); };
+"#;
+
+/// A body that is not the same byte over and over, so that a resumed
+/// body in the wrong place shows.
+fn body(n: u32) -> Vec<u8> {
+  (0..n)
+    .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+    .collect()
+}
+
+/// The checksum the worker computes.
+fn sum(b: &[u8]) -> u32 {
+  b.iter()
+    .fold(0u32, |s, &x| s.wrapping_mul(31).wrapping_add(x as u32))
+}
+
+/// What the worker prints for a record with this body.
+fn rec(path: &str, status: u16, b: &[u8]) -> String {
+  format!("{path}={status}:{}:{}", b.len(), sum(b))
+}
+
+fn ranged(b: Vec<u8>, honor_range: bool) -> Route {
+  Route {
+    body: b,
+    etag: Some("\"v1\"".into()),
+    honor_range,
+    ..Route::default()
+  }
+}
+
+struct Run {
+  _dir: tempfile::TempDir,
+  child: Child,
+}
+
+/// Starts `swharness run` with the worker and `client` (after
+/// CLIENT_HEAD).
+fn spawn(client: &str, extra: &[&str]) -> Run {
+  let dir = tempfile::tempdir().unwrap();
+  let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+  write("sw.js", SW);
+  write("client.js", &format!("{CLIENT_HEAD}\n{client}\n"));
+  let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+  let child = Command::new(env!("CARGO_BIN_EXE_swharness"))
+    .args(["run", &p("sw.js"), "--client", &p("client.js")])
+    .args(["--timeout", "60", "--trace", &p("trace.jsonl")])
+    .args(["--retry-backoff-ms", "20"])
+    .args(extra)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .kill_on_drop(true)
+    .spawn()
+    .unwrap();
+  Run { _dir: dir, child }
+}
+
+impl Run {
+  async fn finish(self) -> String {
+    let out: Output = tokio::time::timeout(Duration::from_secs(90), self.child.wait_with_output())
+      .await
+      .expect("swharness ran too long")
+      .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout).into_owned();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}\n{s}\n{e}", out.status);
+    format!("{s}\n(stderr)\n{e}")
+  }
+
+  #[allow(dead_code)]
+  fn trace(&self) -> String {
+    std::fs::read_to_string(Path::new(self._dir.path()).join("trace.jsonl")).unwrap_or_default()
+  }
+}
+
+async fn run(client: &str, extra: &[&str]) -> String {
+  spawn(client, extra).finish().await
+}
+
+/// `fetch(id, [urls...])` in JS.
+fn fetch_js(id: &str, urls: &[String], opts: &str) -> String {
+  let list: Vec<String> = urls.iter().map(|u| format!("{u:?}")).collect();
+  format!(
+    "const f = await reg.backgroundFetch.fetch({id:?}, [{}], {opts});",
+    list.join(", ")
+  )
+}
+
+fn assert_has(out: &str, want: &str) {
+  assert!(out.contains(want), "expected {want:?} in:\n{out}");
+}
+
+/// `downloaded` in the final event.
+fn downloaded(out: &str) -> u64 {
+  let at = out.find("CLIENT EVENT ").expect("a final event");
+  let rest = &out[at..];
+  let n = &rest[rest.find("downloaded=").unwrap() + "downloaded=".len()..];
+  n[..n.find(' ').unwrap()].parse().unwrap()
+}
+
+fn one_event(out: &str) {
+  assert_eq!(
+    out.matches("CLIENT EVENT ").count(),
+    1,
+    "exactly one final event:\n{out}"
+  );
+}
+
+#[tokio::test]
+async fn error_statuses_fail_with_bad_status_and_keep_the_records() {
+  let server = FaultServer::start().await;
+  let ok = body(1000);
+  server.add("/ok", Route::ok(ok.clone()));
+  server.add(
+    "/missing",
+    Route {
+      status: 404,
+      body: b"no such file".to_vec(),
+      ..Route::default()
+    },
+  );
+  server.add(
+    "/broken",
+    Route {
+      status: 500,
+      body: b"it broke".to_vec(),
+      ..Route::default()
+    },
+  );
+  let urls = [
+    server.url("/ok"),
+    server.url("/missing"),
+    server.url("/broken"),
+  ];
+  let out = run(&fetch_js("bad", &urls, "{}"), &[]).await;
+  assert_has(
+    &out,
+    &format!(
+      "CLIENT EVENT backgroundfetchfail id=bad result=failure reason=bad-status downloaded=1000 records={},/missing=404:0:0,/broken=500:0:0",
+      rec("/ok", 200, &ok)
+    ),
+  );
+  one_event(&out);
+  // A bad status is not retried.
+  assert_eq!(server.requests_to("/missing").len(), 1);
+  assert_eq!(server.requests_to("/broken").len(), 1);
+}
+
+#[tokio::test]
+async fn a_reset_is_retried_with_range_and_the_body_is_byte_identical() {
+  let server = FaultServer::start().await;
+  let b = body(200_000);
+  server.add("/r", ranged(b.clone(), true));
+  server.queue_faults("/r", [Fault::ResetAfter(10_000)]);
+  let out = run(&fetch_js("reset", &[server.url("/r")], "{}"), &[]).await;
+  assert_has(
+    &out,
+    &format!(
+      "CLIENT EVENT backgroundfetchsuccess id=reset result=success reason= downloaded=200000 records={}",
+      rec("/r", 200, &b)
+    ),
+  );
+  one_event(&out);
+  let reqs = server.requests_to("/r");
+  assert_eq!(reqs.len(), 2, "{reqs:?}");
+  assert_eq!(reqs[0].header("range"), None);
+  assert_eq!(reqs[1].header("range"), Some("bytes=10000-"));
+  assert_eq!(reqs[1].header("if-range"), Some("\"v1\""));
+}
+
+#[tokio::test]
+async fn resets_every_time_fail_with_fetch_error_after_bounded_retries() {
+  let server = FaultServer::start().await;
+  let mut route = ranged(body(200_000), true);
+  route.fault = Fault::ResetAfter(10_000);
+  server.add("/r", route);
+  let out = run(&fetch_js("resets", &[server.url("/r")], "{}"), &[]).await;
+  assert_has(
+    &out,
+    "CLIENT EVENT backgroundfetchfail id=resets result=failure reason=fetch-error downloaded=40000 records=/r=AbortError",
+  );
+  one_event(&out);
+  // The first request and 3 retries, each resuming where the last ended.
+  let ranges: Vec<Option<String>> = server
+    .requests_to("/r")
+    .iter()
+    .map(|r| r.header("range").map(str::to_string))
+    .collect();
+  assert_eq!(
+    ranges,
+    [
+      None,
+      Some("bytes=10000-".into()),
+      Some("bytes=20000-".into()),
+      Some("bytes=30000-".into())
+    ]
+  );
+}
+
+#[tokio::test]
+async fn a_short_body_under_a_lying_content_length_is_a_network_error() {
+  // Once: the retry gets the whole body and the fetch succeeds, with
+  // `downloaded` counting the body once.
+  let server = FaultServer::start().await;
+  let b = body(50_000);
+  server.add("/lie", ranged(b.clone(), true));
+  server.queue_faults("/lie", [Fault::LieContentLength(1000)]);
+  let out = run(&fetch_js("lie-once", &[server.url("/lie")], "{}"), &[]).await;
+  assert_has(
+    &out,
+    &format!(
+      "CLIENT EVENT backgroundfetchsuccess id=lie-once result=success reason= downloaded=50000 records={}",
+      rec("/lie", 200, &b)
+    ),
+  );
+  assert_eq!(server.requests_to("/lie").len(), 2);
+
+  // Always: never a success with a short body, but fetch-error after the
+  // retries.
+  let server = FaultServer::start().await;
+  let mut route = ranged(b.clone(), true);
+  route.fault = Fault::LieContentLength(1000);
+  server.add("/lie", route);
+  let out = run(&fetch_js("lie", &[server.url("/lie")], "{}"), &[]).await;
+  assert_has(
+    &out,
+    "CLIENT EVENT backgroundfetchfail id=lie result=failure reason=fetch-error downloaded=50000 records=/lie=AbortError",
+  );
+  assert!(!out.contains("success"), "{out}");
+  one_event(&out);
+  assert_eq!(server.requests_to("/lie").len(), 4);
+}
+
+/// Once `n` bytes are in (the server stalls there), the page goes offline
+/// and online again; at the end it prints the most `downloaded` it saw.
+fn offline_blip(n: u64) -> String {
+  format!(
+    r#"
+let max = 0, blipped = false;
+f.onprogress = async () => {{
+  max = Math.max(max, f.downloaded);
+  if (blipped || f.downloaded < {n}) return;
+  blipped = true;
+  console.log(`STALLED downloaded=${{f.downloaded}}`);
+  await swharness.setOnline(false);
+  await swharness.setOnline(true);
+}};
+onDone = () => console.log(`MAX downloaded=${{max}}`);
+"#
+  )
+}
+
+#[tokio::test]
+async fn offline_during_a_stall_then_online_resumes_with_range() {
+  let server = FaultServer::start().await;
+  let b = body(300_000);
+  server.add("/s", ranged(b.clone(), true));
+  server.queue_faults("/s", [Fault::StallAfter(100_000)]);
+  let client = fetch_js("stall", &[server.url("/s")], "{}") + &offline_blip(100_000);
+  let out = run(&client, &[]).await;
+  assert_has(&out, "STALLED downloaded=100000");
+  assert_has(
+    &out,
+    &format!(
+      "CLIENT EVENT backgroundfetchsuccess id=stall result=success reason= downloaded=300000 records={}",
+      rec("/s", 200, &b)
+    ),
+  );
+  assert_has(&out, "MAX downloaded=300000");
+  one_event(&out);
+  let reqs = server.requests_to("/s");
+  assert_eq!(reqs.len(), 2, "{reqs:?}");
+  assert_eq!(reqs[1].header("range"), Some("bytes=100000-"));
+  assert_eq!(reqs[1].header("if-range"), Some("\"v1\""));
+}
+
+#[tokio::test]
+async fn a_server_ignoring_range_restarts_from_zero_with_exact_downloaded() {
+  let server = FaultServer::start().await;
+  let b = body(300_000);
+  server.add("/s", ranged(b.clone(), false));
+  server.queue_faults("/s", [Fault::StallAfter(100_000)]);
+  let client = fetch_js("norange", &[server.url("/s")], "{}") + &offline_blip(100_000);
+  let out = run(&client, &[]).await;
+  assert_has(&out, "STALLED downloaded=100000");
+  assert_has(
+    &out,
+    &format!(
+      "CLIENT EVENT backgroundfetchsuccess id=norange result=success reason= downloaded=300000 records={}",
+      rec("/s", 200, &b)
+    ),
+  );
+  // Never more than the body, although 400000 bytes came in.
+  assert_has(&out, "MAX downloaded=300000");
+  let reqs = server.requests_to("/s");
+  assert_eq!(reqs.len(), 2, "{reqs:?}");
+  assert_eq!(reqs[1].header("range"), Some("bytes=100000-"));
+}
+
+#[tokio::test]
+async fn more_than_download_total_while_streaming_fails() {
+  let server = FaultServer::start().await;
+  let mut route = Route::ok(body(300_000));
+  route.fault = Fault::SlowChunks {
+    chunk: 32 * 1024,
+    delay_ms: 1,
+  };
+  server.add("/big", route);
+  let out = run(
+    &fetch_js("total", &[server.url("/big")], "{ downloadTotal: 100000 }"),
+    &[],
+  )
+  .await;
+  assert_has(
+    &out,
+    "CLIENT EVENT backgroundfetchfail id=total result=failure reason=download-total-exceeded",
+  );
+  assert_has(&out, "records=/big=AbortError");
+  // Nothing beyond the limit is counted (or kept).
+  assert!(downloaded(&out) <= 100_000, "{out}");
+  one_event(&out);
+  assert_eq!(server.requests_to("/big").len(), 1);
+}
+
+#[tokio::test]
+async fn a_body_larger_than_the_quota_fails_with_quota_exceeded() {
+  let server = FaultServer::start().await;
+  server.add("/big", Route::ok(body(300_000)));
+  let out = run(
+    &fetch_js("quota", &[server.url("/big")], "{}"),
+    &["--quota", "100000"],
+  )
+  .await;
+  assert_has(
+    &out,
+    "CLIENT EVENT backgroundfetchfail id=quota result=failure reason=quota-exceeded",
+  );
+  assert_has(&out, "records=/big=AbortError");
+  assert!(downloaded(&out) <= 100_000, "{out}");
+  one_event(&out);
+  assert_eq!(server.requests_to("/big").len(), 1);
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_body_fails_with_fetch_error_after_retries() {
+  let mut server = FaultServer::start().await;
+  let mut route = ranged(body(300_000), true);
+  route.fault = Fault::StallAfter(50_000);
+  server.add("/k", route);
+  let run = spawn(&fetch_js("killed", &[server.url("/k")], "{}"), &[]);
+  server.wait_for_stalls(1).await;
+  server.kill().await;
+  let out = run.finish().await;
+  // The connection closes mid-body; the retries find nothing listening.
+  assert_has(
+    &out,
+    "CLIENT EVENT backgroundfetchfail id=killed result=failure reason=fetch-error",
+  );
+  assert_has(&out, "records=/k=AbortError");
+  one_event(&out);
+  assert_eq!(server.requests_to("/k").len(), 1);
+}
