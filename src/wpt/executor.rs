@@ -29,12 +29,30 @@ pub struct EngineExecutor {
   pub chromium: bool,
   /// Echo the pages' console output.
   pub verbose: bool,
+  /// Write each page's trace into this directory.
+  pub trace_dir: Option<std::path::PathBuf>,
 }
 
 impl PageExecutor for EngineExecutor {
   fn run_page(&self, run: PageRun) -> Pin<Box<dyn Future<Output = PageOutcome> + Send>> {
     let started = Instant::now();
     let (chromium, verbose) = (self.chromium, self.verbose);
+    let trace = self.trace_dir.as_ref().map(|d| {
+      let name: String = run
+        .page
+        .url_path
+        .trim_start_matches('/')
+        .chars()
+        .map(|c| {
+          if c.is_ascii_alphanumeric() || c == '.' {
+            c
+          } else {
+            '_'
+          }
+        })
+        .collect();
+      d.join(format!("{name}.jsonl"))
+    });
     let (tx, rx) = oneshot::channel();
     let spawned = std::thread::Builder::new()
       .name("wpt-page".into())
@@ -45,7 +63,7 @@ impl PageExecutor for EngineExecutor {
           .build()
         {
           Ok(rt) => {
-            let o = rt.block_on(run_page(run, chromium, verbose));
+            let o = rt.block_on(run_page(run, chromium, verbose, trace));
             rt.shutdown_timeout(Duration::from_millis(200));
             o
           }
@@ -64,9 +82,14 @@ impl PageExecutor for EngineExecutor {
   }
 }
 
-async fn run_page(run: PageRun, chromium: bool, verbose: bool) -> PageOutcome {
+async fn run_page(
+  run: PageRun,
+  chromium: bool,
+  verbose: bool,
+  trace: Option<std::path::PathBuf>,
+) -> PageOutcome {
   let t0 = Instant::now();
-  match run_page_inner(run, chromium, verbose, t0).await {
+  match run_page_inner(run, chromium, verbose, trace, t0).await {
     Ok(o) => o,
     Err(e) => PageOutcome::crash(format!("{e:#}"), t0.elapsed()),
   }
@@ -109,8 +132,18 @@ async fn run_page_inner(
   run: PageRun,
   chromium: bool,
   verbose: bool,
+  trace: Option<std::path::PathBuf>,
   t0: Instant,
 ) -> anyhow::Result<PageOutcome> {
+  let trace = match trace {
+    Some(path) => {
+      if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+      }
+      Trace::to_file(&path).with_context(|| format!("creating {}", path.display()))?
+    }
+    None => Trace::disabled(),
+  };
   let state = tempfile::Builder::new()
     .prefix("swharness-wpt-")
     .tempdir()?;
@@ -126,7 +159,7 @@ async fn run_page_inner(
   let (report_tx, mut report_rx) = mpsc::unbounded_channel();
   let browser = Browser::start(BrowserOptions {
     state_dir: state.path().to_path_buf(),
-    trace: Trace::disabled(),
+    trace,
     net,
     // As in Chromium, where Background Fetch is allowed by default.
     bgfetch_permission: PermissionState::Granted,

@@ -93,6 +93,10 @@ pub struct WptArgs {
   /// Print the pages' console output
   #[arg(short, long)]
   pub verbose: bool,
+
+  /// Write each page's trace (as `run --trace` does) into DIR
+  #[arg(long, value_name = "DIR")]
+  pub trace_dir: Option<PathBuf>,
 }
 
 impl WptArgs {
@@ -102,6 +106,7 @@ impl WptArgs {
     let exec = std::sync::Arc::new(EngineExecutor {
       chromium: self.chromium,
       verbose: self.verbose,
+      trace_dir: self.trace_dir.clone(),
     });
     match run(self.into_options(), exec).await {
       Ok(true) => 0,
