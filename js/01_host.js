@@ -3,7 +3,8 @@
 // throws them, and structured-clone payloads for messages.
 import { core } from "ext:core/mod.js";
 import {
-  op_swh_host,
+  op_swh_call,
+  op_swh_keepalive,
   op_swh_host_sync,
   op_swh_reply,
   op_swh_set_dispatcher,
@@ -70,9 +71,47 @@ function unwrap(text) {
   return res.ok;
 }
 
-/** Calls the browser; the promise keeps the realm alive while pending. */
-export async function hostCall(method, args = null) {
-  return unwrap(await op_swh_host(method, JSON.stringify(args)));
+// Calls waiting for their answer, which comes as a `rust:reply` command:
+// commands are handled in the order the browser sent them, so an answer
+// is never overtaken by a later update (as an op's result could be).
+const pendingCalls = new Map();
+let lastCallId = 0;
+const keepAlive = { true: null, false: null };
+
+// While calls are pending, so is an op: the engine then knows that the
+// realm is waiting for something (a module's top-level await is not
+// stalled). Calls that do not keep the realm alive get an unref'd op.
+function ensureKeepAlive(refd) {
+  if (keepAlive[refd]) return;
+  const p = op_swh_keepalive(refd);
+  if (!refd) core.unrefOpPromise(p);
+  keepAlive[refd] = p.then(() => {
+    keepAlive[refd] = null;
+    for (const c of pendingCalls.values()) {
+      if (!refd || c.keepsAlive) return ensureKeepAlive(refd);
+    }
+  });
+}
+
+function call(method, args, keepsAlive) {
+  const id = ++lastCallId;
+  return new Promise((resolve, reject) => {
+    pendingCalls.set(id, { resolve, reject, keepsAlive });
+    if (op_swh_call(method, JSON.stringify(args), id, keepsAlive)) {
+      ensureKeepAlive(keepsAlive);
+    } else {
+      pendingCalls.delete(id);
+      reject(makeError({
+        name: "InvalidStateError",
+        message: "the browser has shut down",
+      }));
+    }
+  });
+}
+
+/** Calls the browser; the pending call keeps the realm alive. */
+export function hostCall(method, args = null) {
+  return call(method, args, true);
 }
 
 /**
@@ -80,9 +119,7 @@ export async function hostCall(method, args = null) {
  * `ready`): the pending call does not keep the realm alive.
  */
 export function hostCallUnref(method, args = null) {
-  const p = op_swh_host(method, JSON.stringify(args));
-  core.unrefOpPromise(p);
-  return p.then(unwrap);
+  return call(method, args, false);
 }
 
 export function hostCallSync(method, args = null) {
@@ -149,6 +186,14 @@ function dispatcher(kind, payloadJson, id) {
     reply(id, result);
   }
 }
+
+handlers.set("rust:reply", ({ id, result }) => {
+  const pending = pendingCalls.get(id);
+  if (!pending) return;
+  pendingCalls.delete(id);
+  if (result.error) pending.reject(makeError(result.error));
+  else pending.resolve(result.ok);
+});
 
 op_swh_set_dispatcher(dispatcher);
 

@@ -58,39 +58,11 @@ defineEventHandler(ServiceWorker.prototype, "statechange");
 defineEventHandler(ServiceWorker.prototype, "error");
 webidl.configureInterface(ServiceWorker);
 
-// Replies and updates reach a realm separately, so a snapshot may be older
-// than what the realm already saw: each carries a sequence number, and the
-// newest state seen (even before any object exists) is the one used.
-const newestWorker = new Map(); // id -> snapshot
-const newestRegistration = new Map(); // scope -> { seq, snapshot|null }
-
-function noteWorker(snapshot) {
-  const seen = newestWorker.get(snapshot.id);
-  if (!seen || (snapshot.seq ?? 0) > (seen.seq ?? 0)) {
-    newestWorker.set(snapshot.id, snapshot);
-    return snapshot;
-  }
-  return seen;
-}
-
-function noteRegistration(scope, snapshot, seq) {
-  for (const k of ["installing", "waiting", "active"]) {
-    if (snapshot?.[k]) noteWorker(snapshot[k]);
-  }
-  const seen = newestRegistration.get(scope);
-  if (!seen || seq > seen.seq) {
-    newestRegistration.set(scope, { seq, snapshot });
-    return snapshot;
-  }
-  return seen.snapshot;
-}
-
 export function getWorker(snapshot) {
   if (!snapshot) return null;
-  const newest = noteWorker(snapshot);
   let w = workers.get(snapshot.id);
   if (!w) {
-    w = new ServiceWorker(illegal, newest);
+    w = new ServiceWorker(illegal, snapshot);
     workers.set(snapshot.id, w);
   }
   return w;
@@ -151,39 +123,35 @@ export class ServiceWorkerRegistration extends EventTarget {
     this.#active = next.active;
     if (!notify) return;
     for (const k of slots) {
-      if (snapshot?.[k]) next[k]._update(newestWorker.get(snapshot[k].id).state);
+      if (snapshot?.[k]) next[k]._update(snapshot[k].state);
     }
   }
 }
 defineEventHandler(ServiceWorkerRegistration.prototype, "updatefound");
 webidl.configureInterface(ServiceWorkerRegistration);
 
-const NO_WORKERS = { installing: null, waiting: null, active: null };
-
 export function getRegistration(snapshot) {
   if (!snapshot) return undefined;
-  const newest = noteRegistration(snapshot.scope, snapshot, snapshot.seq ?? 0) ??
-    NO_WORKERS;
   let r = registrations.get(snapshot.scope);
   if (!r) {
-    r = new ServiceWorkerRegistration(illegal, { ...snapshot, ...newest });
+    r = new ServiceWorkerRegistration(illegal, snapshot);
     registrations.set(snapshot.scope, r);
   } else {
-    r._apply(newest, true);
+    r._apply(snapshot, true);
   }
   return r;
 }
 
-onBrowserCommand("registrationUpdate", ({ scope, registration, seq }) => {
-  const newest = noteRegistration(scope, registration, seq);
+onBrowserCommand("registrationUpdate", ({ scope, registration }) => {
   const r = registrations.get(scope);
-  if (r) r._apply(newest ?? NO_WORKERS, true);
+  if (r) {
+    if (registration) r._apply(registration, true);
+    else r._apply({ installing: null, waiting: null, active: null }, true);
+  }
   // Workers this realm knows outside of any registration object.
   for (const k of ["installing", "waiting", "active"]) {
-    const snap = newest?.[k];
-    if (snap && workers.has(snap.id)) {
-      workers.get(snap.id)._update(newestWorker.get(snap.id).state);
-    }
+    const snap = registration?.[k];
+    if (snap && workers.has(snap.id)) workers.get(snap.id)._update(snap.state);
   }
 });
 

@@ -179,8 +179,20 @@ brandCheckAccessor(
 );
 webidl.configureInterface(BackgroundFetchRegistration);
 
+// The newest state seen per fetch (by sequence number), also for fetches
+// this realm has no object for yet.
+const newestStates = new Map();
+
+function newest(state) {
+  const seen = newestStates.get(state.uid);
+  if (seen && (seen.seq ?? 0) >= (state.seq ?? 0)) return seen;
+  newestStates.set(state.uid, state);
+  return state;
+}
+
 function getRegistration(state) {
   if (!state) return undefined;
+  state = newest(state);
   let r = registrations.get(state.uid);
   if (!r) {
     r = new BackgroundFetchRegistration(illegal, state);
@@ -192,6 +204,7 @@ function getRegistration(state) {
 }
 
 onBrowserCommand("bgfetchUpdate", ({ state }) => {
+  state = newest(state);
   const r = registrations.get(state.uid);
   if (r) r._update(state);
 });

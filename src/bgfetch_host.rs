@@ -68,6 +68,17 @@ pub(crate) fn busy(browser: &Browser) -> bool {
   browser.inner.bgfetch.get().is_some_and(|s| s.busy())
 }
 
+/// A registration's state for a realm, stamped with a sequence number:
+/// states reach a realm both as call answers and as updates, and a realm
+/// keeps the newest one (an update may be sent before the answer that
+/// creates the registration object).
+fn stamped(st: &RegistrationState) -> Value {
+  static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+  let mut v = json!(st);
+  v["seq"] = json!(SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+  v
+}
+
 fn push_update(browser: &Browser, st: &RegistrationState) {
   browser.trace(
     "bgfetch-progress",
@@ -77,7 +88,7 @@ fn push_update(browser: &Browser, st: &RegistrationState) {
   crate::ui::show(browser, st);
   let realms: Vec<RealmId> = browser.with_state(|s| s.realms.keys().copied().collect());
   for r in realms {
-    browser.post(r, "bgfetchUpdate", json!({"state": st}));
+    browser.post(r, "bgfetchUpdate", json!({"state": stamped(st)}));
   }
 }
 
@@ -100,13 +111,54 @@ async fn deliver_final_event(browser: &Browser, st: RegistrationState) {
   };
   svc.set_phase(&st.uid, Phase::EventDispatched);
   browser.record_ui_action(json!({"action": "bgfetch-final-event", "id": st.id, "event": event}));
-  let result = sw::dispatch_event(browser, version, event, json!({"registration": st})).await;
+  let result = sw::dispatch_event(
+    browser,
+    version,
+    event,
+    json!({"registration": stamped(&st)}),
+  )
+  .await;
   if let Err(e) = result {
     browser.trace("bgfetch-event-failed", json!({"id": st.id, "error": e}));
   }
   if let Some(done) = svc.set_phase(&st.uid, Phase::Finished) {
     push_update(browser, &done);
   }
+}
+
+/// Stamps each request with its caller's origin, and marks the requests
+/// that mixed content or the page's CSP block (network errors later, as in
+/// Fetch; with `--chromium`, a TypeError from fetch() now).
+fn apply_request_policy(
+  browser: &Browser,
+  realm: RealmId,
+  requests: &mut [RequestSpec],
+) -> Result<(), HostError> {
+  let Some(caller) = crate::calls::realm_url(browser, realm) else {
+    return Ok(());
+  };
+  let csp: Vec<String> = match crate::clients::client_of(browser, realm) {
+    Some(id) => browser.with_state(|s| {
+      s.clients
+        .get(&id)
+        .map(|c| c.csp.clone())
+        .unwrap_or_default()
+    }),
+    None => Vec::new(),
+  };
+  for r in requests.iter_mut() {
+    r.origin = caller.origin().ascii_serialization();
+    r.blocked = url::Url::parse(&r.url)
+      .ok()
+      .and_then(|target| crate::fetch_policy::blocked_reason(&caller, &csp, &target));
+    if let Some(reason) = &r.blocked {
+      browser.trace("bgfetch-blocked", json!({"url": r.url, "reason": reason}));
+      if browser.opts().chromium {
+        return Err(HostError::type_error(reason.clone()));
+      }
+    }
+  }
+  Ok(())
 }
 
 /// The registration of `scope` was unregistered: its fetches end silently.
@@ -174,8 +226,9 @@ pub(crate) async fn handle(
           "No active registration available on the ServiceWorkerRegistration.",
         ));
       }
-      let requests: Vec<RequestSpec> = serde_json::from_value(args["requests"].clone())
+      let mut requests: Vec<RequestSpec> = serde_json::from_value(args["requests"].clone())
         .map_err(|e| HostError::type_error(format!("bad requests: {e}")))?;
+      apply_request_policy(browser, realm, &mut requests)?;
       let state = svc
         .start(
           &scope,
@@ -191,7 +244,7 @@ pub(crate) async fn handle(
         json!({"id": state.id, "scope": scope, "realm": realm}),
       );
       crate::ui::show(browser, &state);
-      Ok(json!(state))
+      Ok(stamped(&state))
     }
     "get" => Ok(
       svc
@@ -199,7 +252,7 @@ pub(crate) async fn handle(
           args["scope"].as_str().unwrap_or(""),
           args["id"].as_str().unwrap_or(""),
         )
-        .map(|s| json!(s))
+        .map(|s| stamped(&s))
         .unwrap_or(Value::Null),
     ),
     "getIds" => Ok(json!(svc.get_ids(args["scope"].as_str().unwrap_or("")))),
@@ -232,13 +285,18 @@ pub(crate) async fn handle(
     "recordResponse" => {
       let uid = args["uid"].as_str().unwrap_or("").to_string();
       let index = args["index"].as_u64().unwrap_or(0) as usize;
-      Ok(
-        svc
-          .record_response(&uid, index)
-          .await
-          .map(|m| json!(m))
-          .unwrap_or(Value::Null),
-      )
+      match svc.record_response(&uid, index).await {
+        Ok(meta) => Ok(json!(meta)),
+        // Fetch rejects with a TypeError for a network error; an aborted
+        // fetch's unfinished records with an AbortError.
+        Err(kind) if kind == "aborted" => Err(HostError::new(
+          "AbortError",
+          "The background fetch was aborted before the response arrived.",
+        )),
+        Err(_) => Err(HostError::type_error(
+          "The record's request failed with a network error.",
+        )),
+      }
     }
     "updateUI" => {
       let uid = args["uid"].as_str().unwrap_or("");
@@ -283,7 +341,7 @@ pub(crate) async fn user_click(browser: &Browser, realm: RealmId, id: &str) -> H
     browser,
     version,
     "backgroundfetchclick",
-    json!({"registration": st}),
+    json!({"registration": stamped(&st)}),
   )
   .await?;
   Ok(Value::Null)

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Notify};
 
-use crate::host::{HostError, HostMsg, HostResult, RealmCmd, RealmId};
+use crate::host::{HostError, HostMsg, HostResult, RealmCmd, RealmId, Reply};
 use crate::net::Net;
 use crate::realm::{self, RealmHandle, RealmKind, RealmSpec};
 use crate::service_worker::{Registry, VersionId};
@@ -280,7 +280,20 @@ impl Browser {
                 json!({"realm": realm, "method": method, "error": e}),
               );
             }
-            reply.send(result);
+            match reply {
+              Reply::Ordered { id, keeps_alive } => {
+                let result = match result {
+                  Ok(v) => json!({"ok": v}),
+                  Err(e) => json!({"error": e}),
+                };
+                browser.post(
+                  realm,
+                  crate::realm::CMD_REPLY,
+                  json!({"id": id, "result": result, "keepsAlive": keeps_alive}),
+                );
+              }
+              reply => reply.send(result),
+            }
             drop(guard);
           });
           // Each call runs here up to its first wait, so that calls take

@@ -24,8 +24,9 @@ deno_core::extension!(
   deps = [deno_webidl, deno_web, deno_fetch],
   ops = [
     ops::op_swh_console,
-    ops::op_swh_host,
+    ops::op_swh_keepalive,
     ops::op_swh_host_sync,
+    ops::op_swh_call,
     ops::op_swh_set_dispatcher,
     ops::op_swh_read_body,
     ops::op_swh_reply,

@@ -52,6 +52,13 @@ pub type HostResult = Result<Value, HostError>;
 pub enum Reply {
   Async(oneshot::Sender<HostResult>),
   Sync(std::sync::mpsc::Sender<HostResult>),
+  /// As a command to the realm (`rust:reply`), in order with the
+  /// commands the browser sends after it: the call's id, and whether the
+  /// pending call keeps the realm alive.
+  Ordered {
+    id: u64,
+    keeps_alive: bool,
+  },
 }
 
 impl Reply {
@@ -63,6 +70,8 @@ impl Reply {
       Reply::Sync(tx) => {
         let _ = tx.send(result);
       }
+      // Sent by the browser as a command (it needs the realm's queue).
+      Reply::Ordered { .. } => {}
     }
   }
 }

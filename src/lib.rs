@@ -15,6 +15,7 @@ pub mod clients;
 pub mod control;
 pub mod engine;
 pub mod errors;
+pub mod fetch_policy;
 pub mod host;
 pub mod module_loader;
 pub mod net;

@@ -41,33 +41,57 @@ pub fn op_swh_console(state: &mut OpState, level: u32, #[string] text: &str) {
   });
 }
 
-/// Calls the browser and awaits its answer: `{"ok": value}` or
-/// `{"error": {name, message}}` as a JSON string.
-#[op2]
-#[string]
-pub async fn op_swh_host(
-  state: Rc<RefCell<OpState>>,
+/// Starts a call whose answer comes back as a `rust:reply` command with
+/// this `id`, in order with the browser's other commands (an op's result
+/// would be delivered by its own task, possibly after later commands).
+/// False if the browser has shut down.
+#[op2(fast)]
+pub fn op_swh_call(
+  state: &mut OpState,
   #[string] method: String,
   #[string] args: String,
-) -> Result<String, JsErrorBox> {
+  #[number] id: u64,
+  keeps_alive: bool,
+) -> Result<bool, JsErrorBox> {
   let args = parse_args(&args)?;
-  let ctx = state.borrow().borrow::<RealmCtx>().clone();
-  let (tx, rx) = tokio::sync::oneshot::channel();
-  let sent = ctx.host.send(HostMsg::Call {
-    realm: ctx.id,
-    method,
-    args,
-    reply: Reply::Async(tx),
-  });
-  if sent.is_err() {
-    return Ok(encode(Err(HostError::invalid_state(
-      "the browser has shut down",
-    ))));
+  let ctx = state.borrow::<RealmCtx>().clone();
+  let sent = ctx
+    .host
+    .send(HostMsg::Call {
+      realm: ctx.id,
+      method,
+      args,
+      reply: Reply::Ordered { id, keeps_alive },
+    })
+    .is_ok();
+  if sent {
+    let calls = state.borrow_mut::<crate::realm::OutstandingCalls>();
+    calls.all += 1;
+    if keeps_alive {
+      calls.keeping_alive += 1;
+    }
   }
-  let result = rx
-    .await
-    .unwrap_or_else(|_| Err(HostError::invalid_state("the browser has shut down")));
-  Ok(encode(result))
+  Ok(sent)
+}
+
+/// Pending while the realm has calls outstanding (those that keep it
+/// alive, or all of them): the engine then sees work in progress, so that
+/// a module's top-level await on a call is waiting, not stalled. The JS
+/// side unrefs the promise for calls that do not keep the realm alive.
+#[op2]
+pub async fn op_swh_keepalive(state: Rc<RefCell<OpState>>, keeping_alive: bool) {
+  loop {
+    let zero = {
+      let state = state.borrow();
+      let calls = state.borrow::<crate::realm::OutstandingCalls>();
+      match keeping_alive {
+        true if calls.keeping_alive > 0 => calls.none_keeping_alive.clone(),
+        false if calls.all > 0 => calls.none.clone(),
+        _ => return,
+      }
+    };
+    zero.notified().await;
+  }
 }
 
 /// The synchronous form, for the few calls the platform makes blocking

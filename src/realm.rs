@@ -63,6 +63,9 @@ impl RealmHandle {
 /// Commands the realm thread handles itself rather than in JavaScript.
 pub const CMD_EVALUATE: &str = "rust:evaluate";
 pub const CMD_SHUTDOWN: &str = "rust:shutdown";
+/// The answer to one of the realm's calls ([`crate::host::Reply::Ordered`]),
+/// handled in JavaScript like any command, so that it keeps its order.
+pub const CMD_REPLY: &str = "rust:reply";
 
 /// Starts a realm on a new thread.
 pub fn spawn(spec: RealmSpec, host: HostSender) -> std::io::Result<RealmHandle> {
@@ -127,6 +130,10 @@ async fn run_realm(spec: RealmSpec, host: HostSender, mut rx: mpsc::UnboundedRec
     .op_state()
     .borrow_mut()
     .put(PendingReplies::default());
+  runtime
+    .op_state()
+    .borrow_mut()
+    .put(OutstandingCalls::default());
   let mut received: u64 = 0;
   let mut reported_idle = false;
   let id = spec.id;
@@ -139,6 +146,21 @@ async fn run_realm(spec: RealmSpec, host: HostSender, mut rx: mpsc::UnboundedRec
       };
       received += 1;
       progressed = true;
+      if cmd.kind == CMD_REPLY {
+        let state = runtime.op_state();
+        let mut state = state.borrow_mut();
+        let calls = state.borrow_mut::<OutstandingCalls>();
+        calls.all = calls.all.saturating_sub(1);
+        if calls.all == 0 {
+          calls.none.notify_waiters();
+        }
+        if cmd.payload["keepsAlive"] == Value::Bool(true) {
+          calls.keeping_alive = calls.keeping_alive.saturating_sub(1);
+          if calls.keeping_alive == 0 {
+            calls.none_keeping_alive.notify_waiters();
+          }
+        }
+      }
       if cmd.kind == CMD_SHUTDOWN {
         if let Some(reply) = cmd.reply {
           let _ = reply.send(Ok(Value::Null));
@@ -151,12 +173,12 @@ async fn run_realm(spec: RealmSpec, host: HostSender, mut rx: mpsc::UnboundedRec
       reported_idle = false;
     }
     let event_loop = runtime.poll_event_loop(cx, PollEventLoopOptions::default());
-    let awaiting_replies = !runtime
-      .op_state()
-      .borrow()
-      .borrow::<PendingReplies>()
-      .0
-      .is_empty();
+    let awaiting_replies = {
+      let state = runtime.op_state();
+      let state = state.borrow();
+      !state.borrow::<PendingReplies>().0.is_empty()
+        || state.borrow::<OutstandingCalls>().keeping_alive > 0
+    };
     match event_loop {
       Poll::Ready(Err(e)) => {
         let _ = host.send(HostMsg::Uncaught {
@@ -229,6 +251,20 @@ fn handle_cmd(runtime: &mut JsRuntime, cmd: RealmCmd) {
   };
   // The call runs now; its result comes back through `op_swh_reply`.
   drop(runtime.call_with_args(&dispatcher, &args));
+  // A command is a task: its microtasks run before the next one starts.
+  deno_core::scope!(scope, runtime);
+  scope.perform_microtask_checkpoint();
+}
+
+/// The realm's calls to the browser still unanswered: those that keep it
+/// alive, and all of them, each with a signal for when there are none
+/// left (see `op_swh_keepalive`).
+#[derive(Default)]
+pub struct OutstandingCalls {
+  pub keeping_alive: u64,
+  pub all: u64,
+  pub none_keeping_alive: std::rc::Rc<tokio::sync::Notify>,
+  pub none: std::rc::Rc<tokio::sync::Notify>,
 }
 
 /// Replies owed to the browser for commands still being handled in JS.

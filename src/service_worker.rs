@@ -109,8 +109,7 @@ impl Registry {
 
   pub fn worker_snapshot(&self, id: Option<VersionId>) -> Value {
     match id.and_then(|id| self.versions.get(&id)) {
-      Some(v) => json!({"id": v.id, "scriptURL": v.script_url.as_str(), "state": v.state,
-                        "seq": next_snapshot_seq()}),
+      Some(v) => json!({"id": v.id, "scriptURL": v.script_url.as_str(), "state": v.state}),
       None => Value::Null,
     }
   }
@@ -119,7 +118,6 @@ impl Registry {
     match self.regs.get(scope) {
       Some(r) => json!({
         "scope": r.scope,
-        "seq": next_snapshot_seq(),
         "updateViaCache": "imports",
         "installing": self.worker_snapshot(r.installing),
         "waiting": self.worker_snapshot(r.waiting),
@@ -138,13 +136,6 @@ impl Registry {
   }
 }
 
-/// Orders snapshots: a realm may get a call's reply after later updates
-/// (they travel separately), and keeps only the newest state it has seen.
-fn next_snapshot_seq() -> u64 {
-  static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-  SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-}
-
 /// Sends the registration's current state to every realm, so that their
 /// ServiceWorkerRegistration and ServiceWorker objects stay live.
 pub(crate) fn broadcast_registration(browser: &Browser, scope: &str) {
@@ -154,12 +145,11 @@ pub(crate) fn broadcast_registration(browser: &Browser, scope: &str) {
       s.realms.keys().copied().collect::<Vec<_>>(),
     )
   });
-  let seq = next_snapshot_seq();
   for realm in realms {
     browser.post(
       realm,
       "registrationUpdate",
-      json!({"scope": scope, "registration": snapshot, "seq": seq}),
+      json!({"scope": scope, "registration": snapshot}),
     );
   }
 }

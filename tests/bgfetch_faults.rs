@@ -11,9 +11,12 @@
 //! through the server's `Notify`-based waits and through the page's
 //! `progress` events, never through sleeps.
 //!
-//! The fault server is another origin than the page's; the engine does
-//! not apply CORS to Background Fetch downloads (no
-//! `Access-Control-Allow-Origin` is needed, and none is sent here).
+//! The fault server is another origin than the page's, so CORS applies:
+//! its routes send `Access-Control-Allow-Origin: *` unless a test says
+//! otherwise.
+//!
+//! A record that ends in a network error rejects its `responseReady` with
+//! a TypeError (an aborted one with an AbortError).
 //!
 //! The engine retries a record after a network error (reset, early close,
 //! refused connection) at most 3 times, waiting `--retry-backoff-ms`
@@ -245,7 +248,7 @@ async fn resets_every_time_fail_with_fetch_error_after_bounded_retries() {
   let out = run(&fetch_js("resets", &[server.url("/r")], "{}"), &[]).await;
   assert_has(
     &out,
-    "CLIENT EVENT backgroundfetchfail id=resets result=failure reason=fetch-error downloaded=40000 records=/r=AbortError",
+    "CLIENT EVENT backgroundfetchfail id=resets result=failure reason=fetch-error downloaded=40000 records=/r=TypeError",
   );
   one_event(&out);
   // The first request and 3 retries, each resuming where the last ended.
@@ -292,7 +295,7 @@ async fn a_short_body_under_a_lying_content_length_is_a_network_error() {
   let out = run(&fetch_js("lie", &[server.url("/lie")], "{}"), &[]).await;
   assert_has(
     &out,
-    "CLIENT EVENT backgroundfetchfail id=lie result=failure reason=fetch-error downloaded=50000 records=/lie=AbortError",
+    "CLIENT EVENT backgroundfetchfail id=lie result=failure reason=fetch-error downloaded=50000 records=/lie=TypeError",
   );
   assert!(!out.contains("success"), "{out}");
   one_event(&out);
@@ -424,7 +427,75 @@ async fn a_server_killed_mid_body_fails_with_fetch_error_after_retries() {
     &out,
     "CLIENT EVENT backgroundfetchfail id=killed result=failure reason=fetch-error",
   );
-  assert_has(&out, "records=/k=AbortError");
+  assert_has(&out, "records=/k=TypeError");
   one_event(&out);
   assert_eq!(server.requests_to("/k").len(), 1);
+}
+
+#[tokio::test]
+async fn a_cross_origin_response_without_cors_headers_is_not_kept() {
+  let server = FaultServer::start().await;
+  server.add(
+    "/private",
+    Route {
+      cors: false,
+      ..Route::ok(body(5000))
+    },
+  );
+  let out = run(&fetch_js("cors", &[server.url("/private")], "{}"), &[]).await;
+  assert_has(
+    &out,
+    "CLIENT EVENT backgroundfetchfail id=cors result=failure reason=fetch-error downloaded=0 records=/private=TypeError",
+  );
+  one_event(&out);
+  // Not a transient error: no retry.
+  assert_eq!(server.requests_to("/private").len(), 1);
+}
+
+#[tokio::test]
+async fn a_put_is_preflighted_and_sent_when_the_server_allows_it() {
+  let server = FaultServer::start().await;
+  let allow = |methods: &str| Route {
+    headers: vec![
+      ("Access-Control-Allow-Methods".into(), methods.into()),
+      ("Access-Control-Allow-Headers".into(), "x-token".into()),
+    ],
+    ..Route::ok(b"stored".to_vec())
+  };
+  server.add("/allowed", allow("PUT"));
+  server.add("/refused", allow("POST"));
+  let client = format!(
+    r#"const req = (u) => new Request(u, {{ method: "PUT", body: "data", headers: {{ "X-Token": "t" }} }});
+const f = await reg.backgroundFetch.fetch("put", [req({:?}), req({:?})]);"#,
+    server.url("/allowed"),
+    server.url("/refused"),
+  );
+  let out = run(&client, &[]).await;
+  assert_has(
+    &out,
+    &format!(
+      "CLIENT EVENT backgroundfetchfail id=put result=failure reason=fetch-error downloaded=6 records={},/refused=TypeError",
+      rec("/allowed", 200, b"stored")
+    ),
+  );
+  let methods = |path: &str| -> Vec<String> {
+    server
+      .requests_to(path)
+      .iter()
+      .map(|r| r.method.clone())
+      .collect()
+  };
+  assert_eq!(methods("/allowed"), vec!["OPTIONS", "PUT"]);
+  // A refused preflight: the request itself never goes out.
+  assert_eq!(methods("/refused"), vec!["OPTIONS"]);
+  let preflight = &server.requests_to("/allowed")[0];
+  assert_eq!(
+    preflight.header("access-control-request-method"),
+    Some("PUT")
+  );
+  assert_eq!(
+    preflight.header("access-control-request-headers"),
+    Some("x-token")
+  );
+  assert!(preflight.header("origin").is_some());
 }

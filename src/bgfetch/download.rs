@@ -67,7 +67,9 @@ impl BgFetchService {
             (true, None)
           }
           Outcome::NetworkError => {
-            svc.fail(&uid, "fetch-error");
+            // The other records go on (their responses stay readable), as
+            // with a bad status.
+            svc.set_failure(&uid, "fetch-error", false);
             (false, Some("network"))
           }
           Outcome::Cancelled => (false, Some("aborted")),
@@ -217,6 +219,14 @@ impl BgFetchService {
     let body = crate::cache_storage::decode_base64(&req.body).unwrap_or_default();
     let mut validator = rec.validator.clone();
     let mut retries = 0u32;
+    if req.blocked.is_some() {
+      return Outcome::NetworkError;
+    }
+    let cors = match CorsPlan::new(req) {
+      Ok(plan) => plan,
+      Err(()) => return Outcome::NetworkError,
+    };
+    let mut preflighted = cors.as_ref().is_none_or(|c| !c.preflight);
     loop {
       if !self.wait_online(&mut cancel).await {
         return Outcome::Cancelled;
@@ -229,9 +239,31 @@ impl BgFetchService {
         .map(|m| m.len())
         .unwrap_or(0);
       let resumable = have > 0 && req.method == "GET" && !validator.is_empty();
+      if !preflighted {
+        let plan = cors.as_ref().expect("a preflight comes with a CORS plan");
+        let sent = tokio::select! {
+          r = plan.preflight(self.net.client(), req) => r,
+          _ = cancel.changed() => return Outcome::Cancelled,
+          _ = offline.changed() => continue,
+        };
+        match sent {
+          Ok(Ok(())) => preflighted = true,
+          Ok(Err(_refused)) => return Outcome::NetworkError,
+          Err(_) if !*self.online.borrow() => continue,
+          Err(_) => {
+            if !self.backoff(&mut retries, &mut cancel).await {
+              return self.gave_up(&cancel);
+            }
+            continue;
+          }
+        }
+      }
       let method =
         reqwest::Method::from_bytes(req.method.as_bytes()).unwrap_or(reqwest::Method::GET);
       let mut builder = self.net.client().request(method, &req.url);
+      if cors.is_some() {
+        builder = builder.header("Origin", req.origin.as_str());
+      }
       for (k, v) in &req.headers {
         builder = builder.header(k, v);
       }
@@ -263,16 +295,13 @@ impl BgFetchService {
       }
       let status = resp.status().as_u16();
       let partial = status == 206 && resumable;
-      let headers: Vec<(String, String)> = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-          (
-            k.to_string(),
-            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-          )
-        })
-        .collect();
+      let headers = header_pairs(&resp);
+      if let Some(plan) = &cors {
+        if plan.check(&headers).is_err() {
+          // Nothing of a response that fails CORS is kept.
+          return Outcome::NetworkError;
+        }
+      }
       let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
       if !partial {
         validator = header("etag")
@@ -410,4 +439,81 @@ impl BgFetchService {
       r.state.uploaded = (r.state.uploaded + n).min(r.state.upload_total);
     }
   }
+}
+
+/// What CORS asks of a cross-origin request in `cors` mode.
+struct CorsPlan {
+  origin: String,
+  credentials: bool,
+  preflight: bool,
+  header_names: Vec<String>,
+}
+
+impl CorsPlan {
+  /// None for a same-origin request; Err for one that may not go out
+  /// (`same-origin` mode across origins).
+  fn new(req: &RequestSpec) -> Result<Option<CorsPlan>, ()> {
+    let Ok(url) = url::Url::parse(&req.url) else {
+      return Err(());
+    };
+    if req.origin.is_empty() || !super::cors::is_cross_origin(&req.origin, &url) {
+      return Ok(None);
+    }
+    if req.mode == "same-origin" {
+      return Err(());
+    }
+    let (preflight, header_names) = super::cors::preflight_needed(&req.method, &req.headers);
+    Ok(Some(CorsPlan {
+      origin: req.origin.clone(),
+      credentials: req.credentials == "include",
+      preflight,
+      header_names,
+    }))
+  }
+
+  /// Sends the `OPTIONS` preflight: Err on a network error, Ok(Err) when
+  /// the server does not allow the request.
+  async fn preflight(
+    &self,
+    client: &reqwest::Client,
+    req: &RequestSpec,
+  ) -> Result<Result<(), String>, reqwest::Error> {
+    let mut builder = client
+      .request(reqwest::Method::OPTIONS, &req.url)
+      .header("Origin", self.origin.as_str())
+      .header("Access-Control-Request-Method", req.method.as_str());
+    if !self.header_names.is_empty() {
+      builder = builder.header(
+        "Access-Control-Request-Headers",
+        self.header_names.join(","),
+      );
+    }
+    let resp = builder.send().await?;
+    let headers = header_pairs(&resp);
+    Ok(super::cors::check_preflight(
+      &self.origin,
+      resp.status().as_u16(),
+      &headers,
+      &req.method,
+      &self.header_names,
+      self.credentials,
+    ))
+  }
+
+  fn check(&self, headers: &[(String, String)]) -> Result<(), String> {
+    super::cors::check_response(&self.origin, headers, self.credentials)
+  }
+}
+
+fn header_pairs(resp: &reqwest::Response) -> Vec<(String, String)> {
+  resp
+    .headers()
+    .iter()
+    .map(|(k, v)| {
+      (
+        k.to_string(),
+        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+      )
+    })
+    .collect()
 }

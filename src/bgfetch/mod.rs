@@ -3,6 +3,7 @@
 //! streams bodies to disk, pauses offline and resumes with `Range`, resumes
 //! unfinished fetches after a restart, and reports progress and completion.
 
+mod cors;
 mod download;
 mod store;
 pub mod types;
@@ -310,15 +311,19 @@ impl BgFetchService {
       .collect()
   }
 
-  /// Waits until record `index` has settled; its response if it has one.
-  pub async fn record_response(&self, uid: &str, index: usize) -> Option<ResponseMeta> {
+  /// Waits until record `index` has settled: its response, or why it has
+  /// none ("aborted", "network").
+  pub async fn record_response(&self, uid: &str, index: usize) -> Result<ResponseMeta, String> {
     loop {
       let notified = self.settled.notified();
-      let rec = self.records(uid).into_iter().find(|r| r.index == index)?;
+      let Some(rec) = self.records(uid).into_iter().find(|r| r.index == index) else {
+        return Err("aborted".into());
+      };
       if rec.settled {
         return rec
           .response
-          .filter(|r| r.complete || r.status >= 300 || r.status < 200);
+          .filter(|r| r.complete || r.status >= 300 || r.status < 200)
+          .ok_or_else(|| rec.error.unwrap_or_else(|| "aborted".into()));
       }
       notified.await;
     }

@@ -12,6 +12,17 @@ pub struct RequestSpec {
   pub body: String,
   #[serde(default)]
   pub mode: String,
+  /// The request's credentials mode (`omit`, `same-origin`, `include`).
+  #[serde(default)]
+  pub credentials: String,
+  /// The serialized origin of the page or worker that made the fetch (set
+  /// by the browser, not the caller); CORS applies across origins.
+  #[serde(default)]
+  pub origin: String,
+  /// Why the request may not go out at all (mixed content, CSP): its
+  /// record ends in a network error. Set by the browser.
+  #[serde(default, skip_serializing_if = "Option::is_none")]
+  pub blocked: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -47,6 +47,9 @@ pub struct Route {
   /// Answer `Range: bytes=N-` (validated by If-Range) with 206.
   pub honor_range: bool,
   pub fault: Fault,
+  /// Send `Access-Control-Allow-Origin: *` (pages on another origin may
+  /// read the response).
+  pub cors: bool,
 }
 
 impl Default for Route {
@@ -59,6 +62,7 @@ impl Default for Route {
       last_modified: None,
       honor_range: false,
       fault: Fault::None,
+      cors: true,
     }
   }
 }
@@ -426,6 +430,9 @@ async fn serve(
   }
   if let Some(lm) = &route.last_modified {
     head.push_str(&format!("Last-Modified: {lm}\r\n"));
+  }
+  if route.cors {
+    head.push_str("Access-Control-Allow-Origin: *\r\n");
   }
   for (k, v) in &route.headers {
     head.push_str(&format!("{k}: {v}\r\n"));
