@@ -3,11 +3,12 @@
 Query parameters (all optional):
   size=N       body length in bytes (default 1024); the bytes follow a fixed
                pattern (see pattern()), so that a test can check them
-  etag=E       send `ETag: "E"` and honour Range when If-Range matches
+  etag=E       send `ETag: "E"` and honour Range when If-Range matches;
+               etag=per-request: the ETag changes with every request of key
   status=N     answer with this status (the body is still sent)
-  stall=N      send N bytes, then wait until `action=release` for this key
-               (or until 30 s have passed) before sending the rest (not
-               for a Range request)
+  stall=N      (with key) the first request for key sends N bytes, then
+               waits until `action=release` for key (or until 30 s have
+               passed) before sending the rest
   truncate=N   announce the whole length but close the connection after N
                bytes (a network error mid-body)
   delay=MS     sleep MS milliseconds between 8 KiB chunks
@@ -93,12 +94,15 @@ def main(request, response):
         "ifRange": header(request, "If-Range"),
         "bodyLength": len(request.body or b""),
     }
+    count = 0
     if key:
-        stash_update(request, key, LOG_PATH, lambda v: (v or []) + [entry])
+        count = len(stash_update(request, key, LOG_PATH, lambda v: (v or []) + [entry]))
 
     body = pattern(size)
     status = int(param(request, "status", "200"))
     etag = param(request, "etag")
+    if etag == "per-request":
+        etag = "r%d" % count
     stall = param(request, "stall")
     truncate = param(request, "truncate")
     delay = int(param(request, "delay", "0")) / 1000.0
@@ -126,7 +130,7 @@ def main(request, response):
     writer.end_headers()
 
     stop_at = int(truncate) if truncate is not None else size
-    stall_at = int(stall) if stall is not None and start == 0 else None
+    stall_at = int(stall) if stall is not None and count == 1 else None
     pos = start
     while pos < stop_at:
         if stall_at is not None and pos >= stall_at and key:
