@@ -14,7 +14,8 @@
 // Messages from the page: {type: 'release', id} and {type: 'after', id},
 // which waits until the final event has ended and its registration says
 // recordsAvailable false, then reports what match(), matchAll() and
-// updateUI() do then (reply type 'after-reply').
+// updateUI() do then, and updateUI() of an untrusted event (reply type
+// 'after-reply').
 'use strict';
 importScripts('../resources/bgf-common.js', 'sw-common.js');
 
@@ -158,6 +159,8 @@ self.addEventListener('message', event => {
         }
         reply.updateUI = typeof ev.updateUI === 'function' ?
             await updateUIOutcome(ev, {title: 'Late'}) : 'no updateUI';
+        reply.untrustedUpdateUI = await updateUIOutcome(
+            new BackgroundFetchUpdateUIEvent(ev.type, {registration: reg}), {title: 'Untrusted'});
       }
       await bgfBroadcast(reply);
     })());
