@@ -155,7 +155,10 @@ function createEvent(type, init) {
 function importScripts(...urls) {
   const scripts = hostCallSync("importScripts", { urls: urls.map(String) });
   for (const { url, source } of scripts) {
-    // Indirect eval runs the script as global code of this worker.
-    (0, eval)(`${source}\n//# sourceURL=${url}`);
+    // Each runs as a classic script of this worker: its declarations are
+    // globals even when it is strict (an indirect eval would keep a strict
+    // script's functions to itself).
+    const [, error] = core.evalContext(source, url);
+    if (error) throw error.thrown;
   }
 }

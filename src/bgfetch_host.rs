@@ -247,15 +247,23 @@ pub(crate) async fn handle(
       Ok(stamped(&state))
     }
     "get" => Ok(
-      svc
-        .get(
-          args["scope"].as_str().unwrap_or(""),
-          args["id"].as_str().unwrap_or(""),
-        )
-        .map(|s| stamped(&s))
-        .unwrap_or(Value::Null),
+      active_fetch(
+        &svc,
+        args["scope"].as_str().unwrap_or(""),
+        args["id"].as_str().unwrap_or(""),
+      )
+      .map(|s| stamped(&s))
+      .unwrap_or(Value::Null),
     ),
-    "getIds" => Ok(json!(svc.get_ids(args["scope"].as_str().unwrap_or("")))),
+    "getIds" => {
+      let scope = args["scope"].as_str().unwrap_or("");
+      let ids: Vec<String> = svc
+        .get_ids(scope)
+        .into_iter()
+        .filter(|id| active_fetch(&svc, scope, id).is_some())
+        .collect();
+      Ok(json!(ids))
+    }
     "abort" => Ok(json!(svc.abort(args["uid"].as_str().unwrap_or("")))),
     "records" => {
       let uid = args["uid"].as_str().unwrap_or("");
@@ -317,6 +325,15 @@ pub(crate) async fn handle(
   }
 }
 
+/// The fetch `id` if it is among the registration's "active background
+/// fetches": from fetch() until every record has settled, but no longer
+/// once abort() (or the user) aborted it, as abort() removes it at once.
+fn active_fetch(svc: &BgFetchService, scope: &str, id: &str) -> Option<RegistrationState> {
+  svc
+    .get(scope, id)
+    .filter(|s| s.phase == Phase::Active && s.failure_reason != "aborted")
+}
+
 /// Finds the fetch `id` among the registrations of the realm's origin.
 fn find(browser: &Browser, realm: RealmId, id: &str) -> Result<RegistrationState, HostError> {
   let svc = service(browser)?;
@@ -326,7 +343,7 @@ fn find(browser: &Browser, realm: RealmId, id: &str) -> Result<RegistrationState
   scopes
     .iter()
     .filter(|sc| url::Url::parse(sc).is_ok_and(|u| u.origin() == url.origin()))
-    .find_map(|sc| svc.get(sc, id))
+    .find_map(|sc| svc.newest(sc, id))
     .ok_or_else(|| HostError::type_error(format!("no background fetch with id '{id}'")))
 }
 

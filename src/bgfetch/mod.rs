@@ -187,7 +187,12 @@ impl BgFetchService {
     icons: serde_json::Value,
     download_total: u64,
   ) -> Result<RegistrationState, BgFetchError> {
-    if self.get(scope, id).is_some() {
+    // Only an active fetch holds its id: once complete (even while its
+    // final event runs) or aborted, the id may be used again.
+    let active = self.all().into_iter().any(|s| {
+      s.scope == scope && s.id == id && s.phase == Phase::Active && s.failure_reason != "aborted"
+    });
+    if active {
       return Err(BgFetchError::TypeError(format!(
         "There already is a registration for the given id ('{id}')."
       )));
@@ -235,6 +240,16 @@ impl BgFetchService {
       .into_iter()
       .rev()
       .find(|s| s.scope == scope && s.id == id && s.phase != Phase::Finished)
+  }
+
+  /// The newest fetch with this id, whatever its phase (what the download
+  /// UI shows for it).
+  pub fn newest(&self, scope: &str, id: &str) -> Option<RegistrationState> {
+    self
+      .all()
+      .into_iter()
+      .rev()
+      .find(|s| s.scope == scope && s.id == id)
   }
 
   /// Ids of fetches still downloading.
