@@ -1,0 +1,115 @@
+// META: script=resources/bgf-common.js
+// META: script=resources/bgf-helpers.js
+// META: timeout=long
+'use strict';
+
+// Background Fetch downloads go through Fetch, CORS included: a
+// cross-origin response is only kept if the server allows the page's
+// origin, and a non-simple request is preflighted first.
+// https://wicg.github.io/background-fetch/#background-fetch-manager-fetch
+// https://fetch.spec.whatwg.org/#http-cors-protocol
+
+// resources/cors.py on another origin (www1.), same port.
+function crossOriginUrl(params) {
+  const url = new URL('resources/cors.py', location.href);
+  url.hostname = 'www1.' + url.hostname;
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  return url.href;
+}
+
+async function corsLog(key) {
+  const r = await fetch(crossOriginUrl({key, action: 'log', allow: '*'}), {cache: 'no-store'});
+  return r.json();
+}
+
+bgfTest(async (t, bgf) => {
+  const id = bgfUniqueId('cors-ok');
+  const key = bgfUuid();
+  await bgf.fetch(id, crossOriginUrl({allow: '*', key}));
+  const msg = await bgfMessageFor(id, 'backgroundfetchsuccess');
+  assert_equals(msg.records.length, 1);
+  assert_equals(msg.records[0].status, 200);
+  assert_equals(msg.records[0].length, 'cors ok'.length);
+  const log = await corsLog(key);
+  assert_equals(log.length, 1, 'a simple request is not preflighted');
+  assert_equals(log[0].method, 'GET');
+  assert_equals(log[0].origin, location.origin, 'the request carries Origin');
+}, 'A cross-origin response that allows the origin is kept');
+
+bgfTest(async (t, bgf) => {
+  const id = bgfUniqueId('cors-own-origin');
+  await bgf.fetch(id, crossOriginUrl({allow: location.origin}));
+  const msg = await bgfMessageFor(id, 'backgroundfetchsuccess');
+  assert_equals(msg.records[0].status, 200);
+}, 'Access-Control-Allow-Origin may name the origin');
+
+bgfTest(async (t, bgf) => {
+  const id = bgfUniqueId('cors-denied');
+  const registration = await bgf.fetch(id, crossOriginUrl({}));
+  const msg = await bgfMessageFor(id, 'backgroundfetchfail');
+  assert_equals(msg.reg.failureReason, 'fetch-error');
+  assert_equals(msg.reg.downloaded, 0, 'nothing of the response counts');
+  assert_equals(msg.records.length, 1);
+  assert_equals(msg.records[0].error, 'TypeError');
+  assert_equals(registration.failureReason, 'fetch-error');
+}, 'A cross-origin response without Access-Control-Allow-Origin is a network error');
+
+bgfTest(async (t, bgf) => {
+  const id = bgfUniqueId('cors-wrong-origin');
+  await bgf.fetch(id, crossOriginUrl({allow: 'https://elsewhere.example'}));
+  const msg = await bgfMessageFor(id, 'backgroundfetchfail');
+  assert_equals(msg.reg.failureReason, 'fetch-error');
+  assert_equals(msg.records[0].error, 'TypeError');
+}, 'A response that allows another origin is a network error');
+
+bgfTest(async (t, bgf) => {
+  const id = bgfUniqueId('cors-preflight');
+  const key = bgfUuid();
+  const url = crossOriginUrl({allow: '*', methods: 'PUT', headers: 'x-test', key});
+  await bgf.fetch(id, new Request(url, {method: 'PUT', body: 'data', headers: {'X-Test': '1'}}));
+  const msg = await bgfMessageFor(id, 'backgroundfetchsuccess');
+  assert_equals(msg.records[0].status, 200);
+  const log = await corsLog(key);
+  assert_equals(log.map(e => e.method).join(','), 'OPTIONS,PUT', 'preflight, then the request');
+  assert_equals(log[0].requestMethod, 'PUT');
+  assert_equals(log[0].requestHeaders, 'x-test');
+  assert_equals(log[0].origin, location.origin);
+}, 'A PUT with a custom header is preflighted, then sent');
+
+bgfTest(async (t, bgf) => {
+  const id = bgfUniqueId('cors-preflight-refused');
+  const key = bgfUuid();
+  const url = crossOriginUrl({allow: '*', methods: 'POST', key});
+  await bgf.fetch(id, new Request(url, {method: 'PUT', body: 'data'}));
+  const msg = await bgfMessageFor(id, 'backgroundfetchfail');
+  assert_equals(msg.reg.failureReason, 'fetch-error');
+  assert_equals(msg.records[0].error, 'TypeError');
+  const log = await corsLog(key);
+  assert_equals(log.map(e => e.method).join(','), 'OPTIONS',
+                'the request is not sent after a refused preflight');
+}, 'A refused preflight is a network error and the request is not sent');
+
+bgfTest(async (t, bgf) => {
+  const id = bgfUniqueId('cors-text-json');
+  const key = bgfUuid();
+  const url = crossOriginUrl({allow: '*', headers: 'content-type', key});
+  await bgf.fetch(id, new Request(url, {
+    method: 'POST', body: '{}', headers: {'Content-Type': 'text/json'}}));
+  const msg = await bgfMessageFor(id, 'backgroundfetchsuccess');
+  assert_equals(msg.records[0].status, 200);
+  const log = await corsLog(key);
+  assert_equals(log.map(e => e.method).join(','), 'OPTIONS,POST');
+  assert_equals(log[0].requestHeaders, 'content-type');
+}, 'A POST with a non-simple Content-Type is preflighted');
+
+bgfTest(async (t, bgf) => {
+  const id = bgfUniqueId('mixed');
+  const secure = new URL(bgfBodyUrl({size: 10}), location.href).href;
+  const insecure = secure.replace('https:', 'http:');
+  await bgf.fetch(id, [secure, insecure]);
+  const msg = await bgfMessageFor(id, 'backgroundfetchfail');
+  assert_equals(msg.reg.failureReason, 'fetch-error');
+  assert_equals(msg.records.length, 2);
+  assert_equals(msg.records[0].status, 200, 'the https record completes');
+  assert_equals(msg.records[1].error, 'TypeError', 'the http record is blocked');
+}, 'Mixed content fails its record, not fetch(); the other records complete');
