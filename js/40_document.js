@@ -129,18 +129,6 @@ class Element extends Node {
   get children() {
     return this.childNodes.filter((c) => c instanceof Element);
   }
-  get id() {
-    return this.getAttribute("id") ?? "";
-  }
-  set id(v) {
-    this.setAttribute("id", v);
-  }
-  get className() {
-    return this.getAttribute("class") ?? "";
-  }
-  set className(v) {
-    this.setAttribute("class", v);
-  }
   getAttribute(name) {
     return this.#attributes.get(String(name).toLowerCase()) ?? null;
   }
@@ -176,6 +164,23 @@ class Element extends Node {
   }
 }
 for (const h of ["load", "error"]) defineEventHandler(Element.prototype, h);
+
+/** IDL attributes that reflect content attributes (property: attribute). */
+function reflect(proto, map) {
+  for (const [prop, attr] of Object.entries(map)) {
+    Object.defineProperty(proto, prop, {
+      get() {
+        return this.getAttribute(attr) ?? "";
+      },
+      set(v) {
+        this.setAttribute(attr, v);
+      },
+      enumerable: true,
+      configurable: true,
+    });
+  }
+}
+reflect(Element.prototype, { id: "id", className: "class" });
 
 // Dynamically inserted scripts with async=false run in insertion order.
 let scriptQueue = Promise.resolve();
@@ -219,18 +224,6 @@ class HTMLMetaElement extends Element {
   constructor() {
     super("meta");
   }
-  get httpEquiv() {
-    return this.getAttribute("http-equiv") ?? "";
-  }
-  set httpEquiv(v) {
-    this.setAttribute("http-equiv", v);
-  }
-  get content() {
-    return this.getAttribute("content") ?? "";
-  }
-  set content(v) {
-    this.setAttribute("content", v);
-  }
   _connected() {
     if (this.httpEquiv.toLowerCase() === "content-security-policy") {
       // Enforced by the browser side from now on, for this client.
@@ -238,6 +231,8 @@ class HTMLMetaElement extends Element {
     }
   }
 }
+
+reflect(HTMLMetaElement.prototype, { httpEquiv: "http-equiv", content: "content" });
 
 const elementClasses = {
   script: HTMLScriptElement,

@@ -164,13 +164,15 @@ class Wrapper:
     return "\n".join('<script src="%s"></script>' % html_attr(v) for k, v in meta if k == "script")
 
 
+HARNESS_TAGS = ('<script src="/resources/testharness.js"></script>\n'
+                '<script src="/resources/testharnessreport.js"></script>\n')
+
+
 class WindowWrapper(Wrapper):
   suffixes = ((".window.html", ".window.js", ".window.js"),)
 
   def render(self, meta, path, query):
-    return ("<!doctype html>\n<meta charset=utf-8>\n%s\n"
-            '<script src="/resources/testharness.js"></script>\n'
-            '<script src="/resources/testharnessreport.js"></script>\n'
+    return ("<!doctype html>\n<meta charset=utf-8>\n%s\n" + HARNESS_TAGS +
             "%s\n<div id=log></div>\n"
             '<script src="%s"></script>\n') % (self.head_lines(meta), self.script_tags(meta), path)
 
@@ -181,9 +183,7 @@ class AnyWindowWrapper(Wrapper):
 
   def render(self, meta, path, query):
     return ("<!doctype html>\n<meta charset=utf-8>\n%s\n"
-            "<script>\n%s\n</script>\n"
-            '<script src="/resources/testharness.js"></script>\n'
-            '<script src="/resources/testharnessreport.js"></script>\n'
+            "<script>\n%s\n</script>\n" + HARNESS_TAGS +
             "%s\n<div id=log></div>\n"
             '<script src="%s"></script>\n') % (
               self.head_lines(meta), GLOBAL_SCRIPT % ("true", "false"),
@@ -195,9 +195,7 @@ class AnyServiceWorkerWrapper(Wrapper):
   global_type = "serviceworker"
 
   def render(self, meta, path, query):
-    return ("<!doctype html>\n<meta charset=utf-8>\n%s\n"
-            '<script src="/resources/testharness.js"></script>\n'
-            '<script src="/resources/testharnessreport.js"></script>\n'
+    return ("<!doctype html>\n<meta charset=utf-8>\n%s\n" + HARNESS_TAGS +
             "<div id=log></div>\n<script>\n"
             "(async function() {\n"
             "  const scope = 'does/not/exist';\n"
