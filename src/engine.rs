@@ -48,32 +48,57 @@ fn fetch_permissions() -> deno_permissions::PermissionsContainer {
   deno_permissions::PermissionsContainer::allow_all(Arc::new(parser))
 }
 
+fn extensions(location: Option<url::Url>) -> Vec<deno_core::Extension> {
+  let fetch_options = deno_fetch::Options {
+    user_agent: format!("swharness/{}", env!("CARGO_PKG_VERSION")),
+    ..Default::default()
+  };
+  vec![
+    deno_webidl::deno_webidl::init(),
+    deno_web::deno_web::init(
+      Arc::new(deno_web::BlobStore::default()),
+      location,
+      false,
+      deno_web::InMemoryBroadcastChannel::default(),
+    ),
+    deno_net::init(),
+    deno_fetch::deno_fetch::init(fetch_options),
+    swharness::init(),
+  ]
+}
+
 /// Builds a runtime with every extension; the realm's own state (its host
 /// channel) is put into the op state by the caller.
 pub fn new_runtime(
   location: Option<url::Url>,
   module_loader: Option<std::rc::Rc<dyn deno_core::ModuleLoader>>,
 ) -> JsRuntime {
-  let fetch_options = deno_fetch::Options {
-    user_agent: format!("swharness/{}", env!("CARGO_PKG_VERSION")),
-    ..Default::default()
-  };
+  new_runtime_from(location, module_loader, None)
+}
+
+/// Like [`new_runtime`], starting from `snapshot` (made by
+/// [`create_snapshot`]) when given.
+pub fn new_runtime_from(
+  location: Option<url::Url>,
+  module_loader: Option<std::rc::Rc<dyn deno_core::ModuleLoader>>,
+  snapshot: Option<&'static [u8]>,
+) -> JsRuntime {
   let runtime = JsRuntime::new(RuntimeOptions {
     module_loader,
-    extensions: vec![
-      deno_webidl::deno_webidl::init(),
-      deno_web::deno_web::init(
-        Arc::new(deno_web::BlobStore::default()),
-        location,
-        false,
-        deno_web::InMemoryBroadcastChannel::default(),
-      ),
-      deno_net::init(),
-      deno_fetch::deno_fetch::init(fetch_options),
-      swharness::init(),
-    ],
+    extensions: extensions(location),
+    startup_snapshot: snapshot,
     ..Default::default()
   });
   runtime.op_state().borrow_mut().put(fetch_permissions());
   runtime
+}
+
+/// A startup snapshot of a runtime with every extension loaded (the global
+/// scope assembled up to the bootstrap), for [`new_runtime_from`].
+pub fn create_snapshot() -> Box<[u8]> {
+  let runtime = deno_core::JsRuntimeForSnapshot::new(RuntimeOptions {
+    extensions: extensions(None),
+    ..Default::default()
+  });
+  runtime.snapshot()
 }

@@ -226,3 +226,106 @@ fn trace_records_lifecycle_events_and_messages() {
     ],
   );
 }
+
+/// `--sw-idle-timeout`: an idle worker is stopped and started again for the
+/// next event; Cache Storage survives the restart, JS globals do not. The
+/// client waits for a flag file that this test writes once the trace shows
+/// the worker stopped after the first message, so nothing depends on timing.
+#[test]
+fn idle_worker_is_stopped_and_restarted_for_the_next_event() {
+  let dir = tempfile::tempdir().unwrap();
+  std::fs::write(
+    dir.path().join("sw.js"),
+    r#"
+let messages = 0;
+self.addEventListener("message", (event) => {
+  messages += 1;
+  event.waitUntil((async () => {
+    const cache = await caches.open("idle");
+    if (event.data === "set") {
+      self.remembered = "in a global";
+      await cache.put("/kept", new Response("in the cache"));
+    }
+    const hit = await cache.match("/kept");
+    event.source.postMessage(
+      `${event.data}: messages=${messages} global=${self.remembered} cache=${hit && await hit.text()}`,
+    );
+  })());
+});
+"#,
+  )
+  .unwrap();
+  std::fs::write(
+    dir.path().join("client.js"),
+    r#"
+const reg = await navigator.serviceWorker.ready;
+let replied;
+navigator.serviceWorker.addEventListener("message", (event) => {
+  console.log(event.data);
+  replied(event.data);
+});
+const ask = (what) => new Promise((resolve) => {
+  replied = resolve;
+  reg.active.postMessage(what);
+});
+await ask("set");
+console.log("SET DONE");
+// The test writes stopped.txt once the worker has been stopped.
+while ((await fetch("stopped.txt")).status !== 200) {
+  await new Promise((resolve) => setTimeout(resolve, 20));
+}
+await ask("get");
+"#,
+  )
+  .unwrap();
+  let trace_path = dir.path().join("trace.jsonl");
+  let mut child = Command::new(env!("CARGO_BIN_EXE_swharness"))
+    .args(["run", &dir.path().join("sw.js").to_string_lossy()])
+    .args(["--client", &dir.path().join("client.js").to_string_lossy()])
+    .args(["--sw-idle-timeout", "0.2", "--timeout", "60", "--trace"])
+    .arg(&trace_path)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+  // Wait (bounded by the run's own timeout) for a stop after "SET DONE".
+  let stopped_after_set = |trace: &str| {
+    trace
+      .find("\"text\":\"SET DONE")
+      .is_some_and(|i| trace[i..].contains("\"kind\":\"worker-stopped\""))
+  };
+  loop {
+    let trace = std::fs::read_to_string(&trace_path).unwrap_or_default();
+    if stopped_after_set(&trace) {
+      break;
+    }
+    if let Some(status) = child.try_wait().unwrap() {
+      panic!("the run ended ({status}) before the worker was stopped:\n{trace}");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(20));
+  }
+  std::fs::write(dir.path().join("stopped.txt"), "yes").unwrap();
+  let out = child.wait_with_output().unwrap();
+  let stdout = text(&out.stdout);
+  assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+  assert_in_order(
+    &stdout,
+    &[
+      "[client 1] set: messages=1 global=in a global cache=in the cache\n",
+      "[client 1] SET DONE\n",
+      // A fresh realm: the global and the counter are gone, the cache is not.
+      "[client 1] get: messages=1 global=undefined cache=in the cache\n",
+    ],
+  );
+  let trace = std::fs::read_to_string(&trace_path).unwrap();
+  let set_done = trace.find("\"text\":\"SET DONE").unwrap();
+  assert_in_order(
+    &trace[set_done..],
+    &[
+      "\"kind\":\"worker-stopped\"",
+      "\"reason\":\"idle\"",
+      "\"kind\":\"worker-started\"",
+      "\"event\":\"message\"",
+    ],
+  );
+}
