@@ -5,7 +5,7 @@
 //! `SWH_BENCH_BYTES` bytes (default 1 GiB) to a temporary directory, serves
 //! it with the project's own static server (`swharness::static_server`,
 //! here in the bench process, on 127.0.0.1), and then, `SWH_BENCH_REPEAT`
-//! times (default 3), alternately:
+//! times (default 5), alternately:
 //!
 //! - `curl -s -o /dev/null URL` (and `curl -s -o FILE URL`, which writes to
 //!   disk as swharness does), timed by curl's own `time_total`; and
@@ -15,7 +15,8 @@
 //!   final event's dispatch (`bgfetch-final-event`); the process wall time
 //!   and peak RSS (`ru_maxrss` from `wait4`) are reported too.
 //!
-//! Throughput is MB/s (10^6 bytes per second) from the best run of each.
+//! Throughput is MB/s (10^6 bytes per second), from the best and the
+//! median run of each (the ratio is swharness / curl).
 //! `SWH_BENCH_BYTES` takes a plain number or a K/M/G (binary) suffix.
 
 use std::path::{Path, PathBuf};
@@ -56,9 +57,9 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     .unwrap_or(default)
 }
 
-/// Runs `cmd`, returning its exit status, wall seconds and peak RSS (KiB)
-/// from `wait4`.
-fn run_measured(cmd: &mut Command) -> (std::process::ExitStatus, f64, u64) {
+/// Runs `cmd`, returning its exit status, wall seconds, peak RSS (KiB) and
+/// CPU seconds (user + system) from `wait4`.
+fn run_measured(cmd: &mut Command) -> (std::process::ExitStatus, f64, u64, f64) {
   use std::os::unix::process::ExitStatusExt;
   let start = Instant::now();
   let child = cmd.spawn().expect("the command starts");
@@ -70,10 +71,12 @@ fn run_measured(cmd: &mut Command) -> (std::process::ExitStatus, f64, u64) {
   let wall = start.elapsed().as_secs_f64();
   // The child was reaped by wait4; do not let `Child` wait again.
   std::mem::forget(child);
+  let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
   (
     std::process::ExitStatus::from_raw(status),
     wall,
     usage.ru_maxrss as u64,
+    secs(usage.ru_utime) + secs(usage.ru_stime),
   )
 }
 
@@ -98,6 +101,7 @@ struct SwRun {
   download_s: f64,
   wall_s: f64,
   rss_kib: u64,
+  cpu_s: f64,
 }
 
 fn swharness(dir: &Path, origin: &str, size: u64) -> SwRun {
@@ -122,7 +126,7 @@ fn swharness(dir: &Path, origin: &str, size: u64) -> SwRun {
     .arg(&trace)
     .stdout(Stdio::null())
     .stderr(Stdio::inherit());
-  let (status, wall_s, rss_kib) = run_measured(&mut cmd);
+  let (status, wall_s, rss_kib, cpu_s) = run_measured(&mut cmd);
   assert!(status.success(), "swharness run failed: {status}");
   let text = std::fs::read_to_string(&trace).unwrap();
   let mut start = None;
@@ -142,7 +146,10 @@ fn swharness(dir: &Path, origin: &str, size: u64) -> SwRun {
       end = Some(t);
     }
   }
-  assert!(success, "no backgroundfetchsuccess with every byte:\n{text}");
+  assert!(
+    success,
+    "no backgroundfetchsuccess with every byte:\n{text}"
+  );
   let (Some(start), Some(end)) = (start, end) else {
     panic!("START or the final event missing from the trace:\n{text}");
   };
@@ -150,7 +157,18 @@ fn swharness(dir: &Path, origin: &str, size: u64) -> SwRun {
     download_s: (end - start) / 1000.0,
     wall_s,
     rss_kib,
+    cpu_s,
   }
+}
+
+fn best(v: &[f64]) -> f64 {
+  v.iter().cloned().fold(f64::INFINITY, f64::min)
+}
+
+fn median(v: &[f64]) -> f64 {
+  let mut v = v.to_vec();
+  v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+  v[v.len() / 2]
 }
 
 fn mbps(bytes: u64, secs: f64) -> f64 {
@@ -162,7 +180,7 @@ fn main() {
     .ok()
     .and_then(|s| parse_size(&s))
     .unwrap_or(1 << 30);
-  let repeat: usize = env_or("SWH_BENCH_REPEAT", 3);
+  let repeat: usize = env_or("SWH_BENCH_REPEAT", 5);
   let base: PathBuf = std::env::var_os("SWH_BENCH_DIR")
     .map(PathBuf::from)
     .unwrap_or_else(std::env::temp_dir);
@@ -205,6 +223,8 @@ fn main() {
   );
 
   let disk_copy = dir.path().join("curl-copy.bin");
+  // Warm up: the first read of the file is slower (page cache).
+  curl(&url, Path::new("/dev/null"));
   let mut curl_null = Vec::new();
   let mut curl_disk = Vec::new();
   let mut sw = Vec::new();
@@ -214,32 +234,33 @@ fn main() {
     let _ = std::fs::remove_file(&disk_copy);
     let s = swharness(dir.path(), &origin, size);
     println!(
-      "run {}: curl >/dev/null {:8.1} MB/s | curl >file {:8.1} MB/s | swharness {:8.1} MB/s (download {:.3} s, process {:.3} s, peak RSS {:.1} MiB)",
+      "run {}: curl >/dev/null {:8.1} MB/s | curl >file {:8.1} MB/s | swharness {:8.1} MB/s (download {:.3} s, process {:.3} s, CPU {:.3} s, peak RSS {:.1} MiB)",
       i + 1,
       mbps(size, c),
       mbps(size, d),
       mbps(size, s.download_s),
       s.download_s,
       s.wall_s,
+      s.cpu_s,
       s.rss_kib as f64 / 1024.0
     );
     curl_null.push(c);
     curl_disk.push(d);
     sw.push(s);
   }
-  let best = |v: &[f64]| v.iter().cloned().fold(f64::INFINITY, f64::min);
-  let c = best(&curl_null);
-  let d = best(&curl_disk);
-  let s = best(&sw.iter().map(|r| r.download_s).collect::<Vec<_>>());
+  let sw_s: Vec<f64> = sw.iter().map(|r| r.download_s).collect();
   let rss = sw.iter().map(|r| r.rss_kib).max().unwrap_or(0);
-  println!("best of {repeat}:");
-  println!("  curl -o /dev/null : {:8.1} MB/s", mbps(size, c));
-  println!("  curl -o FILE      : {:8.1} MB/s", mbps(size, d));
-  println!("  swharness bgfetch : {:8.1} MB/s", mbps(size, s));
-  println!("  ratio to curl -o /dev/null: {:.3}", c / s);
-  println!("  ratio to curl -o FILE     : {:.3}", d / s);
+  for (label, pick) in [("best", best as fn(&[f64]) -> f64), ("median", median)] {
+    let (c, d, s) = (pick(&curl_null), pick(&curl_disk), pick(&sw_s));
+    println!("{label} of {repeat}:");
+    println!("  curl -o /dev/null : {:8.1} MB/s", mbps(size, c));
+    println!("  curl -o FILE      : {:8.1} MB/s", mbps(size, d));
+    println!("  swharness bgfetch : {:8.1} MB/s", mbps(size, s));
+    println!("  ratio to curl -o /dev/null: {:.3}", c / s);
+    println!("  ratio to curl -o FILE     : {:.3}", d / s);
+  }
   println!(
-    "  swharness peak RSS (max of runs): {:.1} MiB",
+    "swharness peak RSS (max of runs): {:.1} MiB",
     rss as f64 / 1024.0
   );
   drop(server);

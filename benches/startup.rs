@@ -193,7 +193,9 @@ fn in_process(label: &str, snapshot: Option<&'static [u8]>) {
       deno_core::scope!(scope, &mut runtime);
       let global = scope.get_current_context().global(scope);
       let key = v8::String::new(scope, "ServiceWorkerGlobalScope").unwrap();
-      assert!(global.get(scope, key.into()).is_some_and(|v| v.is_function()));
+      assert!(global
+        .get(scope, key.into())
+        .is_some_and(|v| v.is_function()));
     }
     let booted = start.elapsed();
     drop(runtime);
