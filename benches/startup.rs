@@ -49,7 +49,7 @@ fn stats(samples: &[f64]) -> Stats {
 fn print(label: &str, samples: &[f64]) {
   let s = stats(samples);
   println!(
-    "{label:<34} min {:>7.2} ms  median {:>7.2} ms  p90 {:>7.2} ms  mean {:>7.2} ms  (n={})",
+    "{label:<46} min {:>7.2} ms  median {:>7.2} ms  p90 {:>7.2} ms  mean {:>7.2} ms  (n={})",
     s.min,
     s.median,
     s.p90,
@@ -111,7 +111,7 @@ fn bench_process() {
 }
 
 fn bench_in_process() {
-  in_process("in-process", None);
+  in_process("in-process, no snapshot", None);
 }
 
 /// Tries a startup snapshot: creates one, then realms from it.

@@ -152,7 +152,14 @@ function dispatcher(kind, payloadJson, id) {
   }
 }
 
-op_swh_set_dispatcher(dispatcher);
+/**
+ * Hands the dispatcher to the realm. Called at bootstrap, not when this
+ * module is evaluated: with a startup snapshot, module evaluation happened
+ * in the runtime that made the snapshot, whose op state is gone.
+ */
+export function installDispatcher() {
+  op_swh_set_dispatcher(dispatcher);
+}
 
 /** Serializes a message as the structured clone algorithm does. */
 export function serializeMessage(value) {

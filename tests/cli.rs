@@ -229,7 +229,7 @@ fn trace_records_lifecycle_events_and_messages() {
 
 /// `--sw-idle-timeout`: an idle worker is stopped and started again for the
 /// next event; Cache Storage survives the restart, JS globals do not. The
-/// client waits for a flag file that this test writes once the trace shows
+/// client waits for a flag module that this test writes once the trace shows
 /// the worker stopped after the first message, so nothing depends on timing.
 #[test]
 fn idle_worker_is_stopped_and_restarted_for_the_next_event() {
@@ -259,25 +259,27 @@ self.addEventListener("message", (event) => {
     dir.path().join("client.js"),
     r#"
 const reg = await navigator.serviceWorker.ready;
-let replied;
+const replies = [];
 navigator.serviceWorker.addEventListener("message", (event) => {
   console.log(event.data);
-  replied(event.data);
+  replies.push(event.data);
 });
-const ask = (what) => new Promise((resolve) => {
-  replied = resolve;
-  reg.active.postMessage(what);
-});
-await ask("set");
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// Replies are polled for rather than awaited: awaiting a promise resolved
+// by the message listener makes later dynamic imports report spurious
+// uncaught errors (a runtime bug, see the commit message).
+reg.active.postMessage("set");
+while (replies.length < 1) await sleep(10);
 console.log("SET DONE");
-// The test writes stopped.txt once the worker has been stopped.
-while ((await fetch("stopped.txt")).status !== 200) {
-  await new Promise((resolve) => setTimeout(resolve, 20));
-}
-await ask("get");
+// The test rewrites flag.js once the worker has been stopped.
+for (let i = 0; !(await import(`./flag.js?${i}`)).stopped; i++) await sleep(20);
+reg.active.postMessage("get");
+while (replies.length < 2) await sleep(10);
 "#,
   )
   .unwrap();
+  let flag = dir.path().join("flag.js");
+  std::fs::write(&flag, "export const stopped = false;\n").unwrap();
   let trace_path = dir.path().join("trace.jsonl");
   let mut child = Command::new(env!("CARGO_BIN_EXE_swharness"))
     .args(["run", &dir.path().join("sw.js").to_string_lossy()])
@@ -288,23 +290,29 @@ await ask("get");
     .stderr(std::process::Stdio::piped())
     .spawn()
     .unwrap();
-  // Wait (bounded by the run's own timeout) for a stop after "SET DONE".
+  // Wait for a stop after "SET DONE" (bounded: the run times out after
+  // 60 s, and the test gives up after 90 s).
   let stopped_after_set = |trace: &str| {
     trace
       .find("\"text\":\"SET DONE")
       .is_some_and(|i| trace[i..].contains("\"kind\":\"worker-stopped\""))
   };
+  let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
   loop {
     let trace = std::fs::read_to_string(&trace_path).unwrap_or_default();
     if stopped_after_set(&trace) {
       break;
+    }
+    if std::time::Instant::now() > deadline {
+      let _ = child.kill();
+      panic!("no worker-stopped after SET DONE:\n{trace}");
     }
     if let Some(status) = child.try_wait().unwrap() {
       panic!("the run ended ({status}) before the worker was stopped:\n{trace}");
     }
     std::thread::sleep(std::time::Duration::from_millis(20));
   }
-  std::fs::write(dir.path().join("stopped.txt"), "yes").unwrap();
+  std::fs::write(&flag, "export const stopped = true;\n").unwrap();
   let out = child.wait_with_output().unwrap();
   let stdout = text(&out.stdout);
   assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
