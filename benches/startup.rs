@@ -7,7 +7,11 @@
 //!
 //! - the process wall time (spawn to exit), and
 //! - the `t` of the `activated` lifecycle event in the trace (`--trace`;
-//!   milliseconds since the trace was opened, early in `run`), and
+//!   milliseconds since the trace was opened, early in `run`),
+//!
+//! with the startup snapshot (made once, in a fresh cache directory, by a
+//! first run that is timed on its own) and without (`SWHARNESS_SNAPSHOT=0`);
+//! and
 //! - in-process: the time to create one realm's runtime
 //!   (`engine::new_runtime`) and to run its bootstrap (the assembled
 //!   service worker global scope), `SWH_BENCH_RUNS` times on one thread.
@@ -63,10 +67,11 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// One cold `swharness run`: (process wall ms, `activated` trace ms).
-fn one_run(dir: &Path, i: usize) -> (f64, Option<f64>) {
+fn one_run(dir: &Path, i: usize, env: &[(&str, &std::ffi::OsStr)]) -> (f64, Option<f64>) {
   let trace = dir.join(format!("trace-{i}.jsonl"));
   let start = Instant::now();
   let out = Command::new(env!("CARGO_BIN_EXE_swharness"))
+    .envs(env.iter().copied())
     .arg("run")
     .arg(dir.join("sw.js"))
     .arg("--trace")
@@ -91,22 +96,38 @@ fn one_run(dir: &Path, i: usize) -> (f64, Option<f64>) {
 fn bench_process() {
   let dir = tempfile::tempdir().unwrap();
   std::fs::write(dir.path().join("sw.js"), TRIVIAL_SW).unwrap();
-  for i in 0..3 {
-    one_run(dir.path(), i);
-  }
-  let n = runs();
-  let mut wall = Vec::with_capacity(n);
-  let mut activated = Vec::with_capacity(n);
-  for i in 0..n {
-    let (w, a) = one_run(dir.path(), i);
-    wall.push(w);
-    activated.extend(a);
-  }
-  print("process wall (spawn to exit)", &wall);
-  if activated.is_empty() {
-    println!("(no `activated` event in the trace)");
-  } else {
-    print("trace: run start to activated", &activated);
+  // The first run of a build makes the startup snapshot: time that once,
+  // with an empty cache directory.
+  let cache = tempfile::tempdir().unwrap();
+  let fresh = [("SWHARNESS_CACHE_DIR", cache.path().as_os_str())];
+  let (wall, activated) = one_run(dir.path(), 0, &fresh);
+  println!(
+    "first run, making the snapshot: process {wall:.1} ms, activated at {:.1} ms",
+    activated.unwrap_or(f64::NAN)
+  );
+  let off = std::ffi::OsString::from("0");
+  let modes: [(&str, Vec<(&str, &std::ffi::OsStr)>); 2] = [
+    ("snapshot", fresh.to_vec()),
+    ("no snapshot", vec![("SWHARNESS_SNAPSHOT", off.as_os_str())]),
+  ];
+  for (label, env) in &modes {
+    for i in 0..3 {
+      one_run(dir.path(), i, env);
+    }
+    let n = runs();
+    let mut wall = Vec::with_capacity(n);
+    let mut activated = Vec::with_capacity(n);
+    for i in 0..n {
+      let (w, a) = one_run(dir.path(), i, env);
+      wall.push(w);
+      activated.extend(a);
+    }
+    print(&format!("{label}: process wall (spawn to exit)"), &wall);
+    if activated.is_empty() {
+      println!("(no `activated` event in the trace)");
+    } else {
+      print(&format!("{label}: trace start to activated"), &activated);
+    }
   }
 }
 
