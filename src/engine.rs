@@ -194,7 +194,10 @@ fn make_snapshot_file(path: &std::path::Path) -> Option<Box<[u8]>> {
     // A stale lock from a process that died: take it over.
     std::fs::write(&lock, b"").ok()?;
   }
-  let bytes = create_snapshot();
+  let Ok(bytes) = std::panic::catch_unwind(create_snapshot) else {
+    let _ = std::fs::remove_file(&lock);
+    return None;
+  };
   let tmp = path.with_extension(format!("tmp{}", std::process::id()));
   let stored = std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, path));
   if stored.is_err() {

@@ -286,8 +286,9 @@ while (replies.length < 2) await sleep(10);
     .args(["--client", &dir.path().join("client.js").to_string_lossy()])
     .args(["--sw-idle-timeout", "0.2", "--timeout", "60", "--trace"])
     .arg(&trace_path)
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
+    // Files, not pipes: nothing reads the output until the run ends.
+    .stdout(std::fs::File::create(dir.path().join("stdout")).unwrap())
+    .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
     .spawn()
     .unwrap();
   // Wait for a stop after "SET DONE" (bounded: the run times out after
@@ -313,9 +314,10 @@ while (replies.length < 2) await sleep(10);
     std::thread::sleep(std::time::Duration::from_millis(20));
   }
   std::fs::write(&flag, "export const stopped = true;\n").unwrap();
-  let out = child.wait_with_output().unwrap();
-  let stdout = text(&out.stdout);
-  assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+  let status = child.wait().unwrap();
+  let stdout = std::fs::read_to_string(dir.path().join("stdout")).unwrap();
+  let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
+  assert!(status.success(), "{stdout}\n{stderr}");
   assert_in_order(
     &stdout,
     &[
