@@ -223,15 +223,31 @@ fn main() {
   );
 
   let disk_copy = dir.path().join("curl-copy.bin");
-  // Warm up: the first read of the file is slower (page cache).
+  // Warm up: the first read of the file is slower (page cache), and the
+  // first run of a build makes the startup snapshot (seconds, and its own
+  // peak RSS); neither is measured.
   curl(&url, Path::new("/dev/null"));
+  let warm = Command::new(env!("CARGO_BIN_EXE_swharness"))
+    .arg("run")
+    .arg(format!("{origin}sw.js"))
+    .stdout(Stdio::null())
+    .status()
+    .expect("swharness runs");
+  assert!(warm.success(), "the warm-up run failed");
+  // Each measurement starts with no dirty pages from the previous one.
+  let settle = || {
+    let _ = Command::new("sync").status();
+  };
   let mut curl_null = Vec::new();
   let mut curl_disk = Vec::new();
   let mut sw = Vec::new();
   for i in 0..repeat {
+    settle();
     let c = curl(&url, Path::new("/dev/null"));
+    settle();
     let d = curl(&url, &disk_copy);
     let _ = std::fs::remove_file(&disk_copy);
+    settle();
     let s = swharness(dir.path(), &origin, size);
     println!(
       "run {}: curl >/dev/null {:8.1} MB/s | curl >file {:8.1} MB/s | swharness {:8.1} MB/s (download {:.3} s, process {:.3} s, CPU {:.3} s, peak RSS {:.1} MiB)",
