@@ -195,7 +195,14 @@ handlers.set("rust:reply", ({ id, result }) => {
   else pending.resolve(result.ok);
 });
 
-op_swh_set_dispatcher(dispatcher);
+/**
+ * Hands the dispatcher to the realm. Called at bootstrap, not when this
+ * module is evaluated: with a startup snapshot, module evaluation happened
+ * in the runtime that made the snapshot, whose op state is gone.
+ */
+export function installDispatcher() {
+  op_swh_set_dispatcher(dispatcher);
+}
 
 /** Serializes a message as the structured clone algorithm does. */
 export function serializeMessage(value) {

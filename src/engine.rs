@@ -120,7 +120,27 @@ fn fetch_options(net: &NetConfig) -> deno_fetch::Options {
   options
 }
 
-/// Builds a runtime with every extension; the realm's own state (its host
+fn extensions(location: Option<url::Url>, net: &NetConfig) -> Vec<deno_core::Extension> {
+  // Both of rustls's crypto back ends are linked (through reqwest and
+  // deno_tls), so rustls cannot pick one by itself.
+  let _ = deno_tls::rustls::crypto::aws_lc_rs::default_provider().install_default();
+  let fetch_options = fetch_options(net);
+  vec![
+    deno_webidl::deno_webidl::init(),
+    deno_web::deno_web::init(
+      Arc::new(deno_web::BlobStore::default()),
+      location,
+      false,
+      deno_web::InMemoryBroadcastChannel::default(),
+    ),
+    deno_net::init(),
+    deno_fetch::deno_fetch::init(fetch_options),
+    swharness::init(),
+  ]
+}
+
+/// Builds a runtime with every extension, from the startup snapshot when
+/// there is one (see [`startup_snapshot`]); the realm's own state (its host
 /// channel) is put into the op state by the caller. `net` gives the realm's
 /// own `fetch()` the browser's host overrides and trusted certificates.
 pub fn new_runtime(
@@ -128,26 +148,155 @@ pub fn new_runtime(
   module_loader: Option<std::rc::Rc<dyn deno_core::ModuleLoader>>,
   net: &NetConfig,
 ) -> JsRuntime {
-  // Both of rustls's crypto back ends are linked (through reqwest and
-  // deno_tls), so rustls cannot pick one by itself.
-  let _ = deno_tls::rustls::crypto::aws_lc_rs::default_provider().install_default();
-  let fetch_options = fetch_options(net);
+  new_runtime_from(location, module_loader, net, startup_snapshot())
+}
+
+/// Like [`new_runtime`], starting from `snapshot` (made by
+/// [`create_snapshot`]) when given.
+pub fn new_runtime_from(
+  location: Option<url::Url>,
+  module_loader: Option<std::rc::Rc<dyn deno_core::ModuleLoader>>,
+  net: &NetConfig,
+  snapshot: Option<&'static [u8]>,
+) -> JsRuntime {
   let runtime = JsRuntime::new(RuntimeOptions {
     module_loader,
-    extensions: vec![
-      deno_webidl::deno_webidl::init(),
-      deno_web::deno_web::init(
-        Arc::new(deno_web::BlobStore::default()),
-        location,
-        false,
-        deno_web::InMemoryBroadcastChannel::default(),
-      ),
-      deno_net::init(),
-      deno_fetch::deno_fetch::init(fetch_options),
-      swharness::init(),
-    ],
+    extensions: extensions(location, net),
+    startup_snapshot: snapshot,
     ..Default::default()
   });
   runtime.op_state().borrow_mut().put(fetch_permissions());
   runtime
+}
+
+/// A startup snapshot of a runtime with every extension loaded (the global
+/// scope assembled up to the bootstrap), for [`new_runtime_from`].
+pub fn create_snapshot() -> Box<[u8]> {
+  let runtime = deno_core::JsRuntimeForSnapshot::new(RuntimeOptions {
+    extensions: extensions(None, &NetConfig::default()),
+    ..Default::default()
+  });
+  runtime.snapshot()
+}
+
+/// The startup snapshot for this binary, loaded once per process from the
+/// cache directory, or made and stored there on first use (a few seconds,
+/// once per build); `None` if it cannot be had, and the runtime is then
+/// assembled from source (about 50 ms more per realm).
+///
+/// `SWHARNESS_SNAPSHOT=0` turns it off; `SWHARNESS_CACHE_DIR` sets where
+/// it is kept (default `$XDG_CACHE_HOME/swharness`, `~/.cache/swharness`).
+/// Only the QuickJS engine uses it (`--features v8` assembles from source).
+pub fn startup_snapshot() -> Option<&'static [u8]> {
+  static SNAPSHOT: std::sync::OnceLock<Option<&'static [u8]>> = std::sync::OnceLock::new();
+  *SNAPSHOT.get_or_init(|| {
+    if cfg!(feature = "v8") || std::env::var_os("SWHARNESS_SNAPSHOT").is_some_and(|v| v == "0") {
+      return None;
+    }
+    let path = snapshot_path()?;
+    let bytes = match std::fs::read(&path) {
+      Ok(b) if b.len() > 1024 => b.into_boxed_slice(),
+      _ => make_snapshot_file(&path)?,
+    };
+    Some(Box::leak(bytes))
+  })
+}
+
+/// `CACHE/snapshot-VERSION-KEY.bin`. The key names this very binary and
+/// the JavaScript sources it assembles the runtime from (their paths, sizes
+/// and modification times): deno_core reads extension sources from disk
+/// when a runtime is made without a snapshot, so editing `js/` must make a
+/// new snapshot even without a rebuild.
+fn snapshot_path() -> Option<std::path::PathBuf> {
+  use std::hash::{Hash, Hasher};
+  let dir = match std::env::var_os("SWHARNESS_CACHE_DIR") {
+    Some(d) => std::path::PathBuf::from(d),
+    None => match std::env::var_os("XDG_CACHE_HOME") {
+      Some(d) if !d.is_empty() => std::path::PathBuf::from(d).join("swharness"),
+      _ => std::path::PathBuf::from(std::env::var_os("HOME")?)
+        .join(".cache")
+        .join("swharness"),
+    },
+  };
+  let exe = std::fs::metadata(std::env::current_exe().ok()?).ok()?;
+  let mut h = std::collections::hash_map::DefaultHasher::new();
+  exe.len().hash(&mut h);
+  exe.modified().ok()?.hash(&mut h);
+  for ext in extensions(None, &NetConfig::default()) {
+    for file in ext
+      .js_files
+      .iter()
+      .chain(ext.esm_files.iter())
+      .chain(ext.lazy_loaded_js_files.iter())
+      .chain(ext.lazy_loaded_esm_files.iter())
+    {
+      file.specifier.hash(&mut h);
+      if let deno_core::ExtensionFileSourceCode::LoadedFromFsDuringSnapshot(path) = &file.code {
+        path.hash(&mut h);
+        let meta = std::fs::metadata(path).ok()?;
+        meta.len().hash(&mut h);
+        meta.modified().ok()?.hash(&mut h);
+      }
+    }
+  }
+  Some(dir.join(format!(
+    "snapshot-{}-{:016x}.bin",
+    env!("CARGO_PKG_VERSION"),
+    h.finish()
+  )))
+}
+
+/// Makes the snapshot and stores it at `path` (atomically, by rename),
+/// removing all but the newest few snapshots of other builds. While another process is making it
+/// (a fresh lock file), gives up rather than wait.
+fn make_snapshot_file(path: &std::path::Path) -> Option<Box<[u8]>> {
+  let dir = path.parent()?;
+  std::fs::create_dir_all(dir).ok()?;
+  let lock = path.with_extension("lock");
+  let fresh = |p: &std::path::Path| {
+    std::fs::metadata(p)
+      .and_then(|m| m.modified())
+      .is_ok_and(|t| t.elapsed().is_ok_and(|e| e.as_secs() < 60))
+  };
+  let locked = std::fs::OpenOptions::new()
+    .write(true)
+    .create_new(true)
+    .open(&lock);
+  if locked.is_err() {
+    if fresh(&lock) {
+      return None;
+    }
+    // A stale lock from a process that died: take it over.
+    std::fs::write(&lock, b"").ok()?;
+  }
+  let Ok(bytes) = std::panic::catch_unwind(create_snapshot) else {
+    let _ = std::fs::remove_file(&lock);
+    return None;
+  };
+  let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+  let stored = std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, path));
+  if stored.is_err() {
+    let _ = std::fs::remove_file(&tmp);
+  } else if let Ok(entries) = std::fs::read_dir(dir) {
+    // Keep a few snapshots of other builds (a debug and a release binary
+    // take turns), newest first; remove the rest.
+    let mut others: Vec<(std::time::SystemTime, std::path::PathBuf)> = entries
+      .flatten()
+      .filter(|e| {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        name.starts_with("snapshot-") && name.ends_with(".bin") && e.path() != path
+      })
+      .map(|e| {
+        let t = e.metadata().and_then(|m| m.modified());
+        (t.unwrap_or(std::time::UNIX_EPOCH), e.path())
+      })
+      .collect();
+    others.sort_by_key(|o| std::cmp::Reverse(o.0));
+    for (_, p) in others.into_iter().skip(3) {
+      let _ = std::fs::remove_file(p);
+    }
+  }
+  let _ = std::fs::remove_file(&lock);
+  Some(bytes)
 }

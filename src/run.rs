@@ -117,6 +117,12 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
     .collect::<Result<_, _>>()
     .map_err(usage)?;
 
+  // Load the startup snapshot while the browser side starts; the first
+  // realm picks it up.
+  std::thread::spawn(|| {
+    crate::engine::startup_snapshot();
+  });
+
   // Local files are served on a loopback origin rooted at their common
   // directory, so relative URLs between them work.
   let files: Vec<&Path> = std::iter::once(&script)

@@ -56,7 +56,7 @@ impl Store {
     let conn = Connection::open(&path)
       .with_context(|| format!("could not open the state database {}", path.display()))?;
     conn
-      .execute_batch("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;")
+      .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
       .and_then(|_| conn.execute_batch(SCHEMA))
       .with_context(|| {
         format!(

@@ -226,3 +226,116 @@ fn trace_records_lifecycle_events_and_messages() {
     ],
   );
 }
+
+/// `--sw-idle-timeout`: an idle worker is stopped and started again for the
+/// next event; Cache Storage survives the restart, JS globals do not. The
+/// client waits for a flag module that this test writes once the trace shows
+/// the worker stopped after the first message, so nothing depends on timing.
+#[test]
+fn idle_worker_is_stopped_and_restarted_for_the_next_event() {
+  let dir = tempfile::tempdir().unwrap();
+  std::fs::write(
+    dir.path().join("sw.js"),
+    r#"
+let messages = 0;
+self.addEventListener("message", (event) => {
+  messages += 1;
+  event.waitUntil((async () => {
+    const cache = await caches.open("idle");
+    if (event.data === "set") {
+      self.remembered = "in a global";
+      await cache.put("/kept", new Response("in the cache"));
+    }
+    const hit = await cache.match("/kept");
+    event.source.postMessage(
+      `${event.data}: messages=${messages} global=${self.remembered} cache=${hit && await hit.text()}`,
+    );
+  })());
+});
+"#,
+  )
+  .unwrap();
+  std::fs::write(
+    dir.path().join("client.js"),
+    r#"
+const reg = await navigator.serviceWorker.ready;
+const replies = [];
+navigator.serviceWorker.addEventListener("message", (event) => {
+  console.log(event.data);
+  replies.push(event.data);
+});
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// Replies are polled for rather than awaited: awaiting a promise resolved
+// by the message listener makes later dynamic imports report spurious
+// uncaught errors (a runtime bug, see the commit message).
+reg.active.postMessage("set");
+while (replies.length < 1) await sleep(10);
+console.log("SET DONE");
+// The test rewrites flag.js once the worker has been stopped.
+for (let i = 0; !(await import(`./flag.js?${i}`)).stopped; i++) await sleep(20);
+reg.active.postMessage("get");
+while (replies.length < 2) await sleep(10);
+"#,
+  )
+  .unwrap();
+  let flag = dir.path().join("flag.js");
+  std::fs::write(&flag, "export const stopped = false;\n").unwrap();
+  let trace_path = dir.path().join("trace.jsonl");
+  let mut child = Command::new(env!("CARGO_BIN_EXE_swharness"))
+    .args(["run", &dir.path().join("sw.js").to_string_lossy()])
+    .args(["--client", &dir.path().join("client.js").to_string_lossy()])
+    .args(["--sw-idle-timeout", "0.2", "--timeout", "60", "--trace"])
+    .arg(&trace_path)
+    // Files, not pipes: nothing reads the output until the run ends.
+    .stdout(std::fs::File::create(dir.path().join("stdout")).unwrap())
+    .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
+    .spawn()
+    .unwrap();
+  // Wait for a stop after "SET DONE" (bounded: the run times out after
+  // 60 s, and the test gives up after 90 s).
+  let stopped_after_set = |trace: &str| {
+    trace
+      .find("\"text\":\"SET DONE")
+      .is_some_and(|i| trace[i..].contains("\"kind\":\"worker-stopped\""))
+  };
+  let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+  loop {
+    let trace = std::fs::read_to_string(&trace_path).unwrap_or_default();
+    if stopped_after_set(&trace) {
+      break;
+    }
+    if std::time::Instant::now() > deadline {
+      let _ = child.kill();
+      panic!("no worker-stopped after SET DONE:\n{trace}");
+    }
+    if let Some(status) = child.try_wait().unwrap() {
+      panic!("the run ended ({status}) before the worker was stopped:\n{trace}");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(20));
+  }
+  std::fs::write(&flag, "export const stopped = true;\n").unwrap();
+  let status = child.wait().unwrap();
+  let stdout = std::fs::read_to_string(dir.path().join("stdout")).unwrap();
+  let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
+  assert!(status.success(), "{stdout}\n{stderr}");
+  assert_in_order(
+    &stdout,
+    &[
+      "[client 1] set: messages=1 global=in a global cache=in the cache\n",
+      "[client 1] SET DONE\n",
+      // A fresh realm: the global and the counter are gone, the cache is not.
+      "[client 1] get: messages=1 global=undefined cache=in the cache\n",
+    ],
+  );
+  let trace = std::fs::read_to_string(&trace_path).unwrap();
+  let set_done = trace.find("\"text\":\"SET DONE").unwrap();
+  assert_in_order(
+    &trace[set_done..],
+    &[
+      "\"kind\":\"worker-stopped\"",
+      "\"reason\":\"idle\"",
+      "\"kind\":\"worker-started\"",
+      "\"event\":\"message\"",
+    ],
+  );
+}

@@ -56,7 +56,7 @@ impl Store {
     let path = dir.join("bgfetch.sqlite");
     let conn = Connection::open(&path)?;
     conn
-      .execute_batch("PRAGMA journal_mode=WAL;")
+      .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
       .and_then(|_| conn.execute_batch(SCHEMA))
       .map_err(|e| {
         anyhow::anyhow!(

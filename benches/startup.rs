@@ -1,0 +1,266 @@
+//! Startup benchmark: cold start of `swharness run` to an `activated`
+//! service worker, for a trivial worker.
+//!
+//! `cargo bench --bench startup` builds the release binary and spawns it
+//! `SWH_BENCH_RUNS` times (default 30, after 3 warm-up runs), reporting
+//! min / median / p90 of
+//!
+//! - the process wall time (spawn to exit), and
+//! - the `t` of the `activated` lifecycle event in the trace (`--trace`;
+//!   milliseconds since the trace was opened, early in `run`),
+//!
+//! with the startup snapshot (made once, in a fresh cache directory, by a
+//! first run that is timed on its own) and without (`SWHARNESS_SNAPSHOT=0`);
+//! and
+//! - in-process: the time to create one realm's runtime
+//!   (`engine::new_runtime`) and to run its bootstrap (the assembled
+//!   service worker global scope), `SWH_BENCH_RUNS` times on one thread.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use deno_core::v8;
+
+const TRIVIAL_SW: &str = "self.addEventListener(\"install\", () => {});\n";
+
+fn runs() -> usize {
+  std::env::var("SWH_BENCH_RUNS")
+    .ok()
+    .and_then(|s| s.parse().ok())
+    .unwrap_or(30)
+}
+
+struct Stats {
+  min: f64,
+  median: f64,
+  p90: f64,
+  mean: f64,
+}
+
+fn stats(samples: &[f64]) -> Stats {
+  let mut v = samples.to_vec();
+  v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+  let pick = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+  Stats {
+    min: v[0],
+    median: pick(0.5),
+    p90: pick(0.9),
+    mean: v.iter().sum::<f64>() / v.len() as f64,
+  }
+}
+
+fn print(label: &str, samples: &[f64]) {
+  let s = stats(samples);
+  println!(
+    "{label:<46} min {:>7.2} ms  median {:>7.2} ms  p90 {:>7.2} ms  mean {:>7.2} ms  (n={})",
+    s.min,
+    s.median,
+    s.p90,
+    s.mean,
+    samples.len()
+  );
+}
+
+fn ms(d: Duration) -> f64 {
+  d.as_secs_f64() * 1000.0
+}
+
+/// One cold `swharness run`: (process wall ms, `activated` trace ms).
+fn one_run(dir: &Path, i: usize, env: &[(&str, &std::ffi::OsStr)]) -> (f64, Option<f64>) {
+  let trace = dir.join(format!("trace-{i}.jsonl"));
+  let start = Instant::now();
+  let out = Command::new(env!("CARGO_BIN_EXE_swharness"))
+    .envs(env.iter().copied())
+    .arg("run")
+    .arg(dir.join("sw.js"))
+    .arg("--trace")
+    .arg(&trace)
+    .output()
+    .expect("swharness runs");
+  let wall = ms(start.elapsed());
+  assert!(
+    out.status.success(),
+    "swharness failed: {}",
+    String::from_utf8_lossy(&out.stderr)
+  );
+  let text = std::fs::read_to_string(&trace).unwrap_or_default();
+  let _ = std::fs::remove_file(&trace);
+  let activated = text.lines().find_map(|line| {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    (v["kind"] == "lifecycle" && v["state"] == "activated").then(|| v["t"].as_f64())?
+  });
+  (wall, activated)
+}
+
+fn bench_process() {
+  let dir = tempfile::tempdir().unwrap();
+  std::fs::write(dir.path().join("sw.js"), TRIVIAL_SW).unwrap();
+  // The first run of a build makes the startup snapshot: time that once,
+  // with an empty cache directory.
+  let cache = tempfile::tempdir().unwrap();
+  let fresh = [("SWHARNESS_CACHE_DIR", cache.path().as_os_str())];
+  let (wall, activated) = one_run(dir.path(), 0, &fresh);
+  println!(
+    "first run, making the snapshot: process {wall:.1} ms, activated at {:.1} ms",
+    activated.unwrap_or(f64::NAN)
+  );
+  let off = std::ffi::OsString::from("0");
+  let modes: [(&str, Vec<(&str, &std::ffi::OsStr)>); 2] = [
+    ("snapshot", fresh.to_vec()),
+    ("no snapshot", vec![("SWHARNESS_SNAPSHOT", off.as_os_str())]),
+  ];
+  for (label, env) in &modes {
+    for i in 0..3 {
+      one_run(dir.path(), i, env);
+    }
+    let n = runs();
+    let mut wall = Vec::with_capacity(n);
+    let mut activated = Vec::with_capacity(n);
+    for i in 0..n {
+      let (w, a) = one_run(dir.path(), i, env);
+      wall.push(w);
+      activated.extend(a);
+    }
+    print(&format!("{label}: process wall (spawn to exit)"), &wall);
+    if activated.is_empty() {
+      println!("(no `activated` event in the trace)");
+    } else {
+      print(&format!("{label}: trace start to activated"), &activated);
+    }
+  }
+}
+
+fn bench_in_process() {
+  in_process("in-process, no snapshot", None);
+}
+
+/// Tries a startup snapshot: creates one, then realms from it.
+fn bench_snapshot() {
+  let start = Instant::now();
+  let blob = std::thread::spawn(|| {
+    let rt = tokio::runtime::Builder::new_current_thread()
+      .enable_all()
+      .build()
+      .unwrap();
+    let _guard = rt.enter();
+    swharness::engine::create_snapshot()
+  })
+  .join();
+  let blob = match blob {
+    Ok(b) => b,
+    Err(_) => {
+      println!("snapshot: creating it panicked (see above)");
+      return;
+    }
+  };
+  println!(
+    "snapshot: created in {:.1} ms, {} bytes",
+    ms(start.elapsed()),
+    blob.len()
+  );
+  let blob: &'static [u8] = Box::leak(blob);
+  let ok = std::thread::spawn(move || in_process("from snapshot", Some(blob))).join();
+  if ok.is_err() {
+    println!("snapshot: a realm from the snapshot failed (see above)");
+  }
+}
+
+fn in_process(label: &str, snapshot: Option<&'static [u8]>) {
+  let rt = tokio::runtime::Builder::new_current_thread()
+    .enable_all()
+    .build()
+    .unwrap();
+  let _guard = rt.enter();
+  // The realm's host channel: kept open, never read (bootstrap sends at
+  // most console output).
+  let (host, _host_rx) = tokio::sync::mpsc::unbounded_channel();
+  let url = url::Url::parse("http://127.0.0.1:1/sw.js").unwrap();
+  let bootstrap = serde_json::json!({
+    "kind": "serviceworker",
+    "url": url.as_str(),
+    "scope": "http://127.0.0.1:1/",
+    "registration": {
+      "scope": "http://127.0.0.1:1/",
+      "updateViaCache": "imports",
+      "installing": {"id": 1, "scriptURL": url.as_str(), "state": "installing"},
+      "waiting": null,
+      "active": null,
+    },
+    "worker": {"id": 1, "scriptURL": url.as_str(), "state": "installing"},
+    "chromium": false,
+  });
+  let boot = format!("globalThis[Symbol.for('swharness.bootstrap')]({bootstrap})");
+  let mut create = Vec::new();
+  let mut boot_t = Vec::new();
+  let mut total = Vec::new();
+  let n = runs();
+  for i in 0..n + 3 {
+    let start = Instant::now();
+    let mut runtime = swharness::engine::new_runtime_from(
+      Some(url.clone()),
+      None,
+      &swharness::net::NetConfig::default(),
+      snapshot,
+    );
+    runtime
+      .op_state()
+      .borrow_mut()
+      .put(swharness::ops::RealmCtx {
+        id: 1,
+        host: host.clone(),
+      });
+    let created = start.elapsed();
+    runtime
+      .execute_script("ext:swharness/bootstrap", boot.clone())
+      .expect("bootstrap runs");
+    {
+      // Make sure the scope is really there.
+      deno_core::scope!(scope, &mut runtime);
+      let global = scope.get_current_context().global(scope);
+      let key = v8::String::new(scope, "ServiceWorkerGlobalScope").unwrap();
+      assert!(global
+        .get(scope, key.into())
+        .is_some_and(|v| v.is_function()));
+    }
+    let booted = start.elapsed();
+    drop(runtime);
+    if i >= 3 {
+      create.push(ms(created));
+      boot_t.push(ms(booted - created));
+      total.push(ms(booted));
+    }
+  }
+  print(&format!("{label}: new_runtime"), &create);
+  print(&format!("{label}: bootstrap (SW scope)"), &boot_t);
+  print(&format!("{label}: runtime + bootstrap"), &total);
+}
+
+fn main() {
+  // `cargo bench` passes `--bench`; a filter argument may select a part.
+  let filter: Vec<String> = std::env::args()
+    .skip(1)
+    .filter(|a| !a.starts_with("--"))
+    .collect();
+  let want = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+  println!(
+    "startup benchmark ({} runs; {} cores; load {})",
+    runs(),
+    std::thread::available_parallelism().map_or(0, |n| n.get()),
+    std::fs::read_to_string("/proc/loadavg")
+      .unwrap_or_default()
+      .split_whitespace()
+      .take(3)
+      .collect::<Vec<_>>()
+      .join(" ")
+  );
+  if want("process") {
+    bench_process();
+  }
+  if want("in_process") {
+    bench_in_process();
+  }
+  if want("snapshot") {
+    bench_snapshot();
+  }
+}
