@@ -183,7 +183,8 @@ function reflect(proto, map) {
 reflect(Element.prototype, { id: "id", className: "class" });
 
 // Dynamically inserted scripts with async=false run in insertion order.
-let scriptQueue = Promise.resolve();
+// (Created on first use: a startup snapshot cannot hold a promise.)
+let scriptQueue = null;
 
 class HTMLScriptElement extends Element {
   #started = false;
@@ -216,7 +217,7 @@ class HTMLScriptElement extends Element {
       const ok = await loadClassicScript(url);
       fire(this, ok ? "load" : "error");
     };
-    scriptQueue = scriptQueue.then(run);
+    scriptQueue = (scriptQueue ?? Promise.resolve()).then(run);
   }
 }
 
@@ -306,7 +307,7 @@ export async function runPageScripts(steps) {
     if (step.url) await loadClassicScript(step.url);
     else runClassicScript(step.source, step.name ?? location.href);
   }
-  await scriptQueue;
+  if (scriptQueue) await scriptQueue;
   document.readyState = "interactive";
   fire(document, "DOMContentLoaded");
   document.readyState = "complete";

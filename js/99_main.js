@@ -7,8 +7,32 @@ import { bootstrapWindow } from "ext:swharness/91_window_scope.js";
 
 const key = Symbol.for("swharness.bootstrap");
 
+// A runtime restored from the startup snapshot (QuickJS) comes back with
+// some intrinsics' prototype links lost (TypeError's [[Prototype]] is
+// Function.prototype instead of Error): put them back.
+function repairIntrinsics() {
+  const errors = [
+    "EvalError",
+    "RangeError",
+    "ReferenceError",
+    "SyntaxError",
+    "TypeError",
+    "URIError",
+    "AggregateError",
+  ];
+  for (const name of errors) {
+    const C = globalThis[name];
+    if (typeof C !== "function") continue;
+    if (Object.getPrototypeOf(C) !== Error) Object.setPrototypeOf(C, Error);
+    if (Object.getPrototypeOf(C.prototype) !== Error.prototype) {
+      Object.setPrototypeOf(C.prototype, Error.prototype);
+    }
+  }
+}
+
 function bootstrap(info) {
   delete globalThis[key];
+  repairIntrinsics();
   installDispatcher();
   installWebGlobals();
   if (info.kind === "serviceworker") bootstrapServiceWorker(info);

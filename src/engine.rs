@@ -246,6 +246,53 @@ fn snapshot_path() -> Option<std::path::PathBuf> {
   )))
 }
 
+/// The environment variable that makes the binary write a snapshot to the
+/// file it names and exit (see [`write_snapshot_if_asked`]).
+pub const WRITE_SNAPSHOT_ENV: &str = "SWHARNESS_WRITE_SNAPSHOT";
+
+/// Called first thing by `main`: in the child that makes a snapshot,
+/// writes it and returns the exit code.
+pub fn write_snapshot_if_asked() -> Option<i32> {
+  let path = std::env::var_os(WRITE_SNAPSHOT_ENV)?;
+  Some(match std::fs::write(&path, create_snapshot()) {
+    Ok(()) => 0,
+    Err(e) => {
+      eprintln!("swharness: could not write the snapshot: {e}");
+      1
+    }
+  })
+}
+
+/// Makes the snapshot in a child process of this binary: a failure there
+/// (the engine aborts rather than unwinds) must not end the user's run.
+fn snapshot_in_child(out: &std::path::Path) -> Result<(), String> {
+  let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+  let is_ours = exe
+    .file_stem()
+    .is_some_and(|n| n.to_string_lossy().starts_with("swharness"));
+  if !is_ours {
+    // Embedded in another program: make it here.
+    return std::panic::catch_unwind(create_snapshot)
+      .map_err(|_| "the engine panicked".to_string())
+      .and_then(|b| std::fs::write(out, b).map_err(|e| e.to_string()));
+  }
+  let output = std::process::Command::new(exe)
+    .env(WRITE_SNAPSHOT_ENV, out)
+    .stdin(std::process::Stdio::null())
+    .output()
+    .map_err(|e| e.to_string())?;
+  if output.status.success() {
+    Ok(())
+  } else {
+    let err = String::from_utf8_lossy(&output.stderr);
+    Err(format!(
+      "{}: {}",
+      output.status,
+      err.lines().take(5).collect::<Vec<_>>().join(" | ")
+    ))
+  }
+}
+
 /// Makes the snapshot and stores it at `path` (atomically, by rename),
 /// removing all but the newest few snapshots of other builds. While another process is making it
 /// (a fresh lock file), gives up rather than wait.
@@ -269,12 +316,26 @@ fn make_snapshot_file(path: &std::path::Path) -> Option<Box<[u8]>> {
     // A stale lock from a process that died: take it over.
     std::fs::write(&lock, b"").ok()?;
   }
-  let Ok(bytes) = std::panic::catch_unwind(create_snapshot) else {
+  let failed = path.with_extension("failed");
+  if failed.exists() {
+    // This build cannot make one (see the file); do not try every run.
+    let _ = std::fs::remove_file(&lock);
+    return None;
+  }
+  let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+  let bytes = match snapshot_in_child(&tmp) {
+    Ok(()) => std::fs::read(&tmp).ok().map(Vec::into_boxed_slice),
+    Err(why) => {
+      let _ = std::fs::write(&failed, format!("{why}\n"));
+      None
+    }
+  };
+  let Some(bytes) = bytes else {
+    let _ = std::fs::remove_file(&tmp);
     let _ = std::fs::remove_file(&lock);
     return None;
   };
-  let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-  let stored = std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, path));
+  let stored = std::fs::rename(&tmp, path);
   if stored.is_err() {
     let _ = std::fs::remove_file(&tmp);
   } else if let Ok(entries) = std::fs::read_dir(dir) {

@@ -249,6 +249,7 @@ impl BgFetchService {
           Ok(Ok(())) => preflighted = true,
           Ok(Err(_refused)) => return Outcome::NetworkError,
           Err(_) if !*self.online.borrow() => continue,
+          Err(e) if e.is_connect() && retries == 0 => return Outcome::NetworkError,
           Err(_) => {
             if !self.backoff(&mut retries, &mut cancel).await {
               return self.gave_up(&cancel);
@@ -282,6 +283,10 @@ impl BgFetchService {
       let resp = match sent {
         Ok(r) => r,
         Err(_) if !*self.online.borrow() => continue,
+        // No server to talk to (the name does not resolve, nothing
+        // listens): a network error now, as Fetch has it; only a
+        // connection that breaks is worth retrying.
+        Err(e) if e.is_connect() && retries == 0 && have == 0 => return Outcome::NetworkError,
         Err(_) => {
           if !self.backoff(&mut retries, &mut cancel).await {
             return self.gave_up(&cancel);
