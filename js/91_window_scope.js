@@ -2,6 +2,7 @@
 // `navigator.serviceWorker`, a minimal `document`, and the `swharness`
 // control object for scripts and tests.
 import { core } from "ext:core/mod.js";
+import { op_swh_park } from "ext:core/ops";
 import { defineGlobalEventHandler } from "ext:swharness/02_idl.js";
 import {
   deserializeMessage,
@@ -149,7 +150,13 @@ onBrowserCommand("runClassicScripts", ({ steps }) => runPageScripts(steps));
 
 // Client scripts run as module scripts (top-level await, imports); the
 // browser asks for them through this command.
+let parked = false;
 onBrowserCommand("runModule", async ({ url }) => {
+  if (!parked) {
+    // See op_swh_park: a module's top-level await may wait for the browser.
+    parked = true;
+    core.unrefOpPromise(op_swh_park());
+  }
   try {
     await import(url);
   } catch (e) {

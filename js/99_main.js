@@ -1,6 +1,9 @@
 // Entry point of the swharness extension: installs the shared Web globals
 // and exposes the bootstrap the realm thread calls with the realm's info.
-import { installWebGlobals } from "ext:swharness/00_web_globals.js";
+import {
+  consoleMod,
+  installWebGlobals,
+} from "ext:swharness/00_web_globals.js";
 import { installDispatcher } from "ext:swharness/01_host.js";
 import { bootstrapServiceWorker } from "ext:swharness/90_service_worker_scope.js";
 import { bootstrapWindow } from "ext:swharness/91_window_scope.js";
@@ -34,6 +37,8 @@ function bootstrap(info) {
   delete globalThis[key];
   repairIntrinsics();
   installDispatcher();
+  const noColor = () => !info.color;
+  consoleMod.setNoColorFns(noColor, noColor);
   installWebGlobals();
   if (info.kind === "serviceworker") bootstrapServiceWorker(info);
   else bootstrapWindow(info);

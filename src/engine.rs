@@ -25,6 +25,7 @@ deno_core::extension!(
   ops = [
     ops::op_swh_console,
     ops::op_swh_keepalive,
+    ops::op_swh_park,
     ops::op_swh_host_sync,
     ops::op_swh_call,
     ops::op_swh_set_dispatcher,

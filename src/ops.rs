@@ -94,6 +94,15 @@ pub async fn op_swh_keepalive(state: Rc<RefCell<OpState>>, keeping_alive: bool) 
   }
 }
 
+/// Never resolves. Client modules start one, unref'd: with it pending, the
+/// engine does not take a top-level await that waits for a message or an
+/// event for a stalled module (a page may wait for the browser), while an
+/// unref'd op does not keep the realm busy.
+#[op2]
+pub async fn op_swh_park() {
+  std::future::pending::<()>().await
+}
+
 /// The synchronous form, for the few calls the platform makes blocking
 /// (`importScripts`, `swharness.uiState`).
 #[op2]

@@ -472,6 +472,7 @@ pub(crate) async fn start_worker(
       "registration": s.registry.snapshot(&scope),
       "worker": s.registry.worker_snapshot(Some(version)),
       "chromium": browser.opts().chromium,
+    "color": crate::ui::console_colors(),
     })
   });
   let realm = browser

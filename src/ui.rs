@@ -109,3 +109,9 @@ pub fn show(browser: &Browser, st: &RegistrationState) {
   }
   let _ = out.flush();
 }
+
+/// Whether console output may use colors: stdout is a terminal and
+/// `NO_COLOR` is not set.
+pub fn console_colors() -> bool {
+  std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+}

@@ -342,3 +342,34 @@ catch (e) { console.log(`AGAIN ${e.name}`); }
   );
   assert_eq!(s.matches("EVENT ").count(), 1, "{s}");
 }
+
+#[test]
+fn csp_connect_src_fails_the_record_or_with_chromium_the_fetch() {
+  let client = r#"
+const reg = await navigator.serviceWorker.ready;
+const meta = document.createElement("meta");
+meta.httpEquiv = "Content-Security-Policy";
+meta.content = "connect-src 'none'";
+document.head.appendChild(meta);
+try {
+  await reg.backgroundFetch.fetch("csp", ["a.txt"]);
+  console.log("FETCH resolved");
+} catch (e) {
+  console.log(`FETCH ${e.name}`);
+}
+"#;
+  // The spec: the fetch resolves, its record is a network error.
+  let (out, trace) = run(client, &[]);
+  let s = stdout(&out);
+  assert!(s.contains("FETCH resolved"), "{s}");
+  assert!(
+    s.contains("EVENT backgroundfetchfail id=csp result=failure reason=fetch-error downloaded=0 records=/a.txt:0:TypeError"),
+    "{s}"
+  );
+  assert!(trace.contains("\"kind\":\"bgfetch-blocked\""), "{trace}");
+  // Chromium's renderer rejects fetch() itself.
+  let (out, _) = run(client, &["--chromium"]);
+  let s = stdout(&out);
+  assert!(s.contains("FETCH TypeError"), "{s}");
+  assert!(!s.contains("EVENT "), "{s}");
+}

@@ -339,3 +339,40 @@ while (replies.length < 2) await sleep(10);
     ],
   );
 }
+
+#[test]
+fn a_module_may_wait_at_top_level_for_a_message() {
+  let dir = tempfile::tempdir().unwrap();
+  std::fs::write(
+    dir.path().join("sw.js"),
+    "self.addEventListener('message', (e) => e.source.postMessage('pong ' + e.data));\n",
+  )
+  .unwrap();
+  std::fs::write(dir.path().join("mod.js"), "export const v = 42;\n").unwrap();
+  std::fs::write(
+    dir.path().join("client.js"),
+    r#"
+const reg = await navigator.serviceWorker.ready;
+let resolve;
+navigator.serviceWorker.addEventListener("message", (e) => resolve(e.data));
+const got = await new Promise((r) => { resolve = r; reg.active.postMessage("x"); });
+console.log(`GOT ${got}`);
+console.log(`IMPORTED ${(await import("./mod.js")).v}`);
+"#,
+  )
+  .unwrap();
+  let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+  let out = swharness(&[
+    "run",
+    &p("sw.js"),
+    "--client",
+    &p("client.js"),
+    "--timeout",
+    "30",
+  ]);
+  let (o, e) = (text(&out.stdout), text(&out.stderr));
+  assert!(out.status.success(), "{o}\n{e}");
+  assert_in_order(&o, &["[client 1] GOT pong x\n", "[client 1] IMPORTED 42\n"]);
+  // Waiting for the browser is not a stalled module.
+  assert!(!e.contains("Uncaught"), "{e}");
+}
