@@ -41,6 +41,16 @@ impl Net {
     })
   }
 
+  /// The same client (and its open connections), with an offline switch
+  /// of its own: for a browser that shares a network stack with others.
+  pub fn with_own_switch(&self, online: bool) -> Net {
+    Net {
+      config: self.config.clone(),
+      client: self.client.clone(),
+      online: Arc::new(AtomicBool::new(online)),
+    }
+  }
+
   pub fn is_online(&self) -> bool {
     self.online.load(Ordering::SeqCst)
   }

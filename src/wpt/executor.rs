@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::manifest::{PageKind, ScriptStep};
 use super::results::PageOutcome;
@@ -31,11 +31,12 @@ pub struct EngineExecutor {
   pub verbose: bool,
   /// Write each page's trace into this directory.
   pub trace_dir: Option<std::path::PathBuf>,
+  /// Made for the first page, shared by all.
+  pub net: std::sync::OnceLock<Result<Net, String>>,
 }
 
 impl PageExecutor for EngineExecutor {
   fn run_page(&self, run: PageRun) -> Pin<Box<dyn Future<Output = PageOutcome> + Send>> {
-    let started = Instant::now();
     let (chromium, verbose) = (self.chromium, self.verbose);
     let trace = self.trace_dir.as_ref().map(|d| {
       let name: String = run
@@ -53,43 +54,46 @@ impl PageExecutor for EngineExecutor {
         .collect();
       d.join(format!("{name}.jsonl"))
     });
-    let (tx, rx) = oneshot::channel();
-    let spawned = std::thread::Builder::new()
-      .name("wpt-page".into())
-      .spawn(move || {
-        let outcome = match tokio::runtime::Builder::new_multi_thread()
-          .worker_threads(1)
-          .enable_all()
-          .build()
-        {
-          Ok(rt) => {
-            let o = rt.block_on(run_page(run, chromium, verbose, trace));
-            rt.shutdown_timeout(Duration::from_millis(200));
-            o
-          }
-          Err(e) => PageOutcome::crash(format!("no runtime: {e}"), started.elapsed()),
-        };
-        let _ = tx.send(outcome);
-      });
-    Box::pin(async move {
-      match spawned {
-        Err(e) => PageOutcome::crash(format!("no thread: {e}"), started.elapsed()),
-        Ok(_) => rx
-          .await
-          .unwrap_or_else(|_| PageOutcome::crash("the page's thread panicked", started.elapsed())),
-      }
-    })
+    // One network stack for the run: its connections to the server are
+    // kept and reused from page to page (no new TLS handshake per script).
+    let net = self
+      .net
+      .get_or_init(|| network(&run))
+      .as_ref()
+      .map(|n| n.with_own_switch(true))
+      .map_err(Clone::clone);
+    Box::pin(run_page(run, net, chromium, verbose, trace))
   }
+}
+
+/// The network stack of a run: the WPT hosts resolve to the server, and
+/// the runner's CA is trusted.
+fn network(run: &PageRun) -> Result<Net, String> {
+  let ca = std::fs::read(&run.server_info.ca_pem_path)
+    .map_err(|e| format!("reading {}: {e}", run.server_info.ca_pem_path.display()))?;
+  Net::new(
+    NetConfig {
+      resolve: run.server_info.host_overrides.clone(),
+      extra_root_certs_pem: vec![ca],
+    },
+    true,
+  )
+  .map_err(|e| format!("{e:#}"))
 }
 
 async fn run_page(
   run: PageRun,
+  net: Result<Net, String>,
   chromium: bool,
   verbose: bool,
   trace: Option<std::path::PathBuf>,
 ) -> PageOutcome {
   let t0 = Instant::now();
-  match run_page_inner(run, chromium, verbose, trace, t0).await {
+  let net = match net {
+    Ok(net) => net,
+    Err(e) => return PageOutcome::crash(e, t0.elapsed()),
+  };
+  match run_page_inner(run, net, chromium, verbose, trace, t0).await {
     Ok(o) => o,
     Err(e) => PageOutcome::crash(format!("{e:#}"), t0.elapsed()),
   }
@@ -130,6 +134,7 @@ fn outcome_of(json: &str, elapsed: Duration) -> PageOutcome {
 
 async fn run_page_inner(
   run: PageRun,
+  net: Net,
   chromium: bool,
   verbose: bool,
   trace: Option<std::path::PathBuf>,
@@ -147,15 +152,6 @@ async fn run_page_inner(
   let state = tempfile::Builder::new()
     .prefix("swharness-wpt-")
     .tempdir()?;
-  let ca = std::fs::read(&run.server_info.ca_pem_path)
-    .with_context(|| format!("reading {}", run.server_info.ca_pem_path.display()))?;
-  let net = Net::new(
-    NetConfig {
-      resolve: run.server_info.host_overrides.clone(),
-      extra_root_certs_pem: vec![ca],
-    },
-    true,
-  )?;
   let (report_tx, mut report_rx) = mpsc::unbounded_channel();
   let browser = Browser::start(BrowserOptions {
     state_dir: state.path().to_path_buf(),

@@ -107,6 +107,7 @@ impl WptArgs {
       chromium: self.chromium,
       verbose: self.verbose,
       trace_dir: self.trace_dir.clone(),
+      net: std::sync::OnceLock::new(),
     });
     match run(self.into_options(), exec).await {
       Ok(true) => 0,

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -246,6 +247,26 @@ def send_close_notify():
   wserver.WebTestServer.shutdown_request = shutdown_request
 
 
+def no_delay():
+  """Send small writes at once (TCP_NODELAY) on every connection.
+
+  wptserve writes a response's head and body separately; with Nagle's
+  algorithm the body then waits for the client's delayed ACK of the head,
+  and every request after the first on a kept-alive connection took ~40 ms
+  instead of ~1 ms."""
+  orig = wserver.WebTestServer.get_request
+
+  def get_request(self):
+    conn, addr = orig(self)
+    try:
+      conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+      pass
+    return conn, addr
+
+  wserver.WebTestServer.get_request = get_request
+
+
 UNSERVED_SCHEMES = ("ws", "wss", "h2", "http-private", "http-public", "https-private",
                     "https-public", "webtransport-h3")
 
@@ -322,6 +343,7 @@ def main():
   logger = logging.getLogger("swharness-wpt")
 
   send_close_notify()
+  no_delay()
   routes = build_routes(cfg)
   rewrites = [("GET", "/resources/WebIDLParser.js", "/resources/webidl2/lib/webidl2.js")]
 
@@ -390,12 +412,8 @@ def main():
       pass
   except KeyboardInterrupt:
     pass
-  for lst in servers.values():
-    for s in lst:
-      try:
-        s.stop()
-      except Exception:
-        pass
+  # The HTTP servers are not stopped one by one (each waits out its 0.5 s
+  # poll): the process exits, and the runner kills its group.
   try:
     stash_server.__exit__(None, None, None)
   except Exception:
