@@ -29,6 +29,10 @@ impl StaticServer {
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
       while let Ok((stream, _)) = listener.accept().await {
+        // The head and the body are separate writes: without this, the body
+        // of a kept-alive connection's next response waits ~40 ms for the
+        // client's delayed ACK (Nagle).
+        let _ = stream.set_nodelay(true);
         let root = root.clone();
         tokio::spawn(async move {
           let _ = serve_connection(stream, &root, rate).await;
