@@ -210,15 +210,7 @@ pub fn startup_snapshot() -> Option<&'static [u8]> {
 /// new snapshot even without a rebuild.
 fn snapshot_path() -> Option<std::path::PathBuf> {
   use std::hash::{Hash, Hasher};
-  let dir = match std::env::var_os("SWHARNESS_CACHE_DIR") {
-    Some(d) => std::path::PathBuf::from(d),
-    None => match std::env::var_os("XDG_CACHE_HOME") {
-      Some(d) if !d.is_empty() => std::path::PathBuf::from(d).join("swharness"),
-      _ => std::path::PathBuf::from(std::env::var_os("HOME")?)
-        .join(".cache")
-        .join("swharness"),
-    },
-  };
+  let dir = cache_dir()?;
   let exe = std::fs::metadata(std::env::current_exe().ok()?).ok()?;
   let mut h = std::collections::hash_map::DefaultHasher::new();
   exe.len().hash(&mut h);
@@ -245,6 +237,75 @@ fn snapshot_path() -> Option<std::path::PathBuf> {
     env!("CARGO_PKG_VERSION"),
     h.finish()
   )))
+}
+
+/// swharness's cache directory: `$SWHARNESS_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/swharness`, else `~/.cache/swharness`.
+fn cache_dir() -> Option<std::path::PathBuf> {
+  Some(match std::env::var_os("SWHARNESS_CACHE_DIR") {
+    Some(d) => std::path::PathBuf::from(d),
+    None => match std::env::var_os("XDG_CACHE_HOME") {
+      Some(d) if !d.is_empty() => std::path::PathBuf::from(d).join("swharness"),
+      _ => std::path::PathBuf::from(std::env::var_os("HOME")?)
+        .join(".cache")
+        .join("swharness"),
+    },
+  })
+}
+
+/// The most the engine's bytecode cache may hold before it is trimmed.
+const BYTECODE_CACHE_MAX: u64 = 64 << 20;
+
+/// The engine (QuickJS behind v8x) caches compiled scripts on disk and
+/// never removes any (hundreds of MB after a few days of test runs). Keep
+/// that cache in ours (`CACHE/bytecode`) and trim it, oldest first, to
+/// [`BYTECODE_CACHE_MAX`] in the background. Must be called before any
+/// other thread starts (it sets an environment variable); does nothing when
+/// the user configured the engine's cache (`V82JSC_BC_CACHE_DIR`,
+/// `V82JSC_NO_BC_CACHE`).
+pub fn configure_bytecode_cache() {
+  if std::env::var_os("V82JSC_BC_CACHE_DIR").is_some()
+    || std::env::var_os("V82JSC_NO_BC_CACHE").is_some()
+  {
+    return;
+  }
+  let Some(dir) = cache_dir().map(|d| d.join("bytecode")) else {
+    return;
+  };
+  std::env::set_var("V82JSC_BC_CACHE_DIR", &dir);
+  std::thread::spawn(move || trim_dir(&dir, BYTECODE_CACHE_MAX));
+}
+
+/// Removes the oldest files of `dir` until it holds at most 3/4 of `max`
+/// bytes, if it holds more than `max`.
+fn trim_dir(dir: &std::path::Path, max: u64) {
+  let Ok(entries) = std::fs::read_dir(dir) else {
+    return;
+  };
+  let mut files: Vec<(std::time::SystemTime, u64, std::path::PathBuf)> = entries
+    .flatten()
+    .filter_map(|e| {
+      let m = e.metadata().ok().filter(|m| m.is_file())?;
+      Some((
+        m.modified().unwrap_or(std::time::UNIX_EPOCH),
+        m.len(),
+        e.path(),
+      ))
+    })
+    .collect();
+  let mut total: u64 = files.iter().map(|f| f.1).sum();
+  if total <= max {
+    return;
+  }
+  files.sort_by_key(|f| f.0);
+  for (_, len, path) in files {
+    if total <= max / 4 * 3 {
+      break;
+    }
+    if std::fs::remove_file(&path).is_ok() {
+      total = total.saturating_sub(len);
+    }
+  }
 }
 
 /// The environment variable that makes the binary write a snapshot to the
@@ -361,4 +422,31 @@ fn make_snapshot_file(path: &std::path::Path) -> Option<Box<[u8]>> {
   }
   let _ = std::fs::remove_file(&lock);
   Some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+  #[test]
+  fn trim_dir_removes_the_oldest_files_past_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = std::time::SystemTime::now() - std::time::Duration::from_secs(100);
+    for i in 0..10u64 {
+      let p = dir.path().join(format!("f{i}"));
+      std::fs::write(&p, vec![0u8; 1000]).unwrap();
+      let f = std::fs::File::options().write(true).open(&p).unwrap();
+      f.set_modified(t0 + std::time::Duration::from_secs(i))
+        .unwrap();
+    }
+    // Under the limit: nothing goes.
+    super::trim_dir(dir.path(), 10_000);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 10);
+    // Over it: down to 3/4 of the limit, oldest first.
+    super::trim_dir(dir.path(), 8_000);
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+      .unwrap()
+      .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+      .collect();
+    left.sort();
+    assert_eq!(left, ["f4", "f5", "f6", "f7", "f8", "f9"]);
+  }
 }
