@@ -326,7 +326,9 @@ catch (e) { console.log(`AGAIN ${e.name}`); }
   assert!(seen, "the first run made progress before the kill");
   let trace2 = dir.path().join("t2.jsonl");
   let out = Command::new(env!("CARGO_BIN_EXE_swharness"))
-    .args(args(&trace2, "100000000"))
+    // Slow enough that the fetch is still downloading when the page tries
+    // its id again (an id is free again once its fetch completes).
+    .args(args(&trace2, "2000000"))
     .output()
     .unwrap();
   let s = stdout(&out);

@@ -226,7 +226,14 @@ impl BgFetchService {
       Err(()) => return Outcome::NetworkError,
     };
     let mut preflighted = cors.as_ref().is_none_or(|c| !c.preflight);
+    let body = bytes::Bytes::from(body);
+    // What an earlier attempt counted as uploaded, taken back on a retry.
+    let upload_count = Arc::new(std::sync::atomic::AtomicU64::new(0));
     loop {
+      let counted = upload_count.swap(0, std::sync::atomic::Ordering::SeqCst);
+      if counted > 0 {
+        self.add_uploaded(uid, -(counted as i64));
+      }
       if !self.wait_online(&mut cancel).await {
         return Outcome::Cancelled;
       }
@@ -268,7 +275,9 @@ impl BgFetchService {
         builder = builder.header(k, v);
       }
       if !body.is_empty() {
-        builder = builder.body(body.clone());
+        builder = builder
+          .header(reqwest::header::CONTENT_LENGTH, body.len())
+          .body(self.upload_body(uid, body.clone(), upload_count.clone()));
       }
       if resumable {
         builder = builder
@@ -294,9 +303,6 @@ impl BgFetchService {
           continue;
         }
       };
-      if !body.is_empty() {
-        self.add_uploaded(uid, body.len() as u64);
-      }
       let status = resp.status().as_u16();
       let partial = status == 206 && resumable;
       let headers = header_pairs(&resp);
@@ -443,11 +449,40 @@ impl BgFetchService {
     }
   }
 
-  fn add_uploaded(&self, uid: &str, n: u64) {
-    let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(r) = running.get_mut(uid) {
-      r.state.uploaded = (r.state.uploaded + n).min(r.state.upload_total);
+  fn add_uploaded(self: &Arc<Self>, uid: &str, delta: i64) {
+    {
+      let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+      let Some(r) = running.get_mut(uid) else {
+        return;
+      };
+      let uploaded = (r.state.uploaded as i64 + delta).max(0) as u64;
+      r.state.uploaded = uploaded.min(r.state.upload_total);
     }
+    // A progress update, throttled as for downloads.
+    self.add_downloaded(uid, 0);
+  }
+
+  /// A request body streamed in 64 KiB pieces, each counted as uploaded
+  /// (and in `counted`) when the connection takes it.
+  fn upload_body(
+    self: &Arc<Self>,
+    uid: &str,
+    body: bytes::Bytes,
+    counted: Arc<std::sync::atomic::AtomicU64>,
+  ) -> reqwest::Body {
+    const PIECE: usize = 64 << 10;
+    let svc = self.clone();
+    let uid = uid.to_string();
+    let pieces: Vec<bytes::Bytes> = (0..body.len())
+      .step_by(PIECE)
+      .map(|at| body.slice(at..(at + PIECE).min(body.len())))
+      .collect();
+    let stream = futures::stream::iter(pieces).map(move |piece| {
+      counted.fetch_add(piece.len() as u64, std::sync::atomic::Ordering::SeqCst);
+      svc.add_uploaded(&uid, piece.len() as i64);
+      Ok::<_, std::io::Error>(piece)
+    });
+    reqwest::Body::wrap_stream(stream)
   }
 }
 
