@@ -240,6 +240,32 @@ async fn a_reset_is_retried_with_range_and_the_body_is_byte_identical() {
 }
 
 #[tokio::test]
+async fn a_range_that_does_not_continue_the_body_restarts_it_from_zero() {
+  let server = FaultServer::start().await;
+  let b = body(200_000);
+  server.add("/r", ranged(b.clone(), true));
+  // Reset after 10000 bytes; the resume then gets a 206 from byte 5000.
+  server.queue_faults(
+    "/r",
+    [Fault::ResetAfter(10_000), Fault::WrongRangeStart(5_000)],
+  );
+  let out = run(&fetch_js("wrong-range", &[server.url("/r")], "{}"), &[]).await;
+  assert_has(
+    &out,
+    &format!(
+      "CLIENT EVENT backgroundfetchsuccess id=wrong-range result=success reason= downloaded=200000 records={}",
+      rec("/r", 200, &b)
+    ),
+  );
+  one_event(&out);
+  let reqs = server.requests_to("/r");
+  assert_eq!(reqs.len(), 3, "{reqs:?}");
+  assert_eq!(reqs[1].header("range"), Some("bytes=10000-"));
+  // Started over, without Range.
+  assert_eq!(reqs[2].header("range"), None);
+}
+
+#[tokio::test]
 async fn resets_every_time_fail_with_fetch_error_after_bounded_retries() {
   let server = FaultServer::start().await;
   let mut route = ranged(body(200_000), true);

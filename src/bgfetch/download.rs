@@ -306,6 +306,14 @@ impl BgFetchService {
       let status = resp.status().as_u16();
       let partial = status == 206 && resumable;
       let headers = header_pairs(&resp);
+      if partial && content_range_start(&headers) != Some(have) {
+        // A range that does not continue what is on disk cannot be
+        // appended: start over without Range (not a retry).
+        validator.clear();
+        let _ = tokio::fs::write(&path, b"").await;
+        self.add_downloaded(uid, -(have as i64));
+        continue;
+      }
       if let Some(plan) = &cors {
         if plan.check(&headers).is_err() {
           // Nothing of a response that fails CORS is kept.
@@ -548,6 +556,17 @@ impl CorsPlan {
   fn check(&self, headers: &[(String, String)]) -> Result<(), String> {
     super::cors::check_response(&self.origin, headers, self.credentials)
   }
+}
+
+/// The first byte position of a `Content-Range: bytes FIRST-LAST/LENGTH`.
+fn content_range_start(headers: &[(String, String)]) -> Option<u64> {
+  let value = headers
+    .iter()
+    .find(|(k, _)| k.eq_ignore_ascii_case("content-range"))?
+    .1
+    .trim();
+  let range = value.strip_prefix("bytes")?.trim_start();
+  range.split('-').next()?.trim().parse().ok()
 }
 
 fn header_pairs(resp: &reqwest::Response) -> Vec<(String, String)> {

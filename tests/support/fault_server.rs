@@ -30,6 +30,10 @@ pub enum Fault {
   /// Announce a Content-Length this many bytes larger, send the body,
   /// then close.
   LieContentLength(u64),
+  /// Answer a range request with 206 from this byte instead of the one
+  /// asked for (Content-Range says so): a server that does not continue
+  /// where the client is.
+  WrongRangeStart(u64),
   /// Send the body `chunk` bytes at a time, `delay_ms` apart.
   SlowChunks {
     chunk: usize,
@@ -403,6 +407,12 @@ async fn serve(
   });
   let total = route.body.len() as u64;
   let (status, body) = match range_start(&req, &route) {
+    Some(_) if matches!(route.fault, Fault::WrongRangeStart(_)) => {
+      let Fault::WrongRangeStart(at) = route.fault else {
+        unreachable!()
+      };
+      (206, &route.body[at as usize..])
+    }
     Some(start) => (206, &route.body[start as usize..]),
     None => (route.status, &route.body[..]),
   };
@@ -443,7 +453,7 @@ async fn serve(
     return stream.shutdown().await;
   }
   match route.fault {
-    Fault::None | Fault::LieContentLength(_) => {
+    Fault::None | Fault::LieContentLength(_) | Fault::WrongRangeStart(_) => {
       stream.write_all(body).await?;
     }
     Fault::StallAfter(n) => {
