@@ -19,6 +19,8 @@
 //! median run of each (the ratio is swharness / curl).
 //! `SWH_BENCH_BYTES` takes a plain number or a K/M/G (binary) suffix.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -211,15 +213,9 @@ fn main() {
   let origin = server.origin().to_string();
   let url = format!("{origin}big.bin");
   println!(
-    "bgfetch throughput: {size} bytes ({:.0} MiB), {repeat} runs each; {} cores; load {}",
+    "bgfetch throughput: {size} bytes ({:.0} MiB), {repeat} runs each; {}",
     size as f64 / (1u64 << 20) as f64,
-    std::thread::available_parallelism().map_or(0, |n| n.get()),
-    std::fs::read_to_string("/proc/loadavg")
-      .unwrap_or_default()
-      .split_whitespace()
-      .take(3)
-      .collect::<Vec<_>>()
-      .join(" ")
+    common::machine()
   );
 
   let disk_copy = dir.path().join("curl-copy.bin");

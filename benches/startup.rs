@@ -16,6 +16,8 @@
 //!   (`engine::new_runtime`) and to run its bootstrap (the assembled
 //!   service worker global scope), `SWH_BENCH_RUNS` times on one thread.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -243,17 +245,7 @@ fn main() {
     .filter(|a| !a.starts_with("--"))
     .collect();
   let want = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
-  println!(
-    "startup benchmark ({} runs; {} cores; load {})",
-    runs(),
-    std::thread::available_parallelism().map_or(0, |n| n.get()),
-    std::fs::read_to_string("/proc/loadavg")
-      .unwrap_or_default()
-      .split_whitespace()
-      .take(3)
-      .collect::<Vec<_>>()
-      .join(" ")
-  );
+  println!("startup benchmark ({} runs; {})", runs(), common::machine());
   if want("process") {
     bench_process();
   }
