@@ -23,7 +23,8 @@ use crate::trace::Trace;
 /// How long a page gets to report after being told to time out.
 const REPORT_GRACE: Duration = Duration::from_secs(5);
 
-/// Runs each page in its own browser, on its own thread and runtime.
+/// Runs each page in its own browser (its realms on their own threads), all
+/// on the runner's runtime and one shared network stack.
 pub struct EngineExecutor {
   /// Follow Chromium where it diverges from the spec (`--chromium`).
   pub chromium: bool,
