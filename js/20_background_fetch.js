@@ -289,12 +289,13 @@ export class BackgroundFetchManager {
         "NotAllowedError",
       );
     }
-    const downloadTotal = options?.downloadTotal === undefined
-      ? 0
-      : Math.trunc(Number(options.downloadTotal));
-    if (!Number.isFinite(downloadTotal) || downloadTotal < 0) {
-      throw new TypeError("downloadTotal must be a non-negative integer");
-    }
+    // WebIDL `unsigned long long` (no [EnforceRange]): -1 wraps to 2^64-1,
+    // which then exceeds any quota, as in Chromium.
+    const downloadTotal = webidl.converters["unsigned long long"](
+      options?.downloadTotal ?? 0,
+      "Failed to execute 'fetch' on 'BackgroundFetchManager'",
+      "downloadTotal",
+    );
     const icons = [...(options?.icons ?? [])].map((i) => ({
       src: String(i?.src ?? ""),
       sizes: i?.sizes === undefined ? "" : String(i.sizes),

@@ -236,7 +236,11 @@ pub(crate) async fn handle(
           requests,
           args["title"].as_str().unwrap_or("").to_string(),
           args["icons"].clone(),
-          args["downloadTotal"].as_u64().unwrap_or(0),
+          // Past 2^53 the number arrives as a float: saturate.
+          args["downloadTotal"]
+            .as_u64()
+            .or_else(|| args["downloadTotal"].as_f64().map(|f| f.max(0.0) as u64))
+            .unwrap_or(0),
         )
         .map_err(to_host_error)?;
       browser.trace(
