@@ -28,8 +28,8 @@ pub(crate) async fn start(browser: &Browser) -> anyhow::Result<()> {
     BgFetchConfig {
       dir: opts.state_dir.join("bgfetch"),
       quota_bytes: opts.quota,
-      max_active_fetches: 2,
-      max_parallel_downloads: 3,
+      max_active_fetches: opts.bgfetch_limits.active_fetches,
+      max_parallel_downloads: opts.bgfetch_limits.parallel_downloads,
       progress_interval: Duration::from_millis(100),
       max_retries: 3,
       retry_base: opts.retry_backoff,

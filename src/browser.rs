@@ -63,6 +63,8 @@ pub struct BrowserOptions {
   /// Background Fetch: the wait before the first retry after a network
   /// error (doubled for each further retry).
   pub retry_backoff: Duration,
+  /// Background Fetch: fetches and downloads at once.
+  pub bgfetch_limits: crate::bgfetch::Limits,
 }
 
 pub(crate) struct RealmEntry {

@@ -68,6 +68,12 @@ pub struct RunArgs {
   /// network error; each further retry waits twice as long (default 200).
   #[arg(long, value_name = "MS")]
   pub retry_backoff_ms: Option<u64>,
+  /// Background Fetch: how many fetches download at once (others wait).
+  #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+  pub max_active_fetches: u16,
+  /// Background Fetch: how many records of one fetch download at once.
+  #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+  pub max_parallel_downloads: u16,
 }
 
 /// Parses the command line and runs it; returns the process exit code.

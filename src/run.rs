@@ -215,6 +215,10 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
     page_report: None,
     echo_console: true,
     retry_backoff: Duration::from_millis(args.retry_backoff_ms.unwrap_or(200)),
+    bgfetch_limits: crate::bgfetch::Limits {
+      active_fetches: args.max_active_fetches.into(),
+      parallel_downloads: args.max_parallel_downloads.into(),
+    },
   })
   .await
   .map_err(|e| (EXIT_SCRIPT_ERROR, format!("{e:#}")))?;

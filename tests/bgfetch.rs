@@ -375,3 +375,44 @@ try {
   assert!(s.contains("FETCH TypeError"), "{s}");
   assert!(!s.contains("EVENT "), "{s}");
 }
+
+#[test]
+fn max_active_fetches_queues_the_next_fetch() {
+  let client = r#"
+const reg = await navigator.serviceWorker.ready;
+await reg.backgroundFetch.fetch("one", ["b.bin"]);
+await reg.backgroundFetch.fetch("two", ["a.txt"]);
+"#;
+  // The order in which the fetches complete, from the trace.
+  let completions = |trace: &str| -> Vec<String> {
+    trace
+      .lines()
+      .filter(|l| {
+        l.contains("\"kind\":\"bgfetch-progress\"") && l.contains("\"result\":\"success\"")
+      })
+      .map(|l| {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        v["id"].as_str().unwrap().to_string()
+      })
+      .fold(Vec::new(), |mut acc, id| {
+        if !acc.contains(&id) {
+          acc.push(id);
+        }
+        acc
+      })
+  };
+  // One at a time: "two" (1 KB) waits for "one" (300 KB at 1 MB/s).
+  let (out, trace) = run(
+    client,
+    &["--max-active-fetches", "1", "--serve-rate", "1000000"],
+  );
+  assert!(out.status.success(), "{}", stdout(&out));
+  assert_eq!(completions(&trace), ["one", "two"], "{trace}");
+  // Two at a time (the default): the small one is done first.
+  let (out, trace) = run(client, &["--serve-rate", "1000000"]);
+  assert!(out.status.success(), "{}", stdout(&out));
+  assert_eq!(completions(&trace), ["two", "one"], "{trace}");
+  // Zero is refused.
+  let (out, _) = run(client, &["--max-active-fetches", "0"]);
+  assert_eq!(out.status.code(), Some(2));
+}

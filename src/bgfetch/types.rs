@@ -122,3 +122,20 @@ impl From<rusqlite::Error> for BgFetchError {
     BgFetchError::Storage(e.to_string())
   }
 }
+
+/// How many fetches download at once, and how many records of one fetch.
+/// Chromium-like defaults: 2 and 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+  pub active_fetches: usize,
+  pub parallel_downloads: usize,
+}
+
+impl Default for Limits {
+  fn default() -> Self {
+    Limits {
+      active_fetches: 2,
+      parallel_downloads: 3,
+    }
+  }
+}

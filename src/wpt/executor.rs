@@ -167,6 +167,7 @@ async fn run_page_inner(
     page_report: Some(report_tx),
     echo_console: verbose,
     retry_backoff: Duration::from_millis(200),
+    bgfetch_limits: Default::default(),
   })
   .await?;
   let script = ClientScript::Page {
