@@ -283,6 +283,12 @@ export class BackgroundFetchManager {
       }
       checkRequestUrl(r);
     }
+    // Chromium refuses two requests for the same URL (the spec allows it).
+    if (chromium && new Set(list.map((r) => r.url)).size !== list.length) {
+      throw new TypeError(
+        "Failed to execute 'fetch' on 'BackgroundFetchManager': Duplicate requests are not allowed.",
+      );
+    }
     if (inServiceWorker && chromium) {
       throw new DOMException(
         "background fetch is not allowed in service worker environments",

@@ -416,3 +416,22 @@ await reg.backgroundFetch.fetch("two", ["a.txt"]);
   let (out, _) = run(client, &["--max-active-fetches", "0"]);
   assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn duplicate_urls_are_allowed_unless_chromium() {
+  let client = r#"
+const reg = await navigator.serviceWorker.ready;
+try {
+  const f = await reg.backgroundFetch.fetch("dup", ["a.txt", "a.txt"]);
+  console.log(`DUP ok ${f.id}`);
+} catch (e) {
+  console.log(`DUP ${e.name}`);
+}
+"#;
+  let (out, _) = run(client, &[]);
+  let s = stdout(&out);
+  assert!(s.contains("DUP ok dup"), "{s}");
+  assert!(s.contains("EVENT backgroundfetchsuccess id=dup result=success reason= downloaded=2000 records=/a.txt:200:1000,/a.txt:200:1000"), "{s}");
+  let (out, _) = run(client, &["--chromium"]);
+  assert!(stdout(&out).contains("DUP TypeError"), "{}", stdout(&out));
+}
