@@ -74,6 +74,10 @@ pub struct RunArgs {
   /// Background Fetch: how many records of one fetch download at once.
   #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
   pub max_parallel_downloads: u16,
+  /// A connection that sends nothing for SECS seconds is a network error
+  /// (a stalled download is retried, resuming where it was).
+  #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+  pub stall_timeout: f64,
 }
 
 /// Parses the command line and runs it; returns the process exit code.

@@ -12,6 +12,9 @@ use crate::host::HostError;
 pub struct NetConfig {
   pub resolve: Vec<(String, SocketAddr)>,
   pub extra_root_certs_pem: Vec<Vec<u8>>,
+  /// A connection that sends nothing for this long is a network error (a
+  /// stalled download is then retried, resuming); None: wait forever.
+  pub stall_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Clone)]
@@ -26,6 +29,9 @@ impl Net {
     let mut builder = reqwest::Client::builder()
       .user_agent(concat!("swharness/", env!("CARGO_PKG_VERSION")))
       .redirect(reqwest::redirect::Policy::limited(20));
+    if let Some(t) = config.stall_timeout {
+      builder = builder.read_timeout(t).connect_timeout(t);
+    }
     for (host, addr) in &config.resolve {
       builder = builder.resolve(host, *addr);
     }

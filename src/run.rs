@@ -201,8 +201,17 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
       .map_err(|e| usage(format!("cannot write the trace file {}: {e}", p.display())))?,
     None => Trace::disabled(),
   };
-  let net = Net::new(NetConfig::default(), !args.offline)
-    .map_err(|e| (EXIT_SCRIPT_ERROR, format!("{e:#}")))?;
+  if !(args.stall_timeout > 0.0 && args.stall_timeout.is_finite()) {
+    return Err(usage(
+      "--stall-timeout must be a positive number of seconds".into(),
+    ));
+  }
+  let net_config = NetConfig {
+    stall_timeout: Some(Duration::from_secs_f64(args.stall_timeout)),
+    ..NetConfig::default()
+  };
+  let net =
+    Net::new(net_config, !args.offline).map_err(|e| (EXIT_SCRIPT_ERROR, format!("{e:#}")))?;
   let browser = Browser::start(BrowserOptions {
     state_dir,
     trace,

@@ -266,6 +266,32 @@ async fn a_range_that_does_not_continue_the_body_restarts_it_from_zero() {
 }
 
 #[tokio::test]
+async fn a_stalled_connection_times_out_and_resumes_with_range() {
+  let server = FaultServer::start().await;
+  let b = body(200_000);
+  server.add("/s", ranged(b.clone(), true));
+  // The first response stops after 10000 bytes and never goes on.
+  server.queue_faults("/s", [Fault::StallAfter(10_000)]);
+  let out = run(
+    &fetch_js("stall", &[server.url("/s")], "{}"),
+    &["--stall-timeout", "0.5"],
+  )
+  .await;
+  assert_has(
+    &out,
+    &format!(
+      "CLIENT EVENT backgroundfetchsuccess id=stall result=success reason= downloaded=200000 records={}",
+      rec("/s", 200, &b)
+    ),
+  );
+  one_event(&out);
+  let reqs = server.requests_to("/s");
+  assert_eq!(reqs.len(), 2, "{reqs:?}");
+  assert_eq!(reqs[1].header("range"), Some("bytes=10000-"));
+  server.release();
+}
+
+#[tokio::test]
 async fn resets_every_time_fail_with_fetch_error_after_bounded_retries() {
   let server = FaultServer::start().await;
   let mut route = ranged(body(200_000), true);

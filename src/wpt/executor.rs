@@ -76,6 +76,7 @@ fn network(run: &PageRun) -> Result<Net, String> {
     NetConfig {
       resolve: run.server_info.host_overrides.clone(),
       extra_root_certs_pem: vec![ca],
+      stall_timeout: Some(Duration::from_secs(60)),
     },
     true,
   )
