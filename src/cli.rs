@@ -98,7 +98,10 @@ pub fn main() -> i32 {
     }
   };
   let rt = match tokio::runtime::Builder::new_multi_thread()
-    .worker_threads(2)
+    // One worker: JavaScript runs on the realms' own threads, and the
+    // browser side is I/O; a second worker only made the download's tasks
+    // wake each other across threads (benches/README.md).
+    .worker_threads(1)
     .enable_all()
     .build()
   {
