@@ -326,9 +326,7 @@ impl Browser {
           } else if level >= 2 {
             let _ = std::io::stderr().write_all(prefixed.as_bytes());
           } else {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(prefixed.as_bytes());
-            let _ = out.flush();
+            crate::ui::print_stdout(&prefixed);
           }
         }
         HostMsg::Idle { realm, received } => {
