@@ -79,7 +79,9 @@ console.log(`STARTED ${f.id} ${f instanceof BackgroundFetchRegistration} ids=${J
 console.log(`SAME ${(await reg.backgroundFetch.get("two")) === f}`);
 f.onprogress = () => { if (f.result) console.log(`PROGRESS result=${f.result} downloaded=${f.downloaded}`); };
 "#,
-    &[],
+    // Slow enough that the fetch is still active for getIds()/get() (a
+    // completed fetch is no longer listed).
+    &["--serve-rate", "1000000"],
   );
   let s = stdout(&out);
   assert!(
