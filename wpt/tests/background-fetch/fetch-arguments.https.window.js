@@ -36,7 +36,10 @@ bgfTest(async (t, bgf) => {
 
 bgfTest(async (t, bgf) => {
   const id = bgfUniqueId('dup');
-  const url = bgfBodyUrl({size: 100000, delay: 50});
+  const key = bgfUuid();
+  t.add_cleanup(() => bgfRelease(key));
+  // Stalls after 100 bytes until released: active for as long as needed.
+  const url = bgfBodyUrl({size: 2000, stall: 100, key});
   const first = await bgf.fetch(id, url);
   await promise_rejects_js(t, TypeError, bgf.fetch(id, url), 'the id is in use');
   assert_true(await first.abort());
