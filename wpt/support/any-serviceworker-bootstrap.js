@@ -1,7 +1,7 @@
 // swharness: the inline script of wpt serve's `.any.serviceworker.html`
 // wrapper, as a file (served as
 // /resources/swharness/any-serviceworker-bootstrap.js). The worker script is
-// the page's path with `.any.serviceworker.html` → `.any.worker.js`.
+// the page's path with `.any.serviceworker.html` -> `.any.worker.js`.
 (async function() {
   const scope = 'does/not/exist';
   const worker = location.pathname.replace(/\.any\.serviceworker\.html$/, '.any.worker.js') +
