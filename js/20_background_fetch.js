@@ -146,6 +146,7 @@ export class BackgroundFetchRegistration extends EventTarget {
       uid: this.#state.uid,
       url: q ? q.url : null,
       method: q ? q.method : null,
+      headers: q ? headerList(q.headers) : [],
       ignoreSearch: !!options?.ignoreSearch,
       ignoreMethod: !!options?.ignoreMethod,
       ignoreVary: !!options?.ignoreVary,

@@ -161,6 +161,34 @@ fn apply_request_policy(
   Ok(())
 }
 
+/// The `Vary` step of "request matches cached item": every header the
+/// record's response varies on has the same value in the query and in the
+/// record's request; `Vary: *` never matches. A record without a response
+/// (or without `Vary`) matches.
+fn vary_matches(record: &crate::bgfetch::RecordState, query: &[(String, String)]) -> bool {
+  let Some(response) = &record.response else {
+    return true;
+  };
+  let value = |headers: &[(String, String)], name: &str| -> Option<String> {
+    let values: Vec<&str> = headers
+      .iter()
+      .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+      .map(|(_, v)| v.as_str())
+      .collect();
+    (!values.is_empty()).then(|| values.join(", "))
+  };
+  let vary: Vec<String> = response
+    .headers
+    .iter()
+    .filter(|(k, _)| k.eq_ignore_ascii_case("vary"))
+    .flat_map(|(_, v)| v.split(',').map(|f| f.trim().to_string()))
+    .filter(|f| !f.is_empty())
+    .collect();
+  vary
+    .iter()
+    .all(|f| f != "*" && value(&record.request.headers, f) == value(query, f))
+}
+
 /// The registration of `scope` was unregistered: its fetches end silently.
 pub(crate) fn on_unregistered(browser: &Browser, scope: &str) {
   if let Some(svc) = browser.inner.bgfetch.get() {
@@ -275,6 +303,9 @@ pub(crate) async fn handle(
       let ignore_search = args["ignoreSearch"] == json!(true);
       let ignore_method = args["ignoreMethod"] == json!(true);
       let method = args["method"].as_str().unwrap_or("GET");
+      let ignore_vary = args["ignoreVary"] == json!(true);
+      let query_headers: Vec<(String, String)> =
+        serde_json::from_value(args["headers"].clone()).unwrap_or_default();
       let strip = |u: &str| u.split(['?', '#']).next().unwrap_or("").to_string();
       let list: Vec<Value> = svc
         .records(uid)
@@ -290,6 +321,7 @@ pub(crate) async fn handle(
             || (method == "GET" && r.request.method == "GET")
             || r.request.method == method
         })
+        .filter(|r| url.is_none() || ignore_vary || vary_matches(r, &query_headers))
         .map(|r| json!(r))
         .collect();
       Ok(Value::Array(list))

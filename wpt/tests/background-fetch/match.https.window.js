@@ -81,3 +81,20 @@ bgfTest(async (t, bgf, swReg) => {
   await promise_rejects_dom(t, 'InvalidStateError', registration.match(bgfBodyUrl({size: 10})));
   await promise_rejects_dom(t, 'InvalidStateError', registration.matchAll());
 }, 'After the final event: recordsAvailable false, match() and matchAll() reject with InvalidStateError');
+
+bgfTest(async (t, bgf, swReg) => {
+  // The response varies on X-Flavor; the record's request sent "mint".
+  const url = new URL(bgfBodyUrl({size: 10, vary: 'X-Flavor', tag: 'vary'}), location.href).href;
+  // sw.js holds the final event of an id containing 'hold': the records
+  // stay available until the page releases it.
+  const id = bgfUniqueId('vary-hold');
+  t.add_cleanup(() => swReg.active && swReg.active.postMessage({type: 'release', id}));
+  const registration = await bgf.fetch(id, new Request(url, {headers: {'X-Flavor': 'mint'}}));
+  await bgfMessageFor(id, 'backgroundfetchsuccess');
+  const query = flavor => new Request(url, {headers: {'X-Flavor': flavor}});
+  assert_equals((await registration.matchAll(query('mint'))).length, 1, 'same header value');
+  assert_equals((await registration.matchAll(query('lime'))).length, 0, 'another value');
+  assert_equals((await registration.matchAll(url)).length, 0, 'the header missing');
+  assert_equals((await registration.matchAll(query('lime'), {ignoreVary: true})).length, 1,
+                'ignoreVary');
+}, 'match() honours the response\'s Vary header unless ignoreVary');

@@ -3,6 +3,7 @@
 Query parameters (all optional):
   size=N       body length in bytes (default 1024); the bytes follow a fixed
                pattern (see pattern()), so that a test can check them
+  vary=NAMES   send `Vary: NAMES`
   etag=E       send `ETag: "E"` and honour Range when If-Range matches;
                etag=per-request: the ETag changes with every request of key
   status=N     answer with this status (the body is still sent)
@@ -124,6 +125,9 @@ def main(request, response):
     writer.write_header("Content-Type", "application/octet-stream")
     writer.write_header("Cache-Control", "no-store")
     writer.write_header("Content-Length", str(size - start))
+    vary = param(request, "vary")
+    if vary:
+        writer.write_header("Vary", vary)
     if quoted:
         writer.write_header("ETag", quoted)
         writer.write_header("Accept-Ranges", "bytes")
