@@ -319,6 +319,15 @@ impl BgFetchService {
           // Nothing of a response that fails CORS is kept.
           return Outcome::NetworkError;
         }
+      } else if redirected_across_origins(req, resp.url()) {
+        // A same-origin request that a redirect took to another origin:
+        // CORS applies to what comes back from there.
+        let credentials = req.credentials == "include";
+        if req.mode == "same-origin"
+          || super::cors::check_response(&req.origin, &headers, credentials).is_err()
+        {
+          return Outcome::NetworkError;
+        }
       }
       let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
       if !partial {
@@ -556,6 +565,14 @@ impl CorsPlan {
   fn check(&self, headers: &[(String, String)]) -> Result<(), String> {
     super::cors::check_response(&self.origin, headers, self.credentials)
   }
+}
+
+/// Whether redirects took a request of the caller's origin elsewhere.
+fn redirected_across_origins(req: &RequestSpec, final_url: &reqwest::Url) -> bool {
+  !req.origin.is_empty()
+    && req.mode != "no-cors"
+    && final_url.as_str() != req.url
+    && super::cors::is_cross_origin(&req.origin, final_url)
 }
 
 /// The first byte position of a `Content-Range: bytes FIRST-LAST/LENGTH`.

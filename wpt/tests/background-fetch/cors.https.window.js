@@ -113,3 +113,28 @@ bgfTest(async (t, bgf) => {
   assert_equals(msg.records[0].status, 200, 'the https record completes');
   assert_equals(msg.records[1].error, 'TypeError', 'the http record is blocked');
 }, 'Mixed content fails its record, not fetch(); the other records complete');
+
+function redirectTo(target) {
+  const url = new URL('resources/redirect.py', location.href);
+  url.searchParams.set('location', target);
+  return url.href;
+}
+
+bgfTest(async (t, bgf) => {
+  const id = bgfUniqueId('redirect-denied');
+  await bgf.fetch(id, redirectTo(crossOriginUrl({})));
+  const msg = await bgfMessageFor(id);
+  assert_equals(msg.type, 'backgroundfetchfail');
+  assert_equals(msg.reg.failureReason, 'fetch-error');
+  assert_equals(msg.reg.downloaded, 0, 'nothing of the response counts');
+  assert_equals(msg.records[0].error, 'TypeError');
+}, 'A same-origin request redirected to another origin needs CORS there');
+
+bgfTest(async (t, bgf) => {
+  const id = bgfUniqueId('redirect-allowed');
+  await bgf.fetch(id, redirectTo(crossOriginUrl({allow: '*'})));
+  const msg = await bgfMessageFor(id);
+  assert_equals(msg.type, 'backgroundfetchsuccess');
+  assert_equals(msg.records[0].status, 200);
+  assert_equals(msg.records[0].length, 'cors ok'.length);
+}, 'A redirect to another origin that allows the page is followed');
