@@ -23,15 +23,17 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use super::manifest::Scheme;
 
 const SERVE_PY: &str = include_str!("serve.py");
-/// Our JS files (sources in `wpt/support/`), written next to the launcher.
+/// Our JS files (sources in `wpt/support/`), written next to the launcher
+/// under the names the runner serves them by (our report and testdriver
+/// vendor files take the place of WPT's; they are not upstream's).
 const SUPPORT_FILES: &[(&str, &str)] = &[
   (
     "testharnessreport.js",
-    include_str!("../../wpt/support/testharnessreport.js"),
+    include_str!("../../wpt/support/swharness-report.js"),
   ),
   (
     "testdriver-vendor.js",
-    include_str!("../../wpt/support/testdriver-vendor.js"),
+    include_str!("../../wpt/support/automation.js"),
   ),
   (
     "any-window-global.js",

@@ -1,4 +1,4 @@
-// swharness's testharnessreport.js (served as /resources/testharnessreport.js
+// swharness's own test report file (wpt/support/swharness-report.js, served as /resources/testharnessreport.js
 // by `swharness wpt`; not the upstream file).
 //
 // When testharness.js completes, calls

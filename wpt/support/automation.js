@@ -1,4 +1,4 @@
-// swharness's testdriver-vendor.js (served as /resources/testdriver-vendor.js
+// swharness's own testdriver vendor file (wpt/support/automation.js, served as /resources/testdriver-vendor.js
 // by `swharness wpt`; not the upstream file). Implements the parts of
 // test_driver_internal that swharness supports; everything else rejects with
 // a clear error instead of hanging.
