@@ -279,23 +279,15 @@ pub(crate) async fn handle(
       Ok(stamped(&state))
     }
     "get" => Ok(
-      active_fetch(
-        &svc,
-        args["scope"].as_str().unwrap_or(""),
-        args["id"].as_str().unwrap_or(""),
-      )
-      .map(|s| stamped(&s))
-      .unwrap_or(Value::Null),
+      svc
+        .active(
+          args["scope"].as_str().unwrap_or(""),
+          args["id"].as_str().unwrap_or(""),
+        )
+        .map(|s| stamped(&s))
+        .unwrap_or(Value::Null),
     ),
-    "getIds" => {
-      let scope = args["scope"].as_str().unwrap_or("");
-      let ids: Vec<String> = svc
-        .get_ids(scope)
-        .into_iter()
-        .filter(|id| active_fetch(&svc, scope, id).is_some())
-        .collect();
-      Ok(json!(ids))
-    }
+    "getIds" => Ok(json!(svc.get_ids(args["scope"].as_str().unwrap_or("")))),
     "abort" => Ok(json!(svc.abort(args["uid"].as_str().unwrap_or("")))),
     "records" => {
       let uid = args["uid"].as_str().unwrap_or("");
@@ -359,15 +351,6 @@ pub(crate) async fn handle(
       "unknown call bgfetch.{method}"
     ))),
   }
-}
-
-/// The fetch `id` if it is among the registration's "active background
-/// fetches": from fetch() until every record has settled, but no longer
-/// once abort() (or the user) aborted it, as abort() removes it at once.
-fn active_fetch(svc: &BgFetchService, scope: &str, id: &str) -> Option<RegistrationState> {
-  svc
-    .get(scope, id)
-    .filter(|s| s.phase == Phase::Active && s.failure_reason != "aborted")
 }
 
 /// Finds the fetch `id` among the registrations of the realm's origin.

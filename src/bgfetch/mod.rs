@@ -56,6 +56,14 @@ pub struct BgFetchService {
   pub(crate) forgotten: Mutex<std::collections::HashSet<String>>,
 }
 
+/// Whether a fetch is among the registration's "active background
+/// fetches": from fetch() until every record has settled, but no longer
+/// once abort() (or the user) aborted it, as abort() removes it at once.
+/// Only an active fetch holds its id.
+fn is_active(s: &RegistrationState) -> bool {
+  s.phase == Phase::Active && s.failure_reason != "aborted"
+}
+
 fn new_uid() -> String {
   let mut b = [0u8; 12];
   if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
@@ -189,10 +197,7 @@ impl BgFetchService {
   ) -> Result<RegistrationState, BgFetchError> {
     // Only an active fetch holds its id: once complete (even while its
     // final event runs) or aborted, the id may be used again.
-    let active = self.all().into_iter().any(|s| {
-      s.scope == scope && s.id == id && s.phase == Phase::Active && s.failure_reason != "aborted"
-    });
-    if active {
+    if self.active(scope, id).is_some() {
       return Err(BgFetchError::TypeError(format!(
         "There already is a registration for the given id ('{id}')."
       )));
@@ -233,13 +238,12 @@ impl BgFetchService {
     Ok(state)
   }
 
-  /// The registration for `id` unless its records are gone.
-  pub fn get(&self, scope: &str, id: &str) -> Option<RegistrationState> {
+  /// The active fetch with this id, if there is one (at most one can be).
+  pub fn active(&self, scope: &str, id: &str) -> Option<RegistrationState> {
     self
       .all()
       .into_iter()
-      .rev()
-      .find(|s| s.scope == scope && s.id == id && s.phase != Phase::Finished)
+      .find(|s| s.scope == scope && s.id == id && is_active(s))
   }
 
   /// The newest fetch with this id, whatever its phase (what the download
@@ -252,12 +256,12 @@ impl BgFetchService {
       .find(|s| s.scope == scope && s.id == id)
   }
 
-  /// Ids of fetches still downloading.
+  /// Ids of the registration's active fetches.
   pub fn get_ids(&self, scope: &str) -> Vec<String> {
     self
       .all()
       .into_iter()
-      .filter(|s| s.scope == scope && s.phase == Phase::Active)
+      .filter(|s| s.scope == scope && is_active(s))
       .map(|s| s.id)
       .collect()
   }
