@@ -16,6 +16,13 @@ enum Interrupt {
   Error,
 }
 
+/// What [`BgFetchService::throttle`] decided.
+enum Publish {
+  Now(Box<RegistrationState>),
+  Later(std::time::Duration),
+  Owed,
+}
+
 enum Outcome {
   Done,
   BadStatus,
@@ -97,25 +104,18 @@ impl BgFetchService {
       .lock()
       .unwrap_or_else(|p| p.into_inner())
       .remove(uid);
+    let mut state = state;
     if forgotten {
       // Its registration is gone: no event, and the records are released.
-      let mut state = state;
       state.phase = Phase::Finished;
       state.records_available = false;
-      let _ = self.db(|s| s.save_state(&state));
-      self
-        .running
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(uid);
-      self.emit(BgFetchEvent::Progress(state));
-      return;
     }
-    let _ = self.db(|s| s.save_state(&state));
-    self.emit(BgFetchEvent::Progress(state.clone()));
-    // Announce completion before leaving the running set, so that there
-    // is never a moment when the fetch looks idle but its event is owed.
-    self.emit(BgFetchEvent::Completed(state));
+    self.publish_progress(state.clone());
+    if !forgotten {
+      // Announce completion before leaving the running set, so that there
+      // is never a moment when the fetch looks idle but its event is owed.
+      self.emit(BgFetchEvent::Completed(state));
+    }
     self
       .running
       .lock()
@@ -123,13 +123,63 @@ impl BgFetchService {
       .remove(uid);
   }
 
+  /// Saves a fetch's state and tells the browser.
+  fn publish_progress(&self, st: RegistrationState) {
+    let _ = self.db(|s| s.save_state(&st));
+    self.emit(BgFetchEvent::Progress(st));
+  }
+
+  /// Decides, with the fetch's counters just changed, whether to publish
+  /// its state now or after the throttle's interval (then once, with what
+  /// it is by then), or not at all because an update is already owed.
+  fn throttle(&self, r: &mut Running) -> Publish {
+    let since = r.last_progress.elapsed();
+    if since >= self.config.progress_interval {
+      r.last_progress = Instant::now();
+      Publish::Now(Box::new(r.state.clone()))
+    } else if !r.progress_owed {
+      r.progress_owed = true;
+      Publish::Later(self.config.progress_interval - since)
+    } else {
+      Publish::Owed
+    }
+  }
+
+  fn publish(self: &Arc<Self>, uid: &str, decision: Publish) {
+    match decision {
+      Publish::Now(st) => self.publish_progress(*st),
+      // The throttle delays an update, never drops it: a download that
+      // stalls still reports what it has.
+      Publish::Later(wait) => {
+        let svc = self.clone();
+        let uid = uid.to_string();
+        tokio::spawn(async move {
+          tokio::time::sleep(wait).await;
+          let st = {
+            let mut running = svc.running.lock().unwrap_or_else(|p| p.into_inner());
+            // Once complete, the final update has gone out.
+            let Some(r) = running
+              .get_mut(&uid)
+              .filter(|r| r.state.phase == Phase::Active)
+            else {
+              return;
+            };
+            r.progress_owed = false;
+            r.last_progress = Instant::now();
+            r.state.clone()
+          };
+          svc.publish_progress(st);
+        });
+      }
+      Publish::Owed => {}
+    }
+  }
+
   /// Counts `delta` more bytes (fewer when negative). Bytes that would go
   /// over downloadTotal or the quota are not counted: the fetch fails and
   /// false says not to store them.
   fn add_downloaded(self: &Arc<Self>, uid: &str, delta: i64) -> bool {
-    let mut out = None;
-    let mut owed = None;
-    {
+    let decision = {
       let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
       let Some(r) = running.get_mut(uid) else {
         return false;
@@ -150,43 +200,9 @@ impl BgFetchService {
         return false;
       }
       r.state.downloaded = downloaded;
-      let since = r.last_progress.elapsed();
-      if since >= self.config.progress_interval {
-        r.last_progress = Instant::now();
-        out = Some(r.state.clone());
-      } else if !r.progress_owed {
-        r.progress_owed = true;
-        owed = Some(self.config.progress_interval - since);
-      }
-    }
-    if let Some(st) = out {
-      let _ = self.db(|s| s.save_state(&st));
-      self.emit(BgFetchEvent::Progress(st));
-    }
-    if let Some(wait) = owed {
-      // The throttle delays an update, never drops it: a download that
-      // stalls still reports what it has.
-      let svc = self.clone();
-      let uid = uid.to_string();
-      tokio::spawn(async move {
-        tokio::time::sleep(wait).await;
-        let st = {
-          let mut running = svc.running.lock().unwrap_or_else(|p| p.into_inner());
-          // Once complete, the final update has gone out.
-          let Some(r) = running
-            .get_mut(&uid)
-            .filter(|r| r.state.phase == Phase::Active)
-          else {
-            return;
-          };
-          r.progress_owed = false;
-          r.last_progress = Instant::now();
-          r.state.clone()
-        };
-        let _ = svc.db(|s| s.save_state(&st));
-        svc.emit(BgFetchEvent::Progress(st));
-      });
-    }
+      self.throttle(r)
+    };
+    self.publish(uid, decision);
     true
   }
 
@@ -467,16 +483,16 @@ impl BgFetchService {
   }
 
   fn add_uploaded(self: &Arc<Self>, uid: &str, delta: i64) {
-    {
+    let decision = {
       let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
       let Some(r) = running.get_mut(uid) else {
         return;
       };
       let uploaded = (r.state.uploaded as i64 + delta).max(0) as u64;
       r.state.uploaded = uploaded.min(r.state.upload_total);
-    }
-    // A progress update, throttled as for downloads.
-    self.add_downloaded(uid, 0);
+      self.throttle(r)
+    };
+    self.publish(uid, decision);
   }
 
   /// A request body streamed in 64 KiB pieces, each counted as uploaded
