@@ -271,14 +271,13 @@ impl BgFetchService {
         match sent {
           Ok(Ok(())) => preflighted = true,
           Ok(Err(_refused)) => return Outcome::NetworkError,
-          Err(_) if !*self.online.borrow() => continue,
-          Err(e) if e.is_connect() && retries == 0 => return Outcome::NetworkError,
-          Err(_) => {
-            if !self.backoff(&mut retries, &mut cancel).await {
-              return self.gave_up(&cancel);
-            }
-            continue;
-          }
+          Err(e) => match self
+            .after_send_error(&e, retries == 0, &mut retries, &mut cancel)
+            .await
+          {
+            Some(outcome) => return outcome,
+            None => continue,
+          },
         }
       }
       let method =
@@ -307,16 +306,15 @@ impl BgFetchService {
       };
       let resp = match sent {
         Ok(r) => r,
-        Err(_) if !*self.online.borrow() => continue,
-        // No server to talk to (the name does not resolve, nothing
-        // listens): a network error now, as Fetch has it; only a
-        // connection that breaks is worth retrying.
-        Err(e) if e.is_connect() && retries == 0 && have == 0 => return Outcome::NetworkError,
-        Err(_) => {
-          if !self.backoff(&mut retries, &mut cancel).await {
-            return self.gave_up(&cancel);
+        Err(e) => {
+          let first_contact = retries == 0 && have == 0;
+          match self
+            .after_send_error(&e, first_contact, &mut retries, &mut cancel)
+            .await
+          {
+            Some(outcome) => return outcome,
+            None => continue,
           }
-          continue;
         }
       };
       let status = resp.status().as_u16();
@@ -457,6 +455,30 @@ impl BgFetchService {
       let _ = self.db(|s| s.save_response(uid, index, &meta, &validator));
       return Outcome::Done;
     }
+  }
+
+  /// After a request (or its preflight) could not be sent: None to try
+  /// again (offline: once online; otherwise after a backoff), or how the
+  /// record ends. No server to talk to on first contact (the name does not
+  /// resolve, nothing listens) is a network error at once, as Fetch has
+  /// it; only a connection that breaks is worth retrying.
+  async fn after_send_error(
+    &self,
+    e: &reqwest::Error,
+    first_contact: bool,
+    retries: &mut u32,
+    cancel: &mut watch::Receiver<bool>,
+  ) -> Option<Outcome> {
+    if !*self.online.borrow() {
+      return None;
+    }
+    if e.is_connect() && first_contact {
+      return Some(Outcome::NetworkError);
+    }
+    if !self.backoff(retries, cancel).await {
+      return Some(self.gave_up(cancel));
+    }
+    None
   }
 
   /// Counts a retry and waits before it (doubling each time); false when
