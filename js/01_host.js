@@ -65,10 +65,14 @@ export function makeError(err) {
   }
 }
 
-function unwrap(text) {
-  const res = JSON.parse(text);
+/** The value of a browser answer (`{ok}` or `{error}`), or its error. */
+function settle(res) {
   if (res.error) throw makeError(res.error);
   return res.ok;
+}
+
+function unwrap(text) {
+  return settle(JSON.parse(text));
 }
 
 // Calls waiting for their answer, which comes as a `rust:reply` command:
@@ -191,8 +195,11 @@ handlers.set("rust:reply", ({ id, result }) => {
   const pending = pendingCalls.get(id);
   if (!pending) return;
   pendingCalls.delete(id);
-  if (result.error) pending.reject(makeError(result.error));
-  else pending.resolve(result.ok);
+  try {
+    pending.resolve(settle(result));
+  } catch (e) {
+    pending.reject(e);
+  }
 });
 
 /**

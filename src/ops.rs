@@ -65,11 +65,9 @@ pub fn op_swh_call(
     })
     .is_ok();
   if sent {
-    let calls = state.borrow_mut::<crate::realm::OutstandingCalls>();
-    calls.all += 1;
-    if keeps_alive {
-      calls.keeping_alive += 1;
-    }
+    state
+      .borrow_mut::<crate::realm::OutstandingCalls>()
+      .called(keeps_alive);
   }
   Ok(sent)
 }

@@ -147,19 +147,10 @@ async fn run_realm(spec: RealmSpec, host: HostSender, mut rx: mpsc::UnboundedRec
       received += 1;
       progressed = true;
       if cmd.kind == CMD_REPLY {
+        let keeps_alive = cmd.payload["keepsAlive"] == Value::Bool(true);
         let state = runtime.op_state();
         let mut state = state.borrow_mut();
-        let calls = state.borrow_mut::<OutstandingCalls>();
-        calls.all = calls.all.saturating_sub(1);
-        if calls.all == 0 {
-          calls.none.notify_waiters();
-        }
-        if cmd.payload["keepsAlive"] == Value::Bool(true) {
-          calls.keeping_alive = calls.keeping_alive.saturating_sub(1);
-          if calls.keeping_alive == 0 {
-            calls.none_keeping_alive.notify_waiters();
-          }
-        }
+        state.borrow_mut::<OutstandingCalls>().answered(keeps_alive);
       }
       if cmd.kind == CMD_SHUTDOWN {
         if let Some(reply) = cmd.reply {
@@ -265,6 +256,30 @@ pub struct OutstandingCalls {
   pub all: u64,
   pub none_keeping_alive: std::rc::Rc<tokio::sync::Notify>,
   pub none: std::rc::Rc<tokio::sync::Notify>,
+}
+
+impl OutstandingCalls {
+  /// A call went out.
+  pub fn called(&mut self, keeps_alive: bool) {
+    self.all += 1;
+    if keeps_alive {
+      self.keeping_alive += 1;
+    }
+  }
+
+  /// Its answer came back.
+  pub fn answered(&mut self, keeps_alive: bool) {
+    self.all = self.all.saturating_sub(1);
+    if self.all == 0 {
+      self.none.notify_waiters();
+    }
+    if keeps_alive {
+      self.keeping_alive = self.keeping_alive.saturating_sub(1);
+      if self.keeping_alive == 0 {
+        self.none_keeping_alive.notify_waiters();
+      }
+    }
+  }
 }
 
 /// Replies owed to the browser for commands still being handled in JS.
