@@ -87,8 +87,9 @@ fn push_update(browser: &Browser, st: &RegistrationState) {
   );
   crate::ui::show(browser, st);
   let realms: Vec<RealmId> = browser.with_state(|s| s.realms.keys().copied().collect());
+  let update = json!({"state": stamped(st)});
   for r in realms {
-    browser.post(r, "bgfetchUpdate", json!({"state": stamped(st)}));
+    browser.post(r, "bgfetchUpdate", update.clone());
   }
 }
 
