@@ -233,9 +233,71 @@ async fn respond(
   if head.method == "HEAD" {
     return Ok(keep_alive);
   }
-  let mut file = tokio::fs::File::open(&path).await?;
+  let body_len = end - start;
+  match rate {
+    None => send_file(stream, &path, start, body_len).await?,
+    Some(rate) => send_chunks(stream, &path, start, body_len, Some(rate)).await?,
+  }
+  Ok(keep_alive)
+}
+
+/// Sends `len` bytes of the file from `start` with sendfile(2): the kernel
+/// hands page-cache pages to the socket without a copy through user space
+/// (the bench of background fetch throughput serves 1 GiB this way). A
+/// call moves at most 1 MiB, so a file not yet in the page cache blocks
+/// this worker for one disk read at a time, as nginx's sendfile does.
+#[cfg(target_os = "linux")]
+async fn send_file(
+  stream: &mut TcpStream,
+  path: &Path,
+  start: u64,
+  len: u64,
+) -> std::io::Result<()> {
+  use tokio::io::Interest;
+  let file = std::fs::File::open(path)?;
+  let end = start + len;
+  let mut offset = start;
+  while offset < end {
+    let want = (end - offset).min(1 << 20) as usize;
+    stream.writable().await?;
+    let sent = stream.try_io(Interest::WRITABLE, || {
+      rustix::fs::sendfile(&*stream, &file, Some(&mut offset), want).map_err(std::io::Error::from)
+    });
+    match sent {
+      // The file is shorter than it was: end the body early (the client
+      // sees a short body, as with a file truncated while read).
+      Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+      Ok(_) => {}
+      Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+      Err(e) => return Err(e),
+    }
+  }
+  Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+async fn send_file(
+  stream: &mut TcpStream,
+  path: &Path,
+  start: u64,
+  len: u64,
+) -> std::io::Result<()> {
+  send_chunks(stream, path, start, len, None).await
+}
+
+/// Sends the range by reads and writes; with a `rate`, at about that many
+/// bytes per second in pieces of a twentieth of a second, so that a demo
+/// shows progress.
+async fn send_chunks(
+  stream: &mut TcpStream,
+  path: &Path,
+  start: u64,
+  len: u64,
+  rate: Option<u64>,
+) -> std::io::Result<()> {
+  let mut file = tokio::fs::File::open(path).await?;
   file.seek(std::io::SeekFrom::Start(start)).await?;
-  let mut left = end - start;
+  let mut left = len;
   let chunk = match rate {
     Some(r) => (r / 20).clamp(1024, 64 * 1024) as usize,
     None => 64 * 1024,
@@ -254,7 +316,7 @@ async fn respond(
       tokio::time::sleep(Duration::from_secs_f64(n as f64 / r.max(1) as f64)).await;
     }
   }
-  Ok(keep_alive)
+  Ok(())
 }
 
 fn parse_range(value: &str, len: u64) -> Option<(u64, u64)> {
@@ -323,6 +385,45 @@ mod tests {
     );
     assert_eq!(resolve(root, "/../etc/passwd"), None);
     assert_eq!(resolve(root, "/%2e%2e/etc/passwd"), None);
+  }
+
+  /// Whole bodies (sendfile), ranges and paced bodies are the file's bytes,
+  /// and a connection stays usable after each.
+  #[tokio::test]
+  async fn bodies_are_the_files_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..(3u32 << 20) + 17)
+      .map(|i| (i * 7 % 251) as u8)
+      .collect();
+    std::fs::write(dir.path().join("f.bin"), &data).unwrap();
+    let client = reqwest::Client::new();
+    for rate in [None, Some(64 << 20)] {
+      let server = StaticServer::start(dir.path().to_path_buf(), rate, 0)
+        .await
+        .unwrap();
+      let url = server.origin().join("f.bin").unwrap();
+      let whole = client.get(url.clone()).send().await.unwrap();
+      assert_eq!(whole.status(), 200);
+      assert!(whole.bytes().await.unwrap() == data, "rate {rate:?}");
+      let part = client
+        .get(url.clone())
+        .header("Range", "bytes=1000000-")
+        .send()
+        .await
+        .unwrap();
+      assert_eq!(part.status(), 206);
+      assert!(
+        part.bytes().await.unwrap() == data[1_000_000..],
+        "rate {rate:?}"
+      );
+      let tail = client
+        .get(url)
+        .header("Range", "bytes=-5")
+        .send()
+        .await
+        .unwrap();
+      assert!(tail.bytes().await.unwrap() == data[data.len() - 5..]);
+    }
   }
 
   #[test]
