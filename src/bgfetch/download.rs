@@ -397,6 +397,7 @@ impl BgFetchService {
       let mut stream = resp.bytes_stream();
       let mut len = meta.body_len;
       let base = meta.body_len;
+      let mut saved = Instant::now();
       let interrupted = loop {
         let next = tokio::select! {
           n = stream.next() => n,
@@ -414,9 +415,14 @@ impl BgFetchService {
             len += chunk.len() as u64;
             match writer.push(chunk).await {
               Ok(false) => {}
-              // A batch reached the file: remember how far the body got.
+              // A batch reached the file: remember how far the body got,
+              // now and then (a resume goes by the file's length; this is
+              // for what the store shows meanwhile).
               Ok(true) => {
-                let _ = self.db(|s| s.save_progress(uid, index, base + writer.written));
+                if saved.elapsed() >= WRITE_EVERY {
+                  saved = Instant::now();
+                  let _ = self.db(|s| s.save_progress(uid, index, base + writer.written));
+                }
               }
               Err(_) => {
                 self.fail(uid, "quota-exceeded");
@@ -638,83 +644,101 @@ fn header_pairs(resp: &reqwest::Response) -> Vec<(String, String)> {
 }
 
 /// Streams a body to its file off the async threads: chunks are gathered
-/// (not copied) into a batch that a blocking task writes while the next
-/// one fills, so the network and the disk overlap and memory stays bounded
-/// (two batches per download, whatever the body's size). A batch is
-/// written when it is full or has waited `WRITE_EVERY`, so that a slow
-/// download still reaches the disk (and survives a kill) steadily.
+/// (not copied) into batches that one blocking task writes in order while
+/// the next ones fill, so the network and the disk overlap and memory stays
+/// bounded (`QUEUED` + 1 batches per download, whatever the body's size).
+/// A batch is sent when it is full or has waited `WRITE_EVERY`, so that a
+/// slow download still reaches the disk (and survives a kill) steadily.
 struct BodyWriter {
-  /// The file and a spare batch, while no write is under way.
-  idle: Option<(std::fs::File, Vec<bytes::Bytes>)>,
-  pending: Option<tokio::task::JoinHandle<WriteDone>>,
+  queue: Option<tokio::sync::mpsc::Sender<Vec<bytes::Bytes>>>,
+  task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
   batch: Vec<bytes::Bytes>,
   batch_len: usize,
   since: Instant,
   /// Bytes known to be in the file (written by this writer).
+  landed: Arc<std::sync::atomic::AtomicU64>,
   written: u64,
 }
 
-type WriteDone = (std::fs::File, Vec<bytes::Bytes>, std::io::Result<u64>);
-
 const WRITE_BATCH: usize = 1 << 20;
+const QUEUED: usize = 3;
 const WRITE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl BodyWriter {
-  fn new(file: std::fs::File) -> Self {
+  fn new(mut file: std::fs::File) -> Self {
+    let (queue, mut batches) = tokio::sync::mpsc::channel::<Vec<bytes::Bytes>>(QUEUED);
+    let landed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let count = landed.clone();
+    let task = tokio::task::spawn_blocking(move || {
+      use std::io::Write;
+      while let Some(batch) = batches.blocking_recv() {
+        for chunk in &batch {
+          file.write_all(chunk)?;
+        }
+        let n: usize = batch.iter().map(|c| c.len()).sum();
+        count.fetch_add(n as u64, std::sync::atomic::Ordering::Release);
+      }
+      Ok(())
+    });
     BodyWriter {
-      idle: Some((file, Vec::new())),
-      pending: None,
+      queue: Some(queue),
+      task: Some(task),
       batch: Vec::new(),
       batch_len: 0,
       since: Instant::now(),
+      landed,
       written: 0,
     }
   }
 
-  /// Adds a chunk; true when an earlier batch was found written.
+  /// Adds a chunk; true when more of the body was found written.
   async fn push(&mut self, chunk: bytes::Bytes) -> std::io::Result<bool> {
     self.batch_len += chunk.len();
     self.batch.push(chunk);
     if self.batch_len < WRITE_BATCH && self.since.elapsed() < WRITE_EVERY {
       return Ok(false);
     }
-    let landed = self.wait().await?;
-    self.start_write()?;
-    Ok(landed)
+    self.send().await?;
+    let landed = self.landed.load(std::sync::atomic::Ordering::Acquire);
+    let more = landed > self.written;
+    self.written = landed;
+    Ok(more)
   }
 
-  /// Waits for the write under way, if any; true if there was one.
-  async fn wait(&mut self) -> std::io::Result<bool> {
-    let Some(task) = self.pending.take() else {
-      return Ok(false);
-    };
-    let (file, spare, result) = task.await.map_err(std::io::Error::other)?;
-    self.idle = Some((file, spare));
-    self.written += result?;
-    Ok(true)
-  }
-
-  fn start_write(&mut self) -> std::io::Result<()> {
-    let Some((mut file, spare)) = self.idle.take() else {
-      return Err(std::io::Error::other("the body file is busy"));
-    };
-    let mut batch = std::mem::replace(&mut self.batch, spare);
-    let n = std::mem::take(&mut self.batch_len) as u64;
+  async fn send(&mut self) -> std::io::Result<()> {
+    let batch = std::mem::take(&mut self.batch);
+    self.batch_len = 0;
     self.since = Instant::now();
-    self.pending = Some(tokio::task::spawn_blocking(move || {
-      use std::io::Write;
-      let result = batch.iter().try_for_each(|c| file.write_all(c)).map(|_| n);
-      batch.clear();
-      (file, batch, result)
-    }));
-    Ok(())
+    let queued = match &self.queue {
+      Some(q) => q.send(batch).await.is_ok(),
+      None => false,
+    };
+    if queued {
+      return Ok(());
+    }
+    // The writer stopped on an error: that error.
+    self.queue = None;
+    self.join().await?;
+    Err(std::io::Error::other("the body writer stopped"))
   }
 
-  /// Writes what is left.
+  /// Waits for the writer to have written everything sent to it.
+  async fn join(&mut self) -> std::io::Result<()> {
+    let Some(task) = self.task.take() else {
+      return Ok(());
+    };
+    let result = task.await.map_err(std::io::Error::other)?;
+    self.written = self.landed.load(std::sync::atomic::Ordering::Acquire);
+    result
+  }
+
+  /// Writes what is left and waits until it is in the file.
   async fn finish(&mut self) -> std::io::Result<()> {
-    self.wait().await?;
-    self.start_write()?;
-    self.wait().await?;
-    Ok(())
+    if !self.batch.is_empty() {
+      self.send().await?;
+    }
+    // Closing the queue ends the writer once it has written the rest.
+    self.queue = None;
+    self.join().await
   }
 }
