@@ -21,27 +21,17 @@ pub struct NetConfig {
 pub struct Net {
   pub config: NetConfig,
   client: reqwest::Client,
+  /// The same configuration, but redirects are returned, not followed: for
+  /// callers that follow them as Fetch does (Background Fetch downloads).
+  no_redirects: reqwest::Client,
   online: Arc<AtomicBool>,
 }
 
 impl Net {
   pub fn new(config: NetConfig, online: bool) -> anyhow::Result<Net> {
-    let mut builder = reqwest::Client::builder()
-      .user_agent(concat!("swharness/", env!("CARGO_PKG_VERSION")))
-      .redirect(reqwest::redirect::Policy::limited(20));
-    if let Some(t) = config.stall_timeout {
-      builder = builder.read_timeout(t).connect_timeout(t);
-    }
-    for (host, addr) in &config.resolve {
-      builder = builder.resolve(host, *addr);
-    }
-    for pem in &config.extra_root_certs_pem {
-      let cert = reqwest::Certificate::from_pem(pem)
-        .map_err(|e| anyhow::anyhow!("bad CA certificate: {e}"))?;
-      builder = builder.add_root_certificate(cert);
-    }
     Ok(Net {
-      client: builder.build()?,
+      client: build_client(&config, reqwest::redirect::Policy::limited(20))?,
+      no_redirects: build_client(&config, reqwest::redirect::Policy::none())?,
       config,
       online: Arc::new(AtomicBool::new(online)),
     })
@@ -53,6 +43,7 @@ impl Net {
     Net {
       config: self.config.clone(),
       client: self.client.clone(),
+      no_redirects: self.no_redirects.clone(),
       online: Arc::new(AtomicBool::new(online)),
     }
   }
@@ -67,6 +58,11 @@ impl Net {
 
   pub fn client(&self) -> &reqwest::Client {
     &self.client
+  }
+
+  /// The client that hands back redirect responses.
+  pub fn client_no_redirects(&self) -> &reqwest::Client {
+    &self.no_redirects
   }
 
   /// Fetches a script (service worker main script, `importScripts`, a
@@ -147,4 +143,25 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     src = s.source();
   }
   out
+}
+
+fn build_client(
+  config: &NetConfig,
+  redirects: reqwest::redirect::Policy,
+) -> anyhow::Result<reqwest::Client> {
+  let mut builder = reqwest::Client::builder()
+    .user_agent(concat!("swharness/", env!("CARGO_PKG_VERSION")))
+    .redirect(redirects);
+  if let Some(t) = config.stall_timeout {
+    builder = builder.read_timeout(t).connect_timeout(t);
+  }
+  for (host, addr) in &config.resolve {
+    builder = builder.resolve(host, *addr);
+  }
+  for pem in &config.extra_root_certs_pem {
+    let cert = reqwest::Certificate::from_pem(pem)
+      .map_err(|e| anyhow::anyhow!("bad CA certificate: {e}"))?;
+    builder = builder.add_root_certificate(cert);
+  }
+  Ok(builder.build()?)
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use futures::StreamExt;
 use tokio::sync::{watch, Semaphore};
 
+use super::send::{send, SendOptions, Sent};
 use super::types::*;
 use super::{BgFetchService, Running};
 
@@ -237,19 +238,20 @@ impl BgFetchService {
     if req.blocked.is_some() {
       return Outcome::NetworkError;
     }
-    let cors = match CorsPlan::new(req) {
-      Ok(plan) => plan,
-      Err(()) => return Outcome::NetworkError,
-    };
-    let mut preflighted = cors.as_ref().is_none_or(|c| !c.preflight);
     let body = bytes::Bytes::from(body);
+    // URLs whose preflight passed (kept across retries).
+    let mut preflighted = std::collections::HashSet::new();
     // What an earlier attempt counted as uploaded, taken back on a retry.
     let upload_count = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    loop {
+    let take_back_upload = || {
       let counted = upload_count.swap(0, std::sync::atomic::Ordering::SeqCst);
       if counted > 0 {
         self.add_uploaded(uid, -(counted as i64));
       }
+    };
+    let upload = |piece: bytes::Bytes| self.upload_body(uid, piece, upload_count.clone());
+    loop {
+      take_back_upload();
       if !self.wait_online(&mut cancel).await {
         return Outcome::Cancelled;
       }
@@ -261,52 +263,22 @@ impl BgFetchService {
         .map(|m| m.len())
         .unwrap_or(0);
       let resumable = have > 0 && req.method == "GET" && !validator.is_empty();
-      if !preflighted {
-        let plan = cors.as_ref().expect("a preflight comes with a CORS plan");
-        let sent = tokio::select! {
-          r = plan.preflight(self.net.client(), req) => r,
-          _ = cancel.changed() => return Outcome::Cancelled,
-          _ = offline.changed() => continue,
-        };
-        match sent {
-          Ok(Ok(())) => preflighted = true,
-          Ok(Err(_refused)) => return Outcome::NetworkError,
-          Err(e) => match self
-            .after_send_error(&e, retries == 0, &mut retries, &mut cancel)
-            .await
-          {
-            Some(outcome) => return outcome,
-            None => continue,
-          },
-        }
-      }
-      let method =
-        reqwest::Method::from_bytes(req.method.as_bytes()).unwrap_or(reqwest::Method::GET);
-      let mut builder = self.net.client().request(method, &req.url);
-      if cors.is_some() {
-        builder = builder.header("Origin", req.origin.as_str());
-      }
-      for (k, v) in &req.headers {
-        builder = builder.header(k, v);
-      }
-      if !body.is_empty() {
-        builder = builder
-          .header(reqwest::header::CONTENT_LENGTH, body.len())
-          .body(self.upload_body(uid, body.clone(), upload_count.clone()));
-      }
-      if resumable {
-        builder = builder
-          .header("Range", format!("bytes={have}-"))
-          .header("If-Range", validator.clone());
-      }
+      let opts = SendOptions {
+        body: &body,
+        range: resumable.then_some((have, validator.as_str())),
+        upload: &upload,
+        resend: &take_back_upload,
+      };
       let sent = tokio::select! {
-        r = builder.send() => r,
+        r = send(self.net.client_no_redirects(), req, opts, &mut preflighted) => r,
         _ = cancel.changed() => return Outcome::Cancelled,
         _ = offline.changed() => continue,
       };
       let resp = match sent {
-        Ok(r) => r,
-        Err(e) => {
+        Sent::Response(r) => r,
+        // Nothing of a response that fails CORS is kept.
+        Sent::Refused(_why) => return Outcome::NetworkError,
+        Sent::Failed(e) => {
           let first_contact = retries == 0 && have == 0;
           match self
             .after_send_error(&e, first_contact, &mut retries, &mut cancel)
@@ -327,21 +299,6 @@ impl BgFetchService {
         let _ = tokio::fs::write(&path, b"").await;
         self.add_downloaded(uid, -(have as i64));
         continue;
-      }
-      if let Some(plan) = &cors {
-        if plan.check(&headers).is_err() {
-          // Nothing of a response that fails CORS is kept.
-          return Outcome::NetworkError;
-        }
-      } else if redirected_across_origins(req, resp.url()) {
-        // A same-origin request that a redirect took to another origin:
-        // CORS applies to what comes back from there.
-        let credentials = req.credentials == "include";
-        if req.mode == "same-origin"
-          || super::cors::check_response(&req.origin, &headers, credentials).is_err()
-        {
-          return Outcome::NetworkError;
-        }
       }
       let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
       if !partial {
@@ -547,78 +504,6 @@ impl BgFetchService {
   }
 }
 
-/// What CORS asks of a cross-origin request in `cors` mode.
-struct CorsPlan {
-  origin: String,
-  credentials: bool,
-  preflight: bool,
-  header_names: Vec<String>,
-}
-
-impl CorsPlan {
-  /// None for a same-origin request; Err for one that may not go out
-  /// (`same-origin` mode across origins).
-  fn new(req: &RequestSpec) -> Result<Option<CorsPlan>, ()> {
-    let Ok(url) = url::Url::parse(&req.url) else {
-      return Err(());
-    };
-    if req.origin.is_empty() || !super::cors::is_cross_origin(&req.origin, &url) {
-      return Ok(None);
-    }
-    if req.mode == "same-origin" {
-      return Err(());
-    }
-    let (preflight, header_names) = super::cors::preflight_needed(&req.method, &req.headers);
-    Ok(Some(CorsPlan {
-      origin: req.origin.clone(),
-      credentials: req.credentials == "include",
-      preflight,
-      header_names,
-    }))
-  }
-
-  /// Sends the `OPTIONS` preflight: Err on a network error, Ok(Err) when
-  /// the server does not allow the request.
-  async fn preflight(
-    &self,
-    client: &reqwest::Client,
-    req: &RequestSpec,
-  ) -> Result<Result<(), String>, reqwest::Error> {
-    let mut builder = client
-      .request(reqwest::Method::OPTIONS, &req.url)
-      .header("Origin", self.origin.as_str())
-      .header("Access-Control-Request-Method", req.method.as_str());
-    if !self.header_names.is_empty() {
-      builder = builder.header(
-        "Access-Control-Request-Headers",
-        self.header_names.join(","),
-      );
-    }
-    let resp = builder.send().await?;
-    let headers = header_pairs(&resp);
-    Ok(super::cors::check_preflight(
-      &self.origin,
-      resp.status().as_u16(),
-      &headers,
-      &req.method,
-      &self.header_names,
-      self.credentials,
-    ))
-  }
-
-  fn check(&self, headers: &[(String, String)]) -> Result<(), String> {
-    super::cors::check_response(&self.origin, headers, self.credentials)
-  }
-}
-
-/// Whether redirects took a request of the caller's origin elsewhere.
-fn redirected_across_origins(req: &RequestSpec, final_url: &reqwest::Url) -> bool {
-  !req.origin.is_empty()
-    && req.mode != "no-cors"
-    && final_url.as_str() != req.url
-    && super::cors::is_cross_origin(&req.origin, final_url)
-}
-
 /// The first byte position of a `Content-Range: bytes FIRST-LAST/LENGTH`.
 fn content_range_start(headers: &[(String, String)]) -> Option<u64> {
   let value = headers
@@ -630,7 +515,7 @@ fn content_range_start(headers: &[(String, String)]) -> Option<u64> {
   range.split('-').next()?.trim().parse().ok()
 }
 
-fn header_pairs(resp: &reqwest::Response) -> Vec<(String, String)> {
+pub(super) fn header_pairs(resp: &reqwest::Response) -> Vec<(String, String)> {
   resp
     .headers()
     .iter()

@@ -5,6 +5,7 @@
 
 mod cors;
 mod download;
+mod send;
 mod store;
 pub mod types;
 

@@ -15,6 +15,9 @@ pub struct RequestSpec {
   /// The request's credentials mode (`omit`, `same-origin`, `include`).
   #[serde(default)]
   pub credentials: String,
+  /// The request's redirect mode (`follow`, `error`, `manual`).
+  #[serde(default)]
+  pub redirect: String,
   /// The serialized origin of the page or worker that made the fetch (set
   /// by the browser, not the caller); CORS applies across origins.
   #[serde(default)]

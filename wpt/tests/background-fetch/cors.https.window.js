@@ -114,10 +114,25 @@ bgfTest(async (t, bgf) => {
   assert_equals(msg.records[1].error, 'TypeError', 'the http record is blocked');
 }, 'Mixed content fails its record, not fetch(); the other records complete');
 
-function redirectTo(target) {
+// resources/redirect.py, on this origin or on `host` (e.g. 'www1.').
+function redirectTo(target, params = {}, host = '') {
   const url = new URL('resources/redirect.py', location.href);
+  url.hostname = host + url.hostname;
   url.searchParams.set('location', target);
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
   return url.href;
+}
+
+// resources/cors.py on `host` ('' for this origin, 'www2.' ...).
+function corsUrlOn(host, params) {
+  const url = new URL(crossOriginUrl(params));
+  url.hostname = host + location.hostname;
+  return url.href;
+}
+
+async function logOn(host, key) {
+  const r = await fetch(corsUrlOn(host, {key, action: 'log', allow: '*'}), {cache: 'no-store'});
+  return r.json();
 }
 
 bgfTest(async (t, bgf) => {
@@ -138,3 +153,75 @@ bgfTest(async (t, bgf) => {
   assert_equals(msg.records[0].status, 200);
   assert_equals(msg.records[0].length, 'cors ok'.length);
 }, 'A redirect to another origin that allows the page is followed');
+
+bgfTest(async (t, bgf) => {
+  const id = bgfUniqueId('redirect-origin');
+  const key = bgfUuid();
+  await bgf.fetch(id, redirectTo(crossOriginUrl({allow: '*', key})));
+  const msg = await bgfMessageFor(id, 'backgroundfetchsuccess');
+  assert_equals(msg.records[0].status, 200);
+  const log = await corsLog(key);
+  assert_equals(log.length, 1);
+  assert_equals(log[0].origin, location.origin,
+                'the cross-origin hop of a same-origin request carries Origin');
+}, 'A same-origin request redirected to another origin sends Origin there');
+
+bgfTest(async (t, bgf) => {
+  const id = bgfUniqueId('redirect-no-cors-headers');
+  await bgf.fetch(id, redirectTo(crossOriginUrl({allow: '*'}), {}, 'www1.'));
+  const msg = await bgfMessageFor(id);
+  assert_equals(msg.type, 'backgroundfetchfail');
+  assert_equals(msg.reg.failureReason, 'fetch-error');
+  assert_equals(msg.records[0].error, 'TypeError');
+}, 'A cross-origin redirect response must itself pass the CORS check');
+
+bgfTest(async (t, bgf) => {
+  const id = bgfUniqueId('redirect-tainted-denied');
+  const target = corsUrlOn('www2.', {allow: location.origin});
+  await bgf.fetch(id, redirectTo(target, {allow: '*'}, 'www1.'));
+  const msg = await bgfMessageFor(id);
+  assert_equals(msg.type, 'backgroundfetchfail');
+  assert_equals(msg.reg.failureReason, 'fetch-error');
+  assert_equals(msg.records[0].error, 'TypeError');
+}, 'After a redirect between two other origins, allowing the page origin is not enough');
+
+bgfTest(async (t, bgf) => {
+  const id = bgfUniqueId('redirect-tainted-null');
+  const key = bgfUuid();
+  const target = corsUrlOn('www2.', {allow: 'null', key});
+  await bgf.fetch(id, redirectTo(target, {allow: '*'}, 'www1.'));
+  const msg = await bgfMessageFor(id, 'backgroundfetchsuccess');
+  assert_equals(msg.records[0].status, 200);
+  assert_equals(msg.records[0].length, 'cors ok'.length);
+  const log = await logOn('www2.', key);
+  assert_equals(log.length, 1);
+  assert_equals(log[0].origin, 'null', 'the tainted origin is serialized as null');
+}, 'After a redirect between two other origins, Origin is null');
+
+bgfTest(async (t, bgf) => {
+  const key303 = bgfUuid();
+  const key307 = bgfUuid();
+  const id = bgfUniqueId('redirect-methods');
+  await bgf.fetch(id, [
+    new Request(redirectTo(corsUrlOn('', {key: key303}), {status: 303}),
+                {method: 'POST', body: 'data'}),
+    new Request(redirectTo(corsUrlOn('', {key: key307}), {status: 307}),
+                {method: 'POST', body: 'data'}),
+  ]);
+  const msg = await bgfMessageFor(id, 'backgroundfetchsuccess');
+  assert_equals(msg.records.length, 2);
+  assert_equals((await logOn('', key303)).map(e => e.method).join(','), 'GET',
+                'a 303 turns a POST into a GET');
+  assert_equals((await logOn('', key307)).map(e => e.method).join(','), 'POST',
+                'a 307 keeps the method and the body');
+}, 'Redirects change the method as Fetch says');
+
+bgfTest(async (t, bgf) => {
+  const id = bgfUniqueId('redirect-mode-error');
+  const target = new URL(bgfBodyUrl({size: 10}), location.href).href;
+  await bgf.fetch(id, new Request(redirectTo(target), {redirect: 'error'}));
+  const msg = await bgfMessageFor(id);
+  assert_equals(msg.type, 'backgroundfetchfail');
+  assert_equals(msg.reg.failureReason, 'fetch-error');
+  assert_equals(msg.records[0].error, 'TypeError');
+}, 'A redirect of a request whose redirect mode is "error" is a network error');

@@ -1,0 +1,214 @@
+//! Sending a record's request as Fetch does: redirects are followed here,
+//! not by the HTTP client, so that every hop gets Fetch's treatment: the
+//! `Origin` it carries (`null` once a redirect chain has crossed origins
+//! twice, Fetch's "tainted origin"), a CORS preflight where the hop is
+//! cross-origin and the request not simple, a CORS check of each response
+//! (redirects included), the method a 301/302/303 turns into, and the
+//! request's redirect mode.
+//! <https://fetch.spec.whatwg.org/#http-redirect-fetch>
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use reqwest::{Method, StatusCode};
+use url::Url;
+
+use super::cors;
+use super::types::RequestSpec;
+
+/// Fetch's redirect limit.
+const MAX_REDIRECTS: usize = 20;
+
+/// How sending a request ended.
+pub(super) enum Sent {
+  /// The final response (CORS-checked when CORS applies).
+  Response(reqwest::Response),
+  /// A network error that no retry changes: CORS, a refused preflight, a
+  /// redirect Fetch does not follow.
+  Refused(String),
+  /// The connection failed (worth a retry, or offline).
+  Failed(reqwest::Error),
+}
+
+/// What a request is sent with besides its own parts.
+pub(super) struct SendOptions<'a> {
+  pub body: &'a Bytes,
+  /// Resume from this offset, if the validator still matches.
+  pub range: Option<(u64, &'a str)>,
+  /// Makes the body of each attempt (a 307/308 sends it again).
+  pub upload: &'a (dyn Fn(Bytes) -> reqwest::Body + Sync),
+  /// Called before a body is sent again, to take back what the previous
+  /// hop counted as uploaded.
+  pub resend: &'a (dyn Fn() + Sync),
+}
+
+/// Sends `req` with `client` (which must not follow redirects), following
+/// redirects as Fetch does. `preflighted` holds the URLs whose preflight
+/// passed (a preflight cache for the retries of one record).
+pub(super) async fn send(
+  client: &reqwest::Client,
+  req: &RequestSpec,
+  opts: SendOptions<'_>,
+  preflighted: &mut HashSet<String>,
+) -> Sent {
+  let Ok(mut url) = Url::parse(&req.url) else {
+    return Sent::Refused(format!("invalid URL {}", req.url));
+  };
+  let mut method = Method::from_bytes(req.method.as_bytes()).unwrap_or(Method::GET);
+  let mut headers = req.headers.clone();
+  let mut body = Some(opts.body.clone()).filter(|b| !b.is_empty());
+  let credentials = req.credentials == "include";
+  // Fetch's response tainting: "cors" from the first cross-origin hop on.
+  let mut cors_tainting = false;
+  let mut tainted_origin = false;
+  for hop in 0..=MAX_REDIRECTS {
+    let cross = !req.origin.is_empty() && cors::is_cross_origin(&req.origin, &url);
+    if cross {
+      if req.mode == "same-origin" {
+        return Sent::Refused(format!("{url} is not same-origin"));
+      }
+      cors_tainting = true;
+    }
+    let origin = if tainted_origin {
+      "null"
+    } else {
+      req.origin.as_str()
+    };
+    if cors_tainting {
+      let (needed, names) = cors::preflight_needed(method.as_str(), &headers);
+      if needed && !preflighted.contains(url.as_str()) {
+        match preflight(client, &url, origin, &method, &names, credentials).await {
+          Err(e) => return Sent::Failed(e),
+          Ok(Err(why)) => return Sent::Refused(why),
+          Ok(Ok(())) => {
+            preflighted.insert(url.to_string());
+          }
+        }
+      }
+    }
+    let mut builder = client.request(method.clone(), url.clone());
+    // Fetch appends `Origin` to CORS requests and to any that is not a
+    // GET or HEAD.
+    let unsafe_method = method != Method::GET && method != Method::HEAD;
+    if !req.origin.is_empty() && (cors_tainting || unsafe_method) {
+      builder = builder.header("Origin", origin);
+    }
+    for (k, v) in &headers {
+      builder = builder.header(k, v);
+    }
+    if let Some(b) = &body {
+      if hop > 0 {
+        (opts.resend)();
+      }
+      builder = builder
+        .header(reqwest::header::CONTENT_LENGTH, b.len())
+        .body((opts.upload)(b.clone()));
+    }
+    if let Some((from, validator)) = opts.range {
+      builder = builder
+        .header("Range", format!("bytes={from}-"))
+        .header("If-Range", validator);
+    }
+    let resp = match builder.send().await {
+      Ok(r) => r,
+      Err(e) => return Sent::Failed(e),
+    };
+    if cors_tainting {
+      let pairs = super::download::header_pairs(&resp);
+      if let Err(why) = cors::check_response(origin, &pairs, credentials) {
+        return Sent::Refused(why);
+      }
+    }
+    let status = resp.status();
+    let location = resp
+      .headers()
+      .get(reqwest::header::LOCATION)
+      .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let Some(location) = location.filter(|_| is_redirect(status)) else {
+      return Sent::Response(resp);
+    };
+    // `manual` is followed: a record cannot hold an opaque-redirect
+    // response (README, Background Fetch).
+    if req.redirect == "error" {
+      return Sent::Refused(format!(
+        "{url} redirected, and the redirect mode is 'error'"
+      ));
+    }
+    let Ok(next) = url.join(&location) else {
+      return Sent::Refused(format!("{url} redirected to an invalid URL {location}"));
+    };
+    if !matches!(next.scheme(), "http" | "https") {
+      return Sent::Refused(format!("{url} redirected to {next}, not HTTP(S)"));
+    }
+    let has_credentials = !next.username().is_empty() || next.password().is_some();
+    let next_cross = !req.origin.is_empty() && cors::is_cross_origin(&req.origin, &next);
+    if has_credentials && (cors_tainting || (req.mode == "cors" && next_cross)) {
+      return Sent::Refused(format!("{url} redirected to a URL with credentials"));
+    }
+    let code = status.as_u16();
+    if (matches!(code, 301 | 302) && method == Method::POST)
+      || (code == 303 && method != Method::GET && method != Method::HEAD)
+    {
+      method = Method::GET;
+      body = None;
+      headers.retain(|(k, _)| !is_request_body_header(k));
+    }
+    let hop_cross = cors::is_cross_origin(&url.origin().ascii_serialization(), &next);
+    if hop_cross {
+      headers.retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
+      // A redirect from an origin other than the request's to yet another.
+      if cross {
+        tainted_origin = true;
+      }
+    }
+    url = next;
+  }
+  Sent::Refused(format!("more than {MAX_REDIRECTS} redirects"))
+}
+
+fn is_redirect(status: StatusCode) -> bool {
+  matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+}
+
+/// Fetch's request-body-header names, dropped when a redirect turns the
+/// request into a GET.
+fn is_request_body_header(name: &str) -> bool {
+  [
+    "content-encoding",
+    "content-language",
+    "content-location",
+    "content-type",
+    "content-length",
+  ]
+  .iter()
+  .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+/// Sends the `OPTIONS` preflight: Err on a network error, Ok(Err) when the
+/// server does not allow the request.
+async fn preflight(
+  client: &reqwest::Client,
+  url: &Url,
+  origin: &str,
+  method: &Method,
+  header_names: &[String],
+  credentials: bool,
+) -> Result<Result<(), String>, reqwest::Error> {
+  let mut builder = client
+    .request(Method::OPTIONS, url.clone())
+    .header("Origin", origin)
+    .header("Access-Control-Request-Method", method.as_str());
+  if !header_names.is_empty() {
+    builder = builder.header("Access-Control-Request-Headers", header_names.join(","));
+  }
+  let resp = builder.send().await?;
+  let headers = super::download::header_pairs(&resp);
+  Ok(cors::check_preflight(
+    origin,
+    resp.status().as_u16(),
+    &headers,
+    method.as_str(),
+    header_names,
+    credentials,
+  ))
+}
