@@ -51,6 +51,39 @@ deno_core::extension!(
   ],
 );
 
+include!(concat!(env!("OUT_DIR"), "/embedded_js.rs"));
+
+/// Swaps each extension file that deno_core would read from its source
+/// tree for the text embedded at build time (build.rs), so that the binary
+/// runs without those trees.
+fn embed(mut ext: deno_core::Extension) -> deno_core::Extension {
+  use deno_core::{ExtensionFileSource, ExtensionFileSourceCode};
+  use std::collections::HashMap;
+  static BY_PATH: std::sync::OnceLock<HashMap<&'static str, deno_core::FastStaticString>> =
+    std::sync::OnceLock::new();
+  let by_path = BY_PATH.get_or_init(|| EMBEDDED_JS.iter().copied().collect());
+  let swap = |files: &mut std::borrow::Cow<'static, [ExtensionFileSource]>| {
+    let embedded = |f: &ExtensionFileSource| match &f.code {
+      ExtensionFileSourceCode::LoadedFromFsDuringSnapshot(path) => by_path.get(path).copied(),
+      _ => None,
+    };
+    if files.iter().any(|f| embedded(f).is_some()) {
+      *files = files
+        .iter()
+        .map(|f| match embedded(f) {
+          Some(code) => ExtensionFileSource::new(f.specifier, code),
+          None => f.clone(),
+        })
+        .collect();
+    }
+  };
+  swap(&mut ext.js_files);
+  swap(&mut ext.esm_files);
+  swap(&mut ext.lazy_loaded_js_files);
+  swap(&mut ext.lazy_loaded_esm_files);
+  ext
+}
+
 /// Permissions for `deno_fetch`: network access is decided by the browser
 /// side (our request checks), so the runtime's own checks allow everything.
 fn fetch_permissions() -> deno_permissions::PermissionsContainer {
@@ -126,7 +159,7 @@ fn extensions(location: Option<url::Url>, net: &NetConfig) -> Vec<deno_core::Ext
   // deno_tls), so rustls cannot pick one by itself.
   let _ = deno_tls::rustls::crypto::aws_lc_rs::default_provider().install_default();
   let fetch_options = fetch_options(net);
-  vec![
+  [
     deno_webidl::deno_webidl::init(),
     deno_web::deno_web::init(
       Arc::new(deno_web::BlobStore::default()),
@@ -138,6 +171,9 @@ fn extensions(location: Option<url::Url>, net: &NetConfig) -> Vec<deno_core::Ext
     deno_fetch::deno_fetch::init(fetch_options),
     swharness::init(),
   ]
+  .into_iter()
+  .map(embed)
+  .collect()
 }
 
 /// Builds a runtime with every extension, from the startup snapshot when
@@ -203,11 +239,9 @@ pub fn startup_snapshot() -> Option<&'static [u8]> {
   })
 }
 
-/// `CACHE/snapshot-VERSION-KEY.bin`. The key names this very binary and
-/// the JavaScript sources it assembles the runtime from (their paths, sizes
-/// and modification times): deno_core reads extension sources from disk
-/// when a runtime is made without a snapshot, so editing `js/` must make a
-/// new snapshot even without a rebuild.
+/// `CACHE/snapshot-VERSION-KEY.bin`. The key names this very binary (the
+/// extensions' JavaScript is embedded in it, see [`embed`]) and any source
+/// still read from disk (its path, size and modification time).
 fn snapshot_path() -> Option<std::path::PathBuf> {
   use std::hash::{Hash, Hasher};
   let dir = cache_dir()?;
@@ -426,6 +460,31 @@ fn make_snapshot_file(path: &std::path::Path) -> Option<Box<[u8]>> {
 
 #[cfg(test)]
 mod tests {
+  /// A runtime never needs the source trees the binary was built from.
+  #[test]
+  fn every_extension_file_is_in_the_binary() {
+    let mut files = 0;
+    for ext in super::extensions(None, &crate::net::NetConfig::default()) {
+      for file in ext
+        .js_files
+        .iter()
+        .chain(ext.esm_files.iter())
+        .chain(ext.lazy_loaded_js_files.iter())
+        .chain(ext.lazy_loaded_esm_files.iter())
+      {
+        files += 1;
+        assert!(
+          file.is_runtime_loadable(),
+          "{} ({}) would be read from disk: {:?}",
+          file.specifier,
+          ext.name,
+          file.code
+        );
+      }
+    }
+    assert!(files > 40, "only {files} extension files");
+  }
+
   #[test]
   fn trim_dir_removes_the_oldest_files_past_the_limit() {
     let dir = tempfile::tempdir().unwrap();

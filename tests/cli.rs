@@ -376,3 +376,57 @@ console.log(`IMPORTED ${(await import("./mod.js")).v}`);
   // Waiting for the browser is not a stalled module.
   assert!(!e.contains("Uncaught"), "{e}");
 }
+
+/// A copy of the binary runs with the source trees it was built from out
+/// of sight (a mount namespace puts empty directories over this checkout
+/// and the cargo registry): the extensions' JavaScript is in the binary,
+/// both when a runtime is assembled from source and when the startup
+/// snapshot is made. Needs `unshare -m` (root); CI runs as root.
+#[test]
+fn a_copied_binary_runs_without_the_source_trees() {
+  if !Command::new("unshare")
+    .args(["-m", "true"])
+    .status()
+    .is_ok_and(|s| s.success())
+  {
+    eprintln!("skipped: unshare -m is not permitted here");
+    return;
+  }
+  let dir = tempfile::tempdir().unwrap();
+  let exe = dir.path().join("swharness");
+  std::fs::copy(env!("CARGO_BIN_EXE_swharness"), &exe).unwrap();
+  std::fs::write(
+    dir.path().join("sw.js"),
+    "self.addEventListener('activate', () => console.log('ACTIVATED'));\n",
+  )
+  .unwrap();
+  let registry = std::env::var("CARGO_HOME")
+    .map(PathBuf::from)
+    .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo"))
+    .join("registry")
+    .join("src");
+  let script = format!(
+    "mount -t tmpfs none '{manifest}' && {{ [ ! -d '{registry}' ] || mount -t tmpfs none '{registry}'; }} || exit 90\n\
+     [ -e '{manifest}/Cargo.toml' ] && exit 91\n\
+     SWHARNESS_SNAPSHOT=0 '{exe}' run '{dir}/sw.js' || exit 92\n\
+     SWHARNESS_CACHE_DIR='{dir}/cache' '{exe}' run '{dir}/sw.js' || exit 93\n\
+     ls '{dir}/cache' | grep -q '^snapshot-' || exit 94\n",
+    manifest = env!("CARGO_MANIFEST_DIR"),
+    registry = registry.display(),
+    exe = exe.display(),
+    dir = dir.path().display(),
+  );
+  let out = Command::new("unshare")
+    .args(["-m", "sh", "-c", &script])
+    .output()
+    .unwrap();
+  let stdout = text(&out.stdout);
+  assert!(
+    out.status.success(),
+    "status {:?}\nstdout: {stdout}\nstderr: {}",
+    out.status.code(),
+    text(&out.stderr)
+  );
+  // Once from source, once from the snapshot made there.
+  assert_eq!(stdout.matches("[sw] ACTIVATED").count(), 2, "{stdout}");
+}
