@@ -430,3 +430,32 @@ fn a_copied_binary_runs_without_the_source_trees() {
   // Once from source, once from the snapshot made there.
   assert_eq!(stdout.matches("[sw] ACTIVATED").count(), 2, "{stdout}");
 }
+
+/// A state database that is not one is a clear error (exit 1), and the
+/// file is left as it was for the user to look at or move away.
+#[test]
+fn a_corrupt_state_database_is_a_clear_error_and_is_kept() {
+  for db in ["browser.sqlite", "bgfetch/bgfetch.sqlite"] {
+    let state = tempfile::tempdir().unwrap();
+    let st = state.path().to_str().unwrap();
+    let first = swharness(&["run", &fixture("basic/sw.js"), "--state", st]);
+    assert!(first.status.success(), "stderr: {}", text(&first.stderr));
+    let path = state.path().join(db);
+    assert!(path.is_file(), "{db} was not made");
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 31 % 256) as u8).collect();
+    std::fs::write(&path, &garbage).unwrap();
+    for side in ["-wal", "-shm"] {
+      let _ = std::fs::remove_file(format!("{}{side}", path.display()));
+    }
+    let out = swharness(&["run", &fixture("basic/sw.js"), "--state", st]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{db}: {stderr}");
+    assert!(stderr.contains("unreadable or corrupt"), "{db}: {stderr}");
+    assert!(
+      stderr.contains(db.rsplit('/').next().unwrap()),
+      "{db}: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{db}: {stderr}");
+    assert!(std::fs::read(&path).unwrap() == garbage, "{db} was changed");
+  }
+}
