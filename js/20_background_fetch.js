@@ -3,6 +3,7 @@
 // This layer validates arguments as WebIDL and the spec say and calls the
 // browser side, which stores, schedules, downloads and fires the events.
 import { core } from "ext:core/mod.js";
+import { op_swh_bad_ports } from "ext:core/ops";
 import { brandCheckAccessor } from "ext:swharness/02_idl.js";
 import {
   btoaBytes,
@@ -31,16 +32,13 @@ const illegal = Symbol("illegal");
 let inServiceWorker = false;
 let chromium = false;
 
-// Ports Chromium (and the Fetch spec's "bad port" list) refuse.
-const BAD_PORTS = new Set([
-  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79,
-  87, 95, 101, 102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137,
-  139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532,
-  540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723,
-  2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669,
-  6679, 6697, 10080,
-]);
-
+// Fetch's "bad port" list (Chromium refuses the same), from the browser
+// side, which checks redirects against it; read on first use.
+let badPorts = null;
+function isBadPort(port) {
+  badPorts ??= new Set(op_swh_bad_ports());
+  return badPorts.has(port);
+}
 
 /** The checks Chromium's renderer makes before a request is accepted. */
 function checkRequestUrl(request) {
@@ -56,7 +54,7 @@ function checkRequestUrl(request) {
     );
   }
   const port = url.port === "" ? null : Number(url.port);
-  if (port !== null && BAD_PORTS.has(port)) {
+  if (port !== null && isBadPort(port)) {
     throw new TypeError(
       `Failed to execute 'fetch' on 'BackgroundFetchManager': port ${port} is blocked.`,
     );

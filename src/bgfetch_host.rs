@@ -55,6 +55,11 @@ pub(crate) async fn start(browser: &Browser) -> anyhow::Result<()> {
             drop(guard);
           });
         }
+        BgFetchEvent::RecordSettled {
+          uid,
+          index,
+          error: Some(reason),
+        } => trace_record_error(&b, &uid, index, &reason),
         BgFetchEvent::RecordSettled { .. } => {}
       }
       b.check_quiet();
@@ -62,6 +67,25 @@ pub(crate) async fn start(browser: &Browser) -> anyhow::Result<()> {
   });
   svc.resume_all()?;
   Ok(())
+}
+
+/// Records in the trace why a record ended in a network error (its
+/// `responseReady` only says TypeError).
+fn trace_record_error(browser: &Browser, uid: &str, index: usize, reason: &str) {
+  let Some(svc) = browser.inner.bgfetch.get() else {
+    return;
+  };
+  let id = svc.state(uid).map(|s| s.id).unwrap_or_default();
+  let url = svc
+    .db(|s| s.records(uid))
+    .ok()
+    .and_then(|rows| rows.into_iter().find(|r| r.state.index == index))
+    .map(|r| r.state.request.url)
+    .unwrap_or_default();
+  browser.trace(
+    "bgfetch-record-error",
+    json!({"id": id, "index": index, "url": url, "reason": reason}),
+  );
 }
 
 pub(crate) fn busy(browser: &Browser) -> bool {
@@ -149,6 +173,8 @@ fn apply_request_policy(
   };
   for r in requests.iter_mut() {
     r.origin = caller.origin().ascii_serialization();
+    r.client_url = caller.to_string();
+    r.csp = csp.clone();
     r.blocked = url::Url::parse(&r.url)
       .ok()
       .and_then(|target| crate::fetch_policy::blocked_reason(&caller, &csp, &target));

@@ -30,6 +30,7 @@ deno_core::extension!(
     ops::op_swh_call,
     ops::op_swh_set_dispatcher,
     ops::op_swh_read_body,
+    ops::op_swh_bad_ports,
     ops::op_swh_reply,
   ],
   esm_entry_point = "ext:swharness/99_main.js",

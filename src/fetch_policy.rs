@@ -25,6 +25,21 @@ pub fn is_potentially_trustworthy(url: &Url) -> bool {
   }
 }
 
+/// Fetch's "bad port" list (the ports Chromium refuses too).
+pub const BAD_PORTS: &[u16] = &[
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102,
+  103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465,
+  512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993,
+  995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668,
+  6669, 6679, 6697, 10080,
+];
+
+/// Whether Fetch's "block bad port" refuses `url` (an http(s) URL with a
+/// port on the list).
+pub fn is_bad_port(url: &Url) -> bool {
+  matches!(url.scheme(), "http" | "https") && url.port().is_some_and(|p| BAD_PORTS.contains(&p))
+}
+
 /// Why a request from `client` to `target` is blocked, if it is.
 pub fn blocked_reason(client: &Url, csp: &[String], target: &Url) -> Option<String> {
   if is_potentially_trustworthy(client) && !is_potentially_trustworthy(target) {

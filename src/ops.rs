@@ -92,6 +92,14 @@ pub async fn op_swh_keepalive(state: Rc<RefCell<OpState>>, keeping_alive: bool) 
   }
 }
 
+/// Fetch's bad-port list, for the checks `fetch()` makes in JavaScript
+/// (the browser side checks redirects against the same list).
+#[op2]
+#[serde]
+pub fn op_swh_bad_ports() -> Vec<u16> {
+  crate::fetch_policy::BAD_PORTS.to_vec()
+}
+
 /// Never resolves. Client modules start one, unref'd: with it pending, the
 /// engine does not take a top-level await that waits for a message or an
 /// event for a stalled module (a page may wait for the browser), while an

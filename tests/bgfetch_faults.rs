@@ -25,7 +25,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
@@ -128,6 +127,12 @@ fn spawn(client: &str, extra: &[&str]) -> Run {
 
 impl Run {
   async fn finish(self) -> String {
+    self.finish_with_trace().await.0
+  }
+
+  /// The output, and the trace (`--trace`) as written.
+  async fn finish_with_trace(self) -> (String, String) {
+    let trace_path = self._dir.path().join("trace.jsonl");
     let out: Output = tokio::time::timeout(Duration::from_secs(90), self.child.wait_with_output())
       .await
       .expect("swharness ran too long")
@@ -135,12 +140,8 @@ impl Run {
     let s = String::from_utf8_lossy(&out.stdout).into_owned();
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "exit {:?}\n{s}\n{e}", out.status);
-    format!("{s}\n(stderr)\n{e}")
-  }
-
-  #[allow(dead_code)]
-  fn trace(&self) -> String {
-    std::fs::read_to_string(Path::new(self._dir.path()).join("trace.jsonl")).unwrap_or_default()
+    let trace = std::fs::read_to_string(trace_path).unwrap_or_default();
+    (format!("{s}\n(stderr)\n{e}"), trace)
   }
 }
 
@@ -550,4 +551,67 @@ const f = await reg.backgroundFetch.fetch("put", [req({:?}), req({:?})]);"#,
     Some("x-token")
   );
   assert!(preflight.header("origin").is_some());
+}
+
+/// The reasons in the trace's `bgfetch-record-error` records, by URL path.
+fn record_errors(trace: &str) -> Vec<(String, String)> {
+  trace
+    .lines()
+    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    .filter(|v| v["kind"] == "bgfetch-record-error")
+    .map(|v| {
+      let url = v["url"].as_str().unwrap_or("");
+      let path = url::Url::parse(url)
+        .map(|u| u.path().to_string())
+        .unwrap_or_default();
+      (path, v["reason"].as_str().unwrap_or("").to_string())
+    })
+    .collect()
+}
+
+/// Redirects Fetch refuses end their record in a network error at once
+/// (no retry), with the reason in the trace: a loop (after 20 redirects)
+/// and a redirect to a blocked port; a plain redirect is followed.
+#[tokio::test]
+async fn redirect_loops_and_redirects_to_blocked_ports_are_network_errors() {
+  let server = FaultServer::start().await;
+  let redirect = |to: String| Route {
+    status: 302,
+    headers: vec![("Location".into(), to)],
+    ..Route::ok(Vec::new())
+  };
+  server.add("/loop", redirect(server.url("/loop")));
+  server.add("/to-smtp", redirect("http://127.0.0.1:25/mail".into()));
+  server.add("/to-ok", redirect(server.url("/ok")));
+  server.add("/ok", Route::ok(b"fine".to_vec()));
+  let urls = [
+    server.url("/loop"),
+    server.url("/to-smtp"),
+    server.url("/to-ok"),
+  ];
+  let (out, trace) = spawn(&fetch_js("redirects", &urls, "{}"), &[])
+    .finish_with_trace()
+    .await;
+  assert_has(
+    &out,
+    &format!(
+      "CLIENT EVENT backgroundfetchfail id=redirects result=failure reason=fetch-error downloaded=4 records=/loop=TypeError,/to-smtp=TypeError,{}",
+      rec("/to-ok", 200, b"fine")
+    ),
+  );
+  one_event(&out);
+  // The first request and 20 redirects, once: not retried.
+  assert_eq!(server.requests_to("/loop").len(), 21);
+  assert_eq!(server.requests_to("/to-smtp").len(), 1);
+  let errors = record_errors(&trace);
+  assert_eq!(errors.len(), 2, "{errors:?}");
+  let reason = |path: &str| {
+    errors
+      .iter()
+      .find(|(p, _)| p == path)
+      .map(|(_, r)| r.clone())
+      .unwrap_or_else(|| panic!("no record error for {path} in {errors:?}"))
+  };
+  assert_has(&reason("/loop"), "more than 20 redirects");
+  assert_has(&reason("/to-smtp"), "a blocked port");
 }

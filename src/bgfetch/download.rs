@@ -27,7 +27,8 @@ enum Publish {
 enum Outcome {
   Done,
   BadStatus,
-  NetworkError,
+  /// Why (for the trace).
+  NetworkError(String),
   Cancelled,
 }
 
@@ -67,22 +68,24 @@ impl BgFetchService {
       tasks.push(tokio::spawn(async move {
         let _permit = sem.acquire_owned().await;
         let outcome = svc.download_record(&uid, &rec, cancel).await;
+        let mut why = None;
         let (complete, error) = match outcome {
           Outcome::Done => (true, None),
           Outcome::BadStatus => {
             svc.set_failure(&uid, "bad-status", false);
             (true, None)
           }
-          Outcome::NetworkError => {
+          Outcome::NetworkError(reason) => {
             // The other records go on (their responses stay readable), as
             // with a bad status.
             svc.set_failure(&uid, "fetch-error", false);
+            why = Some(reason);
             (false, Some("network"))
           }
           Outcome::Cancelled => (false, Some("aborted")),
         };
         let _ = svc.db(|s| s.settle(&uid, rec.state.index, complete, error));
-        svc.record_settled(&uid, rec.state.index);
+        svc.record_settled(&uid, rec.state.index, why);
       }));
     }
     for t in tasks {
@@ -235,8 +238,8 @@ impl BgFetchService {
     let body = crate::cache_storage::decode_base64(&req.body).unwrap_or_default();
     let mut validator = rec.validator.clone();
     let mut retries = 0u32;
-    if req.blocked.is_some() {
-      return Outcome::NetworkError;
+    if let Some(why) = &req.blocked {
+      return Outcome::NetworkError(why.clone());
     }
     let body = bytes::Bytes::from(body);
     // URLs whose preflight passed (kept across retries).
@@ -277,7 +280,7 @@ impl BgFetchService {
       let resp = match sent {
         Sent::Response(r) => r,
         // Nothing of a response that fails CORS is kept.
-        Sent::Refused(_why) => return Outcome::NetworkError,
+        Sent::Refused(why) => return Outcome::NetworkError(why),
         Sent::Failed(e) => {
           let first_contact = retries == 0 && have == 0;
           match self
@@ -406,7 +409,7 @@ impl BgFetchService {
         // A dropped connection or a short body: retry, resuming.
         Some(Interrupt::Error) if *self.online.borrow() => {
           if !self.backoff(&mut retries, &mut cancel).await {
-            return self.gave_up(&cancel);
+            return self.gave_up(&cancel, "the connection broke off mid-body");
           }
           continue;
         }
@@ -436,10 +439,13 @@ impl BgFetchService {
       return None;
     }
     if e.is_connect() && first_contact {
-      return Some(Outcome::NetworkError);
+      return Some(Outcome::NetworkError(format!(
+        "could not connect: {}",
+        crate::net::error_chain(e)
+      )));
     }
     if !self.backoff(retries, cancel).await {
-      return Some(self.gave_up(cancel));
+      return Some(self.gave_up(cancel, &crate::net::error_chain(e)));
     }
     None
   }
@@ -459,11 +465,16 @@ impl BgFetchService {
     slept && !*cancel.borrow()
   }
 
-  fn gave_up(&self, cancel: &watch::Receiver<bool>) -> Outcome {
+  /// How a record ends once its retries are used up (`last`: the last
+  /// error), or cancelled meanwhile.
+  fn gave_up(&self, cancel: &watch::Receiver<bool>, last: &str) -> Outcome {
     if *cancel.borrow() {
       Outcome::Cancelled
     } else {
-      Outcome::NetworkError
+      Outcome::NetworkError(format!(
+        "gave up after {} retries: {last}",
+        self.config.max_retries
+      ))
     }
   }
 

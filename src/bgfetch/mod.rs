@@ -416,11 +416,13 @@ impl BgFetchService {
         .any(|r| online || !r.state.failure_reason.is_empty())
   }
 
-  pub(crate) fn record_settled(&self, uid: &str, index: usize) {
+  /// A record is settled; `error` says why it ended in a network error.
+  pub(crate) fn record_settled(&self, uid: &str, index: usize, error: Option<String>) {
     self.settled.notify_waiters();
     self.emit(BgFetchEvent::RecordSettled {
       uid: uid.to_string(),
       index,
+      error,
     });
   }
 }

@@ -140,6 +140,16 @@ pub(super) async fn send(
     if !matches!(next.scheme(), "http" | "https") {
       return Sent::Refused(format!("{url} redirected to {next}, not HTTP(S)"));
     }
+    // The checks the first URL went through apply to each redirect.
+    if crate::fetch_policy::is_bad_port(&next) {
+      return Sent::Refused(format!("{url} redirected to {next}, a blocked port"));
+    }
+    if let Some(why) = Url::parse(&req.client_url)
+      .ok()
+      .and_then(|client| crate::fetch_policy::blocked_reason(&client, &req.csp, &next))
+    {
+      return Sent::Refused(format!("{url} redirected: {why}"));
+    }
     let has_credentials = !next.username().is_empty() || next.password().is_some();
     let next_cross = !req.origin.is_empty() && cors::is_cross_origin(&req.origin, &next);
     if has_credentials && (cors_tainting || (req.mode == "cors" && next_cross)) {

@@ -22,6 +22,13 @@ pub struct RequestSpec {
   /// by the browser, not the caller); CORS applies across origins.
   #[serde(default)]
   pub origin: String,
+  /// The URL of the page or worker that made the fetch and its
+  /// Content-Security-Policy: a redirect's target goes through the same
+  /// checks as the first URL. Set by the browser.
+  #[serde(default, skip_serializing_if = "String::is_empty")]
+  pub client_url: String,
+  #[serde(default, skip_serializing_if = "Vec::is_empty")]
+  pub csp: Vec<String>,
   /// Why the request may not go out at all (mixed content, CSP): its
   /// record ends in a network error. Set by the browser.
   #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,7 +114,12 @@ pub struct RecordState {
 pub enum BgFetchEvent {
   Progress(RegistrationState),
   Completed(RegistrationState),
-  RecordSettled { uid: String, index: usize },
+  RecordSettled {
+    uid: String,
+    index: usize,
+    /// Why the record ended in a network error, if it did.
+    error: Option<String>,
+  },
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -24,3 +24,19 @@ bgfTest(async (t, bgf) => {
   assert_equals(msg.records[1].error, 'TypeError', 'another origin is blocked');
   assert_equals(registration.failureReason, 'fetch-error');
 }, "connect-src 'self' blocks another origin's record, not the fetch");
+
+bgfTest(async (t, bgf) => {
+  const id = bgfUniqueId('csp-redirect');
+  // Another origin that would allow the page (CORS), reached by a redirect
+  // from this origin: connect-src applies to the redirect's target too.
+  const target = new URL('resources/cors.py?allow=*', location.href);
+  target.hostname = 'www1.' + target.hostname;
+  const start = new URL('resources/redirect.py', location.href);
+  start.searchParams.set('location', target.href);
+  const direct = new URL(bgfBodyUrl({size: 10}), location.href).href;
+  await bgf.fetch(id, [start.href, direct]);
+  const msg = await bgfMessageFor(id, 'backgroundfetchfail');
+  assert_equals(msg.reg.failureReason, 'fetch-error');
+  assert_equals(msg.records[0].error, 'TypeError', 'the redirect target is blocked');
+  assert_equals(msg.records[1].status, 200, "'self' is allowed");
+}, "connect-src applies to a redirect's target");
