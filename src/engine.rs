@@ -85,6 +85,18 @@ fn embed(mut ext: deno_core::Extension) -> deno_core::Extension {
   ext
 }
 
+/// Every JavaScript file of an extension.
+fn source_files(
+  ext: &deno_core::Extension,
+) -> impl Iterator<Item = &deno_core::ExtensionFileSource> {
+  ext
+    .js_files
+    .iter()
+    .chain(ext.esm_files.iter())
+    .chain(ext.lazy_loaded_js_files.iter())
+    .chain(ext.lazy_loaded_esm_files.iter())
+}
+
 /// Permissions for `deno_fetch`: network access is decided by the browser
 /// side (our request checks), so the runtime's own checks allow everything.
 fn fetch_permissions() -> deno_permissions::PermissionsContainer {
@@ -251,13 +263,7 @@ fn snapshot_path() -> Option<std::path::PathBuf> {
   exe.len().hash(&mut h);
   exe.modified().ok()?.hash(&mut h);
   for ext in extensions(None, &NetConfig::default()) {
-    for file in ext
-      .js_files
-      .iter()
-      .chain(ext.esm_files.iter())
-      .chain(ext.lazy_loaded_js_files.iter())
-      .chain(ext.lazy_loaded_esm_files.iter())
-    {
+    for file in source_files(&ext) {
       file.specifier.hash(&mut h);
       if let deno_core::ExtensionFileSourceCode::LoadedFromFsDuringSnapshot(path) = &file.code {
         path.hash(&mut h);
@@ -466,13 +472,7 @@ mod tests {
   fn every_extension_file_is_in_the_binary() {
     let mut files = 0;
     for ext in super::extensions(None, &crate::net::NetConfig::default()) {
-      for file in ext
-        .js_files
-        .iter()
-        .chain(ext.esm_files.iter())
-        .chain(ext.lazy_loaded_js_files.iter())
-        .chain(ext.lazy_loaded_esm_files.iter())
-      {
+      for file in super::source_files(&ext) {
         files += 1;
         assert!(
           file.is_runtime_loadable(),
