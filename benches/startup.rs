@@ -12,6 +12,9 @@
 //! with the startup snapshot (made once, in a fresh cache directory, by a
 //! first run that is timed on its own) and without (`SWHARNESS_SNAPSHOT=0`);
 //! and
+//! - a tiny background fetch (1 KiB, from the run's own static server):
+//!   the process wall time, and trace time from the client's `fetch()`
+//!   to the dispatch of `backgroundfetchsuccess` (`tiny_fetch`); and
 //! - in-process: the time to create one realm's runtime
 //!   (`engine::new_runtime`) and to run its bootstrap (the assembled
 //!   service worker global scope), `SWH_BENCH_RUNS` times on one thread.
@@ -133,6 +136,70 @@ fn bench_process() {
   }
 }
 
+const TINY_SW: &str = r#"
+self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("backgroundfetchsuccess", (e) => console.log(`SUCCESS ${e.registration.downloaded}`));
+"#;
+
+const TINY_CLIENT: &str = r#"
+const reg = await navigator.serviceWorker.ready;
+console.log("START");
+await reg.backgroundFetch.fetch("tiny", ["tiny.bin"]);
+"#;
+
+/// Launch to a 1 KiB background fetch's success event, as a user of a
+/// headless browser would time it.
+fn bench_tiny_fetch() {
+  let dir = tempfile::tempdir().unwrap();
+  std::fs::write(dir.path().join("sw.js"), TINY_SW).unwrap();
+  std::fs::write(dir.path().join("client.js"), TINY_CLIENT).unwrap();
+  std::fs::write(dir.path().join("tiny.bin"), vec![7u8; 1024]).unwrap();
+  let n = runs();
+  let mut wall = Vec::with_capacity(n);
+  let mut fetch_to_event = Vec::with_capacity(n);
+  for i in 0..n + 3 {
+    let state = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.jsonl");
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_swharness"))
+      .arg("run")
+      .arg(dir.path().join("sw.js"))
+      .arg("--client")
+      .arg(dir.path().join("client.js"))
+      .arg("--state")
+      .arg(state.path())
+      .arg("--trace")
+      .arg(&trace)
+      .output()
+      .expect("swharness runs");
+    let w = ms(start.elapsed());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+      out.status.success() && stdout.contains("SUCCESS 1024"),
+      "the tiny fetch failed:\n{stdout}\n{}",
+      String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&trace).unwrap_or_default();
+    let t = |pred: &dyn Fn(&serde_json::Value) -> bool| {
+      text.lines().find_map(|l| {
+        let v: serde_json::Value = serde_json::from_str(l).ok()?;
+        pred(&v).then(|| v["t"].as_f64())?
+      })
+    };
+    let started =
+      t(&|v| v["kind"] == "console" && v["text"].as_str().unwrap_or("").trim() == "START");
+    let event = t(&|v| v["kind"] == "ui" && v["action"] == "bgfetch-final-event");
+    if i >= 3 {
+      wall.push(w);
+      if let (Some(a), Some(b)) = (started, event) {
+        fetch_to_event.push(b - a);
+      }
+    }
+  }
+  print("tiny fetch: process wall (spawn to exit)", &wall);
+  print("tiny fetch: fetch() to success event", &fetch_to_event);
+}
+
 fn bench_in_process() {
   in_process("in-process, no snapshot", None);
 }
@@ -248,6 +315,9 @@ fn main() {
   println!("startup benchmark ({} runs; {})", runs(), common::machine());
   if want("process") {
     bench_process();
+  }
+  if want("tiny_fetch") {
+    bench_tiny_fetch();
   }
   if want("in_process") {
     bench_in_process();
