@@ -320,6 +320,7 @@ export class BackgroundFetchManager {
         cache: r.cache,
         redirect: r.redirect,
         referrer: r.referrer,
+        referrerPolicy: r.referrerPolicy,
         integrity: r.integrity,
       });
     }

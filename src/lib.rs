@@ -21,6 +21,7 @@ pub mod module_loader;
 pub mod net;
 pub mod ops;
 pub mod realm;
+pub mod referrer;
 pub mod run;
 pub mod service_worker;
 pub mod static_server;

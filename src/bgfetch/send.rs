@@ -4,7 +4,7 @@
 //! twice, Fetch's "tainted origin"), a CORS preflight where the hop is
 //! cross-origin and the request not simple, a CORS check of each response
 //! (redirects included), the method a 301/302/303 turns into, and the
-//! request's redirect mode.
+//! request's redirect mode, and the `Referer` (`crate::referrer`).
 //! <https://fetch.spec.whatwg.org/#http-redirect-fetch>
 
 use std::collections::HashSet;
@@ -61,6 +61,9 @@ pub(super) async fn send(
   // Fetch's response tainting: "cors" from the first cross-origin hop on.
   let mut cors_tainting = false;
   let mut tainted_origin = false;
+  // The referrer, worked out again at each hop from the previous one.
+  let mut referrer = crate::referrer::source(req.referrer.as_deref(), &req.client_url);
+  let mut referrer_policy = req.referrer_policy.clone();
   for hop in 0..=MAX_REDIRECTS {
     let cross = !req.origin.is_empty() && cors::is_cross_origin(&req.origin, &url);
     if cross {
@@ -86,7 +89,11 @@ pub(super) async fn send(
         }
       }
     }
+    referrer = referrer.and_then(|r| crate::referrer::determine(&r, &referrer_policy, &url));
     let mut builder = client.request(method.clone(), url.clone());
+    if let Some(r) = &referrer {
+      builder = builder.header(reqwest::header::REFERER, r.as_str());
+    }
     // Fetch appends `Origin` to CORS requests and to any that is not a
     // GET or HEAD.
     let unsafe_method = method != Method::GET && method != Method::HEAD;
@@ -154,6 +161,14 @@ pub(super) async fn send(
     let next_cross = !req.origin.is_empty() && cors::is_cross_origin(&req.origin, &next);
     if has_credentials && (cors_tainting || (req.mode == "cors" && next_cross)) {
       return Sent::Refused(format!("{url} redirected to a URL with credentials"));
+    }
+    if let Some(policy) = resp
+      .headers()
+      .get("referrer-policy")
+      .and_then(|v| v.to_str().ok())
+      .and_then(crate::referrer::from_header)
+    {
+      referrer_policy = policy.to_string();
     }
     let code = status.as_u16();
     if (matches!(code, 301 | 302) && method == Method::POST)

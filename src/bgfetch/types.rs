@@ -18,6 +18,16 @@ pub struct RequestSpec {
   /// The request's redirect mode (`follow`, `error`, `manual`).
   #[serde(default)]
   pub redirect: String,
+  /// `Request.referrer`: `about:client` (None too), `""` for none, or a
+  /// URL; and `Request.referrerPolicy` (empty: the default).
+  #[serde(default, skip_serializing_if = "Option::is_none")]
+  pub referrer: Option<String>,
+  #[serde(
+    default,
+    rename = "referrerPolicy",
+    skip_serializing_if = "String::is_empty"
+  )]
+  pub referrer_policy: String,
   /// The serialized origin of the page or worker that made the fetch (set
   /// by the browser, not the caller); CORS applies across origins.
   #[serde(default)]

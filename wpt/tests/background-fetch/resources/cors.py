@@ -5,8 +5,9 @@ Query parameters:
                  without it, no CORS header is sent
   methods=LIST   Access-Control-Allow-Methods for a preflight
   headers=LIST   Access-Control-Allow-Headers for a preflight
-  key=UUID       log every request (method, Origin, the preflight's
-                 Access-Control-Request-* headers) under this stash key
+  key=UUID       log every request (method, Origin, Referer, the
+                 preflight's Access-Control-Request-* headers) under this
+                 stash key
   action=log     (with key) answer the log as JSON
 The body is "cors ok" for every method but OPTIONS (an empty 204).
 """
@@ -36,6 +37,7 @@ def main(request, response):
         entry = {
             "method": request.method,
             "origin": header(request, b"origin"),
+            "referer": header(request, b"referer"),
             "requestMethod": header(request, b"access-control-request-method"),
             "requestHeaders": header(request, b"access-control-request-headers"),
         }
