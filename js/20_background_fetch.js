@@ -81,6 +81,32 @@ function headerList(h) {
   return out;
 }
 
+// Fetch's forbidden request-header names: a browser's Request drops them
+// (the engine's Request keeps them), so a page cannot set them on a
+// download. https://fetch.spec.whatwg.org/#forbidden-request-header
+const FORBIDDEN_HEADERS = new Set([
+  "accept-charset", "accept-encoding", "access-control-request-headers",
+  "access-control-request-method", "connection", "content-length", "cookie",
+  "cookie2", "date", "dnt", "expect", "host", "keep-alive", "origin",
+  "referer", "set-cookie", "te", "trailer", "transfer-encoding", "upgrade",
+  "via",
+]);
+const METHOD_OVERRIDES = new Set([
+  "x-http-method", "x-http-method-override", "x-method-override",
+]);
+
+function isForbiddenHeader(name, value) {
+  if (FORBIDDEN_HEADERS.has(name)) return true;
+  if (name.startsWith("proxy-") || name.startsWith("sec-")) return true;
+  return METHOD_OVERRIDES.has(name) &&
+    value.split(",").some((m) => ["CONNECT", "TRACE", "TRACK"].includes(m.trim().toUpperCase()));
+}
+
+/** The headers a browser's Request would have: the forbidden ones dropped. */
+function requestHeaderList(h) {
+  return headerList(h).filter(([k, v]) => !isForbiddenHeader(k, v));
+}
+
 // One registration object per fetch (by uid) in this realm, kept live.
 const registrations = new Map();
 
@@ -144,7 +170,7 @@ export class BackgroundFetchRegistration extends EventTarget {
       uid: this.#state.uid,
       url: q ? q.url : null,
       method: q ? q.method : null,
-      headers: q ? headerList(q.headers) : [],
+      headers: q ? requestHeaderList(q.headers) : [],
       ignoreSearch: !!options?.ignoreSearch,
       ignoreMethod: !!options?.ignoreMethod,
       ignoreVary: !!options?.ignoreVary,
@@ -313,7 +339,7 @@ export class BackgroundFetchManager {
       specs.push({
         method: r.method,
         url: r.url,
-        headers: headerList(r.headers),
+        headers: requestHeaderList(r.headers),
         body,
         mode: r.mode,
         credentials: r.credentials,

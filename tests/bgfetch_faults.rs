@@ -615,3 +615,58 @@ async fn redirect_loops_and_redirects_to_blocked_ports_are_network_errors() {
   assert_has(&reason("/loop"), "more than 20 redirects");
   assert_has(&reason("/to-smtp"), "a blocked port");
 }
+
+/// Headers a page may not set (Fetch's forbidden request-header names) are
+/// dropped, as a browser's Request drops them; the others are sent, with
+/// a preflight for the non-simple ones and the Referer Fetch works out.
+#[tokio::test]
+async fn forbidden_request_headers_are_dropped() {
+  let server = FaultServer::start().await;
+  server.add(
+    "/h",
+    Route {
+      headers: vec![("Access-Control-Allow-Headers".into(), "x-ok".into())],
+      ..Route::ok(b"headers".to_vec())
+    },
+  );
+  let client = format!(
+    r#"const req = new Request({:?}, {{ headers: {{
+  "X-Ok": "1", "Host": "evil.example", "Referer": "http://evil.example/",
+  "Sec-Fetch-Site": "none", "Proxy-Authorization": "x", "Connection": "close",
+  "X-HTTP-Method-Override": "TRACE" }} }});
+const f = await reg.backgroundFetch.fetch("headers", [req]);"#,
+    server.url("/h")
+  );
+  let out = run(&client, &[]).await;
+  assert_has(
+    &out,
+    &format!(
+      "CLIENT EVENT backgroundfetchsuccess id=headers result=success reason= downloaded=7 records={}",
+      rec("/h", 200, b"headers")
+    ),
+  );
+  let reqs = server.requests_to("/h");
+  assert_eq!(reqs.len(), 2, "a preflight, then the request: {reqs:?}");
+  assert_eq!(
+    reqs[0].header("access-control-request-headers"),
+    Some("x-ok")
+  );
+  let get = &reqs[1];
+  assert_eq!(get.header("x-ok"), Some("1"));
+  assert_eq!(get.header("host"), Some(server.addr().to_string().as_str()));
+  for name in [
+    "sec-fetch-site",
+    "proxy-authorization",
+    "x-http-method-override",
+  ] {
+    assert_eq!(get.header(name), None, "{name} was sent");
+  }
+  // Cross-origin, the default policy: the page's origin only.
+  let referer = get.header("referer").expect("a Referer");
+  assert!(
+    referer.starts_with("http://127.0.0.1:")
+      && referer.ends_with('/')
+      && referer.matches('/').count() == 3,
+    "{referer}"
+  );
+}
