@@ -4,6 +4,7 @@
 // globals listed in deno_web's README with the usual property attributes.
 import { core, internals } from "ext:core/mod.js";
 import { op_swh_console } from "ext:core/ops";
+import { offlineAwareFetch } from "ext:swharness/03_network.js";
 
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 const url = core.loadExtScript("ext:deno_web/00_url.js");
@@ -123,7 +124,7 @@ const webGlobals = {
   clearInterval: writable(timers.clearInterval),
   clearTimeout: writable(timers.clearTimeout),
   console: nonEnumerable(new consoleMod.Console(printer)),
-  fetch: writable(fetchMod.fetch),
+  fetch: writable(offlineAwareFetch(fetchMod.fetch)),
   performance: writable(performance.performance),
   reportError: writable(event.reportError),
   setInterval: writable(timers.setInterval),

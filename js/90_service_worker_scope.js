@@ -3,6 +3,7 @@
 // functional events the browser dispatches into it.
 import { core } from "ext:core/mod.js";
 import { defineGlobalEventHandler } from "ext:swharness/02_idl.js";
+import { isOnline, setInitialOnline } from "ext:swharness/03_network.js";
 import {
   deserializeMessage,
   hostCall,
@@ -59,6 +60,8 @@ const HANDLERS = [
   "fetch",
   "message",
   "messageerror",
+  "online",
+  "offline",
   "backgroundfetchsuccess",
   "backgroundfetchfail",
   "backgroundfetchabort",
@@ -87,7 +90,9 @@ export function bootstrapServiceWorker(info) {
   const clients = createClients();
   const navigator = {
     userAgent: "swharness",
-    onLine: true,
+    get onLine() {
+      return isOnline();
+    },
     serviceWorker: createContainer(null),
   };
   Object.defineProperties(globalThis, {
@@ -112,6 +117,7 @@ export function bootstrapServiceWorker(info) {
     Clients: value(Clients),
   });
   installCaches();
+  setInitialOnline(info.online);
   installBackgroundFetch({ serviceWorker: true, chromium: info.chromium });
   onBrowserCommand("event", async ({ type, init }) => {
     const ev = createEvent(type, init);

@@ -4,6 +4,7 @@
 import { core } from "ext:core/mod.js";
 import { op_swh_park } from "ext:core/ops";
 import { defineGlobalEventHandler } from "ext:swharness/02_idl.js";
+import { isOnline, setInitialOnline } from "ext:swharness/03_network.js";
 import {
   deserializeMessage,
   hostCall,
@@ -72,7 +73,7 @@ export function bootstrapWindow(info) {
   Object.setPrototypeOf(globalThis, Window.prototype);
   eventMod.setEventTargetData(globalThis);
   globalThis[webidl.brand] = webidl.brand;
-  for (const h of ["load", "error", "message", "unhandledrejection"]) {
+  for (const h of ["load", "error", "message", "unhandledrejection", "online", "offline"]) {
     defineGlobalEventHandler(h);
   }
   const container = createContainer(info.controller);
@@ -84,7 +85,9 @@ export function bootstrapWindow(info) {
   };
   const navigator = {
     userAgent: "swharness",
-    onLine: true,
+    get onLine() {
+      return isOnline();
+    },
     serviceWorker: container,
     permissions,
   };
@@ -121,6 +124,7 @@ export function bootstrapWindow(info) {
     ));
   }
   installCaches();
+  setInitialOnline(info.online);
   installBackgroundFetch({ serviceWorker: false, chromium: info.chromium });
   onBrowserCommand("message", ({ data, source, origin }) => {
     let value;

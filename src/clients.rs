@@ -133,6 +133,7 @@ pub async fn open_client(
     "clientId": id,
     "controller": worker,
     "chromium": browser.opts().chromium,
+    "online": browser.opts().net.is_online(),
     "color": crate::ui::console_colors(),
     "pageReport": browser.opts().page_report.is_some(),
     "title": match &script {

@@ -34,7 +34,15 @@ pub(crate) async fn handle(
 
 /// Switches the whole browser on- or offline.
 pub fn set_online(browser: &Browser, online: bool) {
+  let changed = browser.opts().net.is_online() != online;
   browser.opts().net.set_online(online);
   crate::bgfetch_host::set_online(browser, online);
   browser.record_ui_action(json!({"action": "setOnline", "online": online}));
+  if changed {
+    // Every realm: navigator.onLine, the online/offline event, fetch().
+    let realms: Vec<_> = browser.with_state(|s| s.realms.keys().copied().collect());
+    for r in realms {
+      browser.post(r, "networkState", json!({ "online": online }));
+    }
+  }
 }

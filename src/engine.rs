@@ -39,6 +39,7 @@ deno_core::extension!(
     "00_web_globals.js",
     "01_host.js",
     "02_idl.js",
+    "03_network.js",
     "10_extendable_events.js",
     "11_service_worker.js",
     "12_clients.js",

@@ -472,7 +472,8 @@ pub(crate) async fn start_worker(
       "registration": s.registry.snapshot(&scope),
       "worker": s.registry.worker_snapshot(Some(version)),
       "chromium": browser.opts().chromium,
-    "color": crate::ui::console_colors(),
+      "online": browser.opts().net.is_online(),
+      "color": crate::ui::console_colors(),
     })
   });
   let realm = browser

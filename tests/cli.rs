@@ -459,3 +459,77 @@ fn a_corrupt_state_database_is_a_clear_error_and_is_kept() {
     assert!(std::fs::read(&path).unwrap() == garbage, "{db} was changed");
   }
 }
+
+/// The offline switch is the browser's network: the service worker sees
+/// `navigator.onLine`, the `offline`/`online` events, and its own fetch()
+/// failing while offline; `--offline` starts that way.
+#[test]
+fn the_service_worker_sees_the_network_go_and_come_back() {
+  let dir = tempfile::tempdir().unwrap();
+  std::fs::write(
+    dir.path().join("sw.js"),
+    r#"
+self.addEventListener("install", () => self.skipWaiting());
+self.onoffline = () => console.log(`offline event; onLine=${navigator.onLine}`);
+self.addEventListener("online", () => console.log(`online event; onLine=${navigator.onLine}`));
+self.addEventListener("message", (e) => e.waitUntil((async () => {
+  let result;
+  try {
+    result = `status ${(await fetch("data.txt")).status}`;
+  } catch (err) {
+    result = err.name;
+  }
+  console.log(`${e.data}: onLine=${navigator.onLine} fetch=${result}`);
+  e.source.postMessage("done");
+})()));
+"#,
+  )
+  .unwrap();
+  std::fs::write(dir.path().join("data.txt"), "data").unwrap();
+  std::fs::write(
+    dir.path().join("client.js"),
+    r#"
+const reg = await navigator.serviceWorker.ready;
+const ask = (what) => new Promise((resolve) => {
+  navigator.serviceWorker.addEventListener("message", resolve, { once: true });
+  reg.active.postMessage(what);
+});
+console.log(`start: onLine=${navigator.onLine}`);
+await ask("first");
+await swharness.setOnline(!navigator.onLine);
+await ask("toggled");
+await swharness.setOnline(!navigator.onLine);
+await ask("toggled back");
+"#,
+  )
+  .unwrap();
+  let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+  let out = swharness(&["run", &p("sw.js"), "--client", &p("client.js")]);
+  let stdout = text(&out.stdout);
+  assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+  assert_in_order(
+    &stdout,
+    &[
+      "[client 1] start: onLine=true",
+      "[sw] first: onLine=true fetch=status 200",
+      "[sw] offline event; onLine=false",
+      "[sw] toggled: onLine=false fetch=TypeError",
+      "[sw] online event; onLine=true",
+      "[sw] toggled back: onLine=true fetch=status 200",
+    ],
+  );
+  let out = swharness(&["run", &p("sw.js"), "--client", &p("client.js"), "--offline"]);
+  let stdout = text(&out.stdout);
+  assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+  assert_in_order(
+    &stdout,
+    &[
+      "[client 1] start: onLine=false",
+      "[sw] first: onLine=false fetch=TypeError",
+      "[sw] online event; onLine=true",
+      "[sw] toggled: onLine=true fetch=status 200",
+      "[sw] offline event; onLine=false",
+      "[sw] toggled back: onLine=false fetch=TypeError",
+    ],
+  );
+}

@@ -1,0 +1,40 @@
+// The browser's network state as a realm sees it: `navigator.onLine`, the
+// `online`/`offline` events on the global, and `fetch()`, which fails
+// while the browser is offline (`swharness.setOnline(false)`, `--offline`)
+// as it does in a browser without a network.
+// https://html.spec.whatwg.org/multipage/system-state.html#navigator.online
+import { onBrowserCommand } from "ext:swharness/01_host.js";
+import { core } from "ext:core/mod.js";
+
+const { Event } = core.loadExtScript("ext:deno_web/02_event.js");
+
+let online = true;
+
+/** The state at the realm's start (from its bootstrap). */
+export function setInitialOnline(value) {
+  online = value !== false;
+}
+
+export function isOnline() {
+  return online;
+}
+
+/** `fetch` that rejects with a TypeError (a network error) while offline. */
+export function offlineAwareFetch(inner) {
+  // A named function of one declared argument: fetch.name and fetch.length
+  // stay what WebIDL gives them.
+  return function fetch(input, init = undefined) {
+    if (!online) {
+      return Promise.reject(
+        new TypeError("Failed to fetch: the network is offline"),
+      );
+    }
+    return inner.call(this, input, init);
+  };
+}
+
+onBrowserCommand("networkState", ({ online: now }) => {
+  if (now === online) return;
+  online = now;
+  globalThis.dispatchEvent(new Event(now ? "online" : "offline"));
+});
