@@ -167,15 +167,7 @@ pub(crate) async fn handle(
   let store = &browser.inner.store;
   match method {
     "open" => {
-      let name = name.unwrap_or_default();
-      store
-        .with(|c| {
-          c.execute(
-            "INSERT OR IGNORE INTO caches (origin, name) VALUES (?1, ?2)",
-            params![origin, name],
-          )
-        })
-        .map_err(storage_err)?;
+      ensure_cache(browser, &origin, &name.unwrap_or_default())?;
       Ok(Value::Null)
     }
     "has" => Ok(json!(cache_id(
@@ -278,9 +270,11 @@ fn remove_entry(browser: &Browser, id: i64) -> Result<(), HostError> {
   Ok(())
 }
 
-async fn put(browser: &Browser, origin: &str, name: &str, args: &Value) -> HostResult {
-  let store = &browser.inner.store;
-  store
+/// Creates the cache `name` of `origin` unless it exists.
+fn ensure_cache(browser: &Browser, origin: &str, name: &str) -> Result<(), HostError> {
+  browser
+    .inner
+    .store
     .with(|c| {
       c.execute(
         "INSERT OR IGNORE INTO caches (origin, name) VALUES (?1, ?2)",
@@ -288,6 +282,12 @@ async fn put(browser: &Browser, origin: &str, name: &str, args: &Value) -> HostR
       )
     })
     .map_err(storage_err)?;
+  Ok(())
+}
+
+async fn put(browser: &Browser, origin: &str, name: &str, args: &Value) -> HostResult {
+  let store = &browser.inner.store;
+  ensure_cache(browser, origin, name)?;
   let id = cache_id(browser, origin, name)?.ok_or_else(|| HostError::invalid_state("no cache"))?;
   let url = strip_fragment(args["url"].as_str().unwrap_or("")).to_string();
   let file = new_body_file();

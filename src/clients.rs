@@ -78,25 +78,39 @@ fn controller_for(browser: &Browser, url: &Url) -> Option<VersionId> {
 fn add_client(browser: &Browser, url: Url, realm: Option<RealmId>) -> String {
   let id = new_client_id();
   let controller = controller_for(browser, &url);
+  register_client(browser, &id, url, realm, controller, false);
+  id
+}
+
+/// Adds a client to the browser's list (the first window gets focus if
+/// `focus_first`) and traces it.
+fn register_client(
+  browser: &Browser,
+  id: &str,
+  url: Url,
+  realm: Option<RealmId>,
+  controller: Option<VersionId>,
+  focus_first: bool,
+) {
   browser.with_state(|s| {
+    let focused = focus_first && s.clients.is_empty();
     s.clients.insert(
-      id.clone(),
+      id.to_string(),
       Client {
-        id: id.clone(),
+        id: id.to_string(),
         url: url.clone(),
         realm,
         controller,
-        focused: false,
+        focused,
         csp: Vec::new(),
       },
     );
-    s.client_order.push(id.clone());
+    s.client_order.push(id.to_string());
   });
   browser.trace(
     "client",
     json!({"id": id, "url": url.as_str(), "controller": controller}),
   );
-  id
 }
 
 /// Opens a window client at `url` and runs `source` in it.
@@ -150,24 +164,7 @@ pub async fn open_client(
       bootstrap,
     )
     .map_err(|e| HostError::new("Error", format!("could not start the client: {e}")))?;
-  browser.with_state(|s| {
-    s.clients.insert(
-      id.clone(),
-      Client {
-        id: id.clone(),
-        url: url.clone(),
-        realm: Some(realm),
-        controller,
-        focused: s.clients.is_empty(),
-        csp: Vec::new(),
-      },
-    );
-    s.client_order.push(id.clone());
-  });
-  browser.trace(
-    "client",
-    json!({"id": id, "url": url.as_str(), "controller": controller}),
-  );
+  register_client(browser, &id, url.clone(), Some(realm), controller, true);
   let result = match script {
     ClientScript::Classic(source) => {
       browser
