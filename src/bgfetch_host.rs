@@ -66,6 +66,10 @@ pub(crate) async fn start(browser: &Browser) -> anyhow::Result<()> {
     }
   });
   svc.resume_all()?;
+  // Final events owed from before a restart (the fetch completed, or its
+  // event was cut off, when the process ended): the registrations came
+  // back with their active workers.
+  deliver_owed(browser, None);
   Ok(())
 }
 
@@ -123,6 +127,21 @@ async fn deliver_final_event(browser: &Browser, st: RegistrationState) {
   let Some(svc) = browser.inner.bgfetch.get().cloned() else {
     return;
   };
+  // One delivery at a time, and none once delivered (a completion and a
+  // worker's activation may both find the event owed).
+  if !svc.claim_final_event(&st.uid) {
+    return;
+  }
+  let uid = st.uid.clone();
+  dispatch_final_event(browser, &svc, st).await;
+  svc.release_final_event(&uid);
+}
+
+async fn dispatch_final_event(
+  browser: &Browser,
+  svc: &crate::bgfetch::BgFetchService,
+  st: RegistrationState,
+) {
   let event = match (st.result.as_str(), st.failure_reason.as_str()) {
     ("success", _) => "backgroundfetchsuccess",
     (_, "aborted") => "backgroundfetchabort",
@@ -225,11 +244,16 @@ pub(crate) fn on_unregistered(browser: &Browser, scope: &str) {
 
 /// Delivers final events owed from before a restart once the worker is up.
 pub(crate) fn on_worker_activated(browser: &Browser, scope: &str) {
+  deliver_owed(browser, Some(scope));
+}
+
+/// Delivers the final events still owed (of one registration, or all).
+fn deliver_owed(browser: &Browser, scope: Option<&str>) {
   let Some(svc) = browser.inner.bgfetch.get() else {
     return;
   };
   for st in svc.owed_final_events() {
-    if st.scope == scope {
+    if scope.is_none_or(|s| s == st.scope) {
       let b = browser.clone();
       let guard = browser.busy();
       tokio::spawn(async move {

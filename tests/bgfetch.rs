@@ -437,3 +437,80 @@ try {
   let (out, _) = run(client, &["--chromium"]);
   assert!(stdout(&out).contains("DUP TypeError"), "{}", stdout(&out));
 }
+
+/// A final event cut off by a kill (its waitUntil never settled) is
+/// dispatched again at the next start, even though the registration comes
+/// back already active (no activation to wait for); once it has run to the
+/// end, later starts dispatch nothing.
+#[test]
+fn a_final_event_cut_off_by_a_kill_is_dispatched_at_the_next_start() {
+  use std::io::BufRead;
+  let dir = tempfile::tempdir().unwrap();
+  let state = tempfile::tempdir().unwrap();
+  // The first dispatch marks a cache and never finishes; a later one does.
+  let sw = r#"
+self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("backgroundfetchsuccess", (event) => event.waitUntil((async () => {
+  if (!(await caches.has("dispatched"))) {
+    await caches.open("dispatched");
+    console.log("FIRST DISPATCH");
+    await new Promise(() => {});
+  }
+  const [rec] = await event.registration.matchAll();
+  const text = await (await rec.responseReady).text();
+  console.log(`LATER DISPATCH ${event.registration.result} ${text.length}`);
+})()));
+"#;
+  let client = r#"
+const reg = await navigator.serviceWorker.ready;
+await reg.backgroundFetch.fetch("cut", ["a.txt"]);
+"#;
+  write(dir.path(), "sw.js", sw.as_bytes());
+  write(dir.path(), "client.js", client.as_bytes());
+  write(dir.path(), "a.txt", &vec![b'a'; 1000]);
+  let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+  let st = state.path().to_string_lossy().into_owned();
+  let mut first = Command::new(env!("CARGO_BIN_EXE_swharness"))
+    .args(["run", &p("sw.js"), "--client", &p("client.js")])
+    .args(["--state", &st, "--timeout", "30"])
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+  // Read until the event is running (the run's own timeout bounds this).
+  let lines = std::io::BufReader::new(first.stdout.take().unwrap()).lines();
+  let mut seen = Vec::new();
+  for line in lines {
+    let line = line.unwrap();
+    seen.push(line.clone());
+    if line.contains("FIRST DISPATCH") {
+      break;
+    }
+  }
+  first.kill().unwrap();
+  let _ = first.wait();
+  assert!(
+    seen.iter().any(|l| l.contains("FIRST DISPATCH")),
+    "the event was dispatched in the first run: {seen:?}"
+  );
+  let again = |timeout: &str| {
+    let out = Command::new(env!("CARGO_BIN_EXE_swharness"))
+      .args(["run", &p("sw.js"), "--state", &st, "--timeout", timeout])
+      .output()
+      .unwrap();
+    assert!(
+      out.status.success(),
+      "{}",
+      String::from_utf8_lossy(&out.stderr)
+    );
+    stdout(&out)
+  };
+  let second = again("30");
+  assert_eq!(
+    second.matches("DISPATCH").count(),
+    1,
+    "dispatched once more: {second}"
+  );
+  assert!(second.contains("LATER DISPATCH success 1000"), "{second}");
+  let third = again("30");
+  assert!(!third.contains("DISPATCH"), "delivered already: {third}");
+}

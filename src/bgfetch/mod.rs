@@ -55,6 +55,8 @@ pub struct BgFetchService {
   unacked: std::sync::atomic::AtomicUsize,
   /// Fetches of unregistered registrations: they end without an event.
   pub(crate) forgotten: Mutex<std::collections::HashSet<String>>,
+  /// Fetches whose final event is being delivered (one delivery at a time).
+  delivering: Mutex<std::collections::HashSet<String>>,
 }
 
 /// Whether a fetch is among the registration's "active background
@@ -91,6 +93,7 @@ impl BgFetchService {
       settled: tokio::sync::Notify::new(),
       unacked: std::sync::atomic::AtomicUsize::new(0),
       forgotten: Mutex::new(std::collections::HashSet::new()),
+      delivering: Mutex::new(std::collections::HashSet::new()),
       config,
     }))
   }
@@ -392,6 +395,29 @@ impl BgFetchService {
       }
       let _ = self.db(|s| s.save_state(&st));
     }
+  }
+
+  /// Takes on the delivery of a fetch's final event: false if another
+  /// delivery is under way or the event was delivered.
+  pub fn claim_final_event(&self, uid: &str) -> bool {
+    let owed = self
+      .state(uid)
+      .is_some_and(|s| matches!(s.phase, Phase::Completed | Phase::EventDispatched));
+    owed
+      && self
+        .delivering
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(uid.to_string())
+  }
+
+  /// Ends a delivery taken on with [`Self::claim_final_event`].
+  pub fn release_final_event(&self, uid: &str) {
+    self
+      .delivering
+      .lock()
+      .unwrap_or_else(|p| p.into_inner())
+      .remove(uid);
   }
 
   /// Fetches whose final event is still owed (after a restart too).
