@@ -34,7 +34,7 @@ enum Outcome {
 
 impl BgFetchService {
   pub(crate) fn spawn_fetch(self: &Arc<Self>, state: RegistrationState) {
-    let (cancel, cancel_rx) = watch::channel(false);
+    let (cancel, _) = watch::channel(false);
     let uid = state.uid.clone();
     self
       .running
@@ -49,10 +49,39 @@ impl BgFetchService {
           cancel,
         },
       );
+    // Fetches take the slots in the order they were made: one decided
+    // here, not by which spawned task the executor polls first.
+    {
+      let mut slots = self.fetch_slots.lock().unwrap_or_else(|p| p.into_inner());
+      if slots.free == 0 {
+        slots.waiting.push_back(uid);
+        return;
+      }
+      slots.free -= 1;
+    }
     let svc = self.clone();
     tokio::spawn(async move {
-      let _slot = svc.fetch_slots.clone().acquire_owned().await;
-      svc.run_fetch(&uid, cancel_rx).await;
+      let mut uid = uid;
+      loop {
+        let cancel = svc
+          .running
+          .lock()
+          .unwrap_or_else(|p| p.into_inner())
+          .get(&uid)
+          .map(|r| r.cancel.subscribe());
+        if let Some(cancel) = cancel {
+          svc.run_fetch(&uid, cancel).await;
+        }
+        // The slot goes to the next fetch waiting, or back to the pool.
+        let mut slots = svc.fetch_slots.lock().unwrap_or_else(|p| p.into_inner());
+        match slots.waiting.pop_front() {
+          Some(next) => uid = next,
+          None => {
+            slots.free += 1;
+            return;
+          }
+        }
+      }
     });
   }
 

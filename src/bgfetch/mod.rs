@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch};
 
 use crate::net::Net;
 pub use types::*;
@@ -38,6 +38,14 @@ pub(crate) struct Running {
   pub cancel: watch::Sender<bool>,
 }
 
+/// The `max_active_fetches` slots: how many are free, and the fetches
+/// waiting for one, in the order they were made (a fetch that finishes
+/// hands its slot to the first of them).
+pub(crate) struct FetchSlots {
+  pub free: usize,
+  pub waiting: std::collections::VecDeque<String>,
+}
+
 pub struct BgFetchService {
   pub(crate) config: BgFetchConfig,
   pub(crate) store: Mutex<store::Store>,
@@ -48,7 +56,7 @@ pub struct BgFetchService {
   /// an offline spell even when it is already over (a watch on `online`
   /// alone keeps only the latest value).
   pub(crate) went_offline: watch::Sender<u64>,
-  pub(crate) fetch_slots: Arc<Semaphore>,
+  pub(crate) fetch_slots: Mutex<FetchSlots>,
   events: Mutex<Option<mpsc::UnboundedSender<BgFetchEvent>>>,
   settled: tokio::sync::Notify,
   /// Completed events sent but not yet taken up by the browser.
@@ -88,7 +96,10 @@ impl BgFetchService {
       running: Mutex::new(HashMap::new()),
       online: watch::Sender::new(online),
       went_offline: watch::Sender::new(0),
-      fetch_slots: Arc::new(Semaphore::new(slots)),
+      fetch_slots: Mutex::new(FetchSlots {
+        free: slots,
+        waiting: std::collections::VecDeque::new(),
+      }),
       events: Mutex::new(None),
       settled: tokio::sync::Notify::new(),
       unacked: std::sync::atomic::AtomicUsize::new(0),
