@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 /// The crates whose extensions swharness loads, besides its own `js/`.
-const EXTENSION_CRATES: &[&str] = &["deno_webidl", "deno_web", "deno_fetch"];
+const EXTENSION_CRATES: &[&str] = &["deno_webidl", "deno_web", "deno_crypto", "deno_fetch"];
 
 fn main() {
   let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());

@@ -24,6 +24,7 @@ const fileReader = core.loadExtScript("ext:deno_web/10_filereader.js");
 const location = core.loadExtScript("ext:deno_web/12_location.js");
 const messagePort = core.loadExtScript("ext:deno_web/13_message_port.js");
 const performance = core.loadExtScript("ext:deno_web/15_performance.js");
+const cryptoMod = core.loadExtScript("ext:deno_crypto/00_crypto.js");
 
 // deno_fetch expects Deno's telemetry module; tracing is never enabled here.
 if (!internals.__telemetry) {
@@ -70,6 +71,8 @@ const webGlobals = {
   ByteLengthQueuingStrategy: nonEnumerable(streams.ByteLengthQueuingStrategy),
   CloseEvent: nonEnumerable(event.CloseEvent),
   CountQueuingStrategy: nonEnumerable(streams.CountQueuingStrategy),
+  Crypto: nonEnumerable(cryptoMod.Crypto),
+  CryptoKey: nonEnumerable(cryptoMod.CryptoKey),
   CustomEvent: nonEnumerable(event.CustomEvent),
   DOMException: nonEnumerable(DOMException),
   ErrorEvent: nonEnumerable(event.ErrorEvent),
@@ -101,6 +104,7 @@ const webGlobals = {
     streams.ReadableStreamDefaultReader,
   ),
   Request: nonEnumerable(request.Request),
+  SubtleCrypto: nonEnumerable(cryptoMod.SubtleCrypto),
   Response: nonEnumerable(response.Response),
   TextDecoder: nonEnumerable(encoding.TextDecoder),
   TextDecoderStream: nonEnumerable(encoding.TextDecoderStream),
@@ -124,6 +128,15 @@ const webGlobals = {
   clearInterval: writable(timers.clearInterval),
   clearTimeout: writable(timers.clearTimeout),
   console: nonEnumerable(new consoleMod.Console(printer)),
+  // WindowOrWorkerGlobalScope's [SameObject] readonly attribute. The
+  // engine makes the object on first use (it cannot be in a snapshot).
+  crypto: {
+    get: function crypto() {
+      return cryptoMod.crypto;
+    },
+    enumerable: true,
+    configurable: true,
+  },
   fetch: writable(offlineAwareFetch(fetchMod.fetch)),
   performance: writable(performance.performance),
   reportError: writable(event.reportError),

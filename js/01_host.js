@@ -65,6 +65,30 @@ export function makeError(err) {
   }
 }
 
+// The DOMException names Deno's extensions throw from Rust (as error
+// classes "DOMExceptionNAME"; deno_crypto's, for one).
+const OP_DOMEXCEPTIONS = [
+  "AbortError",
+  "DataError",
+  "InvalidCharacterError",
+  "InvalidStateError",
+  "NetworkError",
+  "NotSupportedError",
+  "OperationError",
+  "QuotaExceededError",
+  "TypeMismatchError",
+];
+
+/** Lets ops throw DOMExceptions (deno_core needs a builder per class). */
+export function installErrorBuilders() {
+  for (const name of OP_DOMEXCEPTIONS) {
+    core.registerErrorBuilder(
+      `DOMException${name}`,
+      (message) => makeError({ name, message }),
+    );
+  }
+}
+
 /** The value of a browser answer (`{ok}` or `{error}`), or its error. */
 function settle(res) {
   if (res.error) throw makeError(res.error);

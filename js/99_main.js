@@ -4,7 +4,10 @@ import {
   consoleMod,
   installWebGlobals,
 } from "ext:swharness/00_web_globals.js";
-import { installDispatcher } from "ext:swharness/01_host.js";
+import {
+  installDispatcher,
+  installErrorBuilders,
+} from "ext:swharness/01_host.js";
 import { bootstrapServiceWorker } from "ext:swharness/90_service_worker_scope.js";
 import { bootstrapWindow } from "ext:swharness/91_window_scope.js";
 
@@ -37,6 +40,7 @@ function bootstrap(info) {
   delete globalThis[key];
   repairIntrinsics();
   installDispatcher();
+  installErrorBuilders();
   const noColor = () => !info.color;
   consoleMod.setNoColorFns(noColor, noColor);
   installWebGlobals();

@@ -1,5 +1,5 @@
 //! Creates a JavaScript runtime for one realm: Deno's Web extensions
-//! (`deno_webidl`, `deno_web`, `deno_fetch`) plus our own `swharness`
+//! (`deno_webidl`, `deno_web`, `deno_crypto`, `deno_fetch`) plus our own `swharness`
 //! extension, whose modules under `js/` assemble the global scope.
 
 use std::net::SocketAddr;
@@ -21,7 +21,7 @@ deno_core::extension!(
 
 deno_core::extension!(
   swharness,
-  deps = [deno_webidl, deno_web, deno_fetch],
+  deps = [deno_webidl, deno_web, deno_crypto, deno_fetch],
   ops = [
     ops::op_swh_console,
     ops::op_swh_keepalive,
@@ -181,6 +181,7 @@ fn extensions(location: Option<url::Url>, net: &NetConfig) -> Vec<deno_core::Ext
       false,
       deno_web::InMemoryBroadcastChannel::default(),
     ),
+    deno_crypto::deno_crypto::init(None),
     deno_net::init(),
     deno_fetch::deno_fetch::init(fetch_options),
     swharness::init(),

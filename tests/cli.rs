@@ -533,3 +533,37 @@ await ask("toggled back");
     ],
   );
 }
+
+#[test]
+fn web_crypto_in_the_worker_and_the_page() {
+  let out = swharness(&[
+    "run",
+    &fixture("crypto/sw.js"),
+    "--client",
+    &fixture("crypto/page.js"),
+    "--timeout",
+    "30",
+  ]);
+  let stdout = text(&out.stdout);
+  assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+  for realm in ["[sw]", "[client 1]"] {
+    let expected = [
+      "same object: true",
+      "tag: [object Crypto]",
+      "uuid: true",
+      "uuids differ: true",
+      "getRandomValues returns its argument: true",
+      "random bytes: true",
+      "float array: DOMException TypeMismatchError (DOMException)",
+      "too long: QuotaExceededError QuotaExceededError (DOMException)",
+      "no argument: TypeError TypeError",
+      // FIPS 180-2's example digest of "abc".
+      "sha-256: ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+      "hmac: true 32 true",
+      "unknown algorithm: DOMException NotSupportedError (DOMException)",
+    ];
+    let lines: Vec<String> = expected.iter().map(|l| format!("{realm} {l}\n")).collect();
+    let needles: Vec<&str> = lines.iter().map(String::as_str).collect();
+    assert_in_order(&stdout, &needles);
+  }
+}
