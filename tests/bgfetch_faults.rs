@@ -670,3 +670,56 @@ const f = await reg.backgroundFetch.fetch("headers", [req]);"#,
     "{referer}"
   );
 }
+
+async fn gzip(data: &[u8]) -> Vec<u8> {
+  use tokio::io::AsyncReadExt;
+  let mut out = Vec::new();
+  async_compression::tokio::bufread::GzipEncoder::new(data)
+    .read_to_end(&mut out)
+    .await
+    .unwrap();
+  out
+}
+
+#[tokio::test]
+async fn a_gzip_body_is_stored_decoded_and_an_interrupted_one_starts_over() {
+  let server = FaultServer::start().await;
+  // Text-like, so that it compresses, yet not one byte over and over.
+  let text: Vec<u8> = (0..20_000u32)
+    .flat_map(|i| format!("line {} of the episode notes\n", i % 997).into_bytes())
+    .collect();
+  let coded = gzip(&text).await;
+  assert!(coded.len() < text.len() / 4);
+  let gz = |b: Vec<u8>| Route {
+    headers: vec![("Content-Encoding".into(), "gzip".into())],
+    ..ranged(b, true)
+  };
+  server.add("/notes", gz(coded.clone()));
+  server.queue_faults("/notes", [Fault::ResetAfter(coded.len() as u64 / 2)]);
+  let out = run(&fetch_js("gz", &[server.url("/notes")], "{}"), &[]).await;
+  // The body reads back decoded, and `downloaded` counts what is stored.
+  assert_has(
+    &out,
+    &format!(
+      "CLIENT EVENT backgroundfetchsuccess id=gz result=success reason= downloaded={} records={}",
+      text.len(),
+      rec("/notes", 200, &text)
+    ),
+  );
+  one_event(&out);
+  // The retry cannot resume a decoded body with Range: it starts over.
+  let reqs = server.requests_to("/notes");
+  assert_eq!(reqs.len(), 2, "{reqs:?}");
+  assert_eq!(reqs[1].header("range"), None);
+
+  // A body that says gzip but is not: a network error once the retries
+  // are used up.
+  server.add("/bad", gz(b"this is not gzip data".to_vec()));
+  let out = run(&fetch_js("bad", &[server.url("/bad")], "{}"), &[]).await;
+  assert_has(
+    &out,
+    "CLIENT EVENT backgroundfetchfail id=bad result=failure reason=fetch-error downloaded=0 records=/bad=TypeError",
+  );
+  one_event(&out);
+  assert_eq!(server.requests_to("/bad").len(), 4);
+}

@@ -7,6 +7,7 @@ use std::time::Instant;
 use futures::StreamExt;
 use tokio::sync::{watch, Semaphore};
 
+use super::codings;
 use super::send::{send, SendOptions, Sent};
 use super::types::*;
 use super::{BgFetchService, Running};
@@ -324,19 +325,24 @@ impl BgFetchService {
       let status = resp.status().as_u16();
       let partial = status == 206 && resumable;
       let headers = header_pairs(&resp);
-      if partial && content_range_start(&headers) != Some(have) {
-        // A range that does not continue what is on disk cannot be
-        // appended: start over without Range (not a retry).
+      let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+      // A coded body is stored decoded (one in a coding we cannot undo, as
+      // it came); it cannot resume with Range, which counts coded bytes.
+      let codings = codings::parse(header("content-encoding").as_deref()).unwrap_or_default();
+      if partial && (content_range_start(&headers) != Some(have) || !codings.is_empty()) {
+        // A range that does not continue what is on disk (or a range of
+        // a coded body, which is stored decoded) cannot be appended:
+        // start over without Range (not a retry).
         validator.clear();
         let _ = tokio::fs::write(&path, b"").await;
         self.add_downloaded(uid, -(have as i64));
         continue;
       }
-      let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
       if !partial {
         validator = header("etag")
           .filter(|e| !e.starts_with("W/"))
           .or_else(|| header("last-modified"))
+          .filter(|_| codings.is_empty())
           .unwrap_or_default();
       }
       let mut meta = ResponseMeta {
@@ -383,7 +389,10 @@ impl BgFetchService {
         return Outcome::Cancelled;
       };
       let mut writer = BodyWriter::new(file);
-      let mut stream = resp.bytes_stream();
+      let raw = resp
+        .bytes_stream()
+        .map(|r| r.map_err(std::io::Error::other));
+      let mut stream = codings::decode(&codings, raw.boxed());
       let mut len = meta.body_len;
       let base = meta.body_len;
       let mut saved = Instant::now();

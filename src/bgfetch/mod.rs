@@ -3,6 +3,7 @@
 //! streams bodies to disk, pauses offline and resumes with `Range`, resumes
 //! unfinished fetches after a restart, and reports progress and completion.
 
+mod codings;
 mod cors;
 mod download;
 mod send;
