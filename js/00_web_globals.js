@@ -24,6 +24,7 @@ const fileReader = core.loadExtScript("ext:deno_web/10_filereader.js");
 const location = core.loadExtScript("ext:deno_web/12_location.js");
 const messagePort = core.loadExtScript("ext:deno_web/13_message_port.js");
 const performance = core.loadExtScript("ext:deno_web/15_performance.js");
+const compression = core.loadExtScript("ext:deno_web/14_compression.js");
 const cryptoMod = core.loadExtScript("ext:deno_crypto/00_crypto.js");
 
 // deno_fetch expects Deno's telemetry module; tracing is never enabled here.
@@ -70,11 +71,13 @@ const webGlobals = {
   Blob: nonEnumerable(file.Blob),
   ByteLengthQueuingStrategy: nonEnumerable(streams.ByteLengthQueuingStrategy),
   CloseEvent: nonEnumerable(event.CloseEvent),
+  CompressionStream: nonEnumerable(compression.CompressionStream),
   CountQueuingStrategy: nonEnumerable(streams.CountQueuingStrategy),
   Crypto: nonEnumerable(cryptoMod.Crypto),
   CryptoKey: nonEnumerable(cryptoMod.CryptoKey),
   CustomEvent: nonEnumerable(event.CustomEvent),
   DOMException: nonEnumerable(DOMException),
+  DecompressionStream: nonEnumerable(compression.DecompressionStream),
   ErrorEvent: nonEnumerable(event.ErrorEvent),
   Event: nonEnumerable(event.Event),
   EventTarget: nonEnumerable(event.EventTarget),
@@ -145,9 +148,36 @@ const webGlobals = {
   structuredClone: writable(messagePort.structuredClone),
 };
 
-/** Installs the shared Web globals on `globalThis`. */
-export function installWebGlobals() {
+/**
+ * Installs the shared Web globals on `globalThis`, with the realm's
+ * `origin` and `isSecureContext` (WindowOrWorkerGlobalScope) from `info`.
+ */
+export function installWebGlobals(info) {
   Object.defineProperties(globalThis, webGlobals);
+  if (info.secureContext !== true) {
+    // [SecureContext] members of Web Crypto are not there at all.
+    delete globalThis.CryptoKey;
+    delete globalThis.SubtleCrypto;
+    delete cryptoMod.Crypto.prototype.subtle;
+    delete cryptoMod.Crypto.prototype.randomUUID;
+  }
+  const serializedOrigin = new url.URL(info.url).origin;
+  Object.defineProperties(globalThis, {
+    origin: {
+      get: function origin() {
+        return serializedOrigin;
+      },
+      enumerable: true,
+      configurable: true,
+    },
+    isSecureContext: {
+      get: function isSecureContext() {
+        return info.secureContext === true;
+      },
+      enumerable: true,
+      configurable: true,
+    },
+  });
   event.saveGlobalThisReference(globalThis);
   event.setEventTargetData(globalThis);
 }

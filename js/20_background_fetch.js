@@ -504,11 +504,13 @@ export function installBackgroundFetch(options) {
     (o) => managers.has(o),
   );
   const value = (v) => ({ value: v, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(globalThis, "QuotaExceededError", value(QuotaExceededError));
+  // A service worker is always a secure context.
+  if (!inServiceWorker && !options.secureContext) return;
   Object.defineProperties(globalThis, {
     BackgroundFetchManager: value(BackgroundFetchManager),
     BackgroundFetchRegistration: value(BackgroundFetchRegistration),
     BackgroundFetchRecord: value(BackgroundFetchRecord),
-    QuotaExceededError: value(QuotaExceededError),
   });
   if (inServiceWorker) {
     Object.defineProperties(globalThis, {

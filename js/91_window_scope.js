@@ -83,12 +83,15 @@ export function bootstrapWindow(info) {
       state: await hostCall("permissionQuery", { name: String(desc?.name) }),
     }),
   };
+  // Service workers, Cache Storage and Background Fetch are
+  // [SecureContext]: a page that is not one does not see them.
+  const secure = info.secureContext === true;
   const navigator = {
     userAgent: "swharness",
     get onLine() {
       return isOnline();
     },
-    serviceWorker: container,
+    ...(secure ? { serviceWorker: container } : {}),
     permissions,
   };
   const document = createDocument(info.url, info.title);
@@ -112,20 +115,28 @@ export function bootstrapWindow(info) {
     Element: value(Element),
     HTMLScriptElement: value(HTMLScriptElement),
     HTMLMetaElement: value(HTMLMetaElement),
-    ServiceWorker: value(ServiceWorker),
-    ServiceWorkerRegistration: value(ServiceWorkerRegistration),
-    ServiceWorkerContainer: value(ServiceWorkerContainer),
     swharness: value(createControl()),
   });
+  if (secure) {
+    Object.defineProperties(globalThis, {
+      ServiceWorker: value(ServiceWorker),
+      ServiceWorkerRegistration: value(ServiceWorkerRegistration),
+      ServiceWorkerContainer: value(ServiceWorkerContainer),
+    });
+    installCaches();
+  }
   if (info.pageReport) {
     // A test page's results (testharnessreport.js calls this once).
     Object.defineProperty(globalThis, "__swharnessWptReport", value(
       (json) => hostCall("pageReport", { json: String(json) }),
     ));
   }
-  installCaches();
   setInitialOnline(info.online);
-  installBackgroundFetch({ serviceWorker: false, chromium: info.chromium });
+  installBackgroundFetch({
+    serviceWorker: false,
+    secureContext: secure,
+    chromium: info.chromium,
+  });
   onBrowserCommand("message", ({ data, source, origin }) => {
     let value;
     try {

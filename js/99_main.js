@@ -43,7 +43,7 @@ function bootstrap(info) {
   installErrorBuilders();
   const noColor = () => !info.color;
   consoleMod.setNoColorFns(noColor, noColor);
-  installWebGlobals();
+  installWebGlobals(info);
   if (info.kind === "serviceworker") bootstrapServiceWorker(info);
   else bootstrapWindow(info);
 }

@@ -147,6 +147,7 @@ pub async fn open_client(
     "clientId": id,
     "controller": worker,
     "chromium": browser.opts().chromium,
+    "secureContext": crate::fetch_policy::is_potentially_trustworthy(&url),
     "online": browser.opts().net.is_online(),
     "color": crate::ui::console_colors(),
     "pageReport": browser.opts().page_report.is_some(),

@@ -472,6 +472,7 @@ pub(crate) async fn start_worker(
       "registration": s.registry.snapshot(&scope),
       "worker": s.registry.worker_snapshot(Some(version)),
       "chromium": browser.opts().chromium,
+      "secureContext": crate::fetch_policy::is_potentially_trustworthy(&script_url),
       "online": browser.opts().net.is_online(),
       "color": crate::ui::console_colors(),
     })

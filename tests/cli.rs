@@ -535,12 +535,12 @@ await ask("toggled back");
 }
 
 #[test]
-fn web_crypto_in_the_worker_and_the_page() {
+fn web_globals_in_the_worker_and_the_page() {
   let out = swharness(&[
     "run",
-    &fixture("crypto/sw.js"),
+    &fixture("globals/sw.js"),
     "--client",
-    &fixture("crypto/page.js"),
+    &fixture("globals/page.js"),
     "--timeout",
     "30",
   ]);
@@ -548,6 +548,9 @@ fn web_crypto_in_the_worker_and_the_page() {
   assert!(out.status.success(), "stderr: {}", text(&out.stderr));
   for realm in ["[sw]", "[client 1]"] {
     let expected = [
+      "origin: true",
+      "secure context: true",
+      "gzip round trip: true",
       "same object: true",
       "tag: [object Crypto]",
       "uuid: true",
