@@ -182,7 +182,15 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
 
   let tmp;
   let state_dir = match &args.state {
-    Some(d) => d.clone(),
+    Some(d) => {
+      std::fs::create_dir_all(d).map_err(|e| {
+        (
+          EXIT_SCRIPT_ERROR,
+          format!("could not use the state directory {}: {e}", d.display()),
+        )
+      })?;
+      d.clone()
+    }
     None => {
       tmp = tempfile::Builder::new()
         .prefix("swharness-")

@@ -129,6 +129,30 @@ fn usage_errors_are_clear() {
 }
 
 #[test]
+fn a_state_directory_that_cannot_be_made_is_a_clear_error() {
+  let dir = tempfile::tempdir().unwrap();
+  let file = dir.path().join("not-a-dir");
+  std::fs::write(&file, "keep me").unwrap();
+  let state = file.join("state");
+  let out = swharness(&[
+    "run",
+    &fixture("errors/sw.js"),
+    "--state",
+    &state.to_string_lossy(),
+  ]);
+  assert_eq!(out.status.code(), Some(1));
+  let err = text(&out.stderr);
+  assert!(
+    err.contains(&format!(
+      "could not use the state directory {}",
+      state.display()
+    )),
+    "{err}"
+  );
+  assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+}
+
+#[test]
 fn unreachable_url_is_an_error() {
   // A port nothing listens on: bind, read the port, close.
   let port = std::net::TcpListener::bind("127.0.0.1:0")
