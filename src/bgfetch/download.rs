@@ -35,7 +35,7 @@ enum Outcome {
 
 impl BgFetchService {
   pub(crate) fn spawn_fetch(self: &Arc<Self>, state: RegistrationState) {
-    let (cancel, _) = watch::channel(false);
+    let cancel = watch::Sender::new(false);
     let uid = state.uid.clone();
     self
       .running
