@@ -723,3 +723,37 @@ async fn a_gzip_body_is_stored_decoded_and_an_interrupted_one_starts_over() {
   one_event(&out);
   assert_eq!(server.requests_to("/bad").len(), 4);
 }
+
+#[tokio::test]
+async fn a_fetch_aborted_while_it_waits_for_a_slot_never_downloads() {
+  let server = FaultServer::start().await;
+  let first = body(100_000);
+  server.add("/first", Route::ok(first.clone()));
+  // The first fetch holds the only slot until the test releases it.
+  server.queue_faults("/first", [Fault::StallAfter(1_000)]);
+  server.add("/second", Route::ok(body(1_000)));
+  server.add("/aborted", Route::ok(b"ok".to_vec()));
+  let client = format!(
+    "{}\n{}\nconsole.log(`ABORT ${{await two.abort()}}`);\nawait fetch({:?});",
+    fetch_js("one", &[server.url("/first")], "{}"),
+    fetch_js("two", &[server.url("/second")], "{}").replace("const f", "const two"),
+    server.url("/aborted"),
+  );
+  let run = spawn(&client, &["--max-active-fetches", "1"]);
+  server.wait_for_request("/aborted", 1).await;
+  server.release();
+  let out = run.finish().await;
+  assert_has(&out, "ABORT true");
+  assert_has(
+    &out,
+    "CLIENT EVENT backgroundfetchabort id=two result=failure reason=aborted downloaded=0 records=/second=AbortError",
+  );
+  assert_has(
+    &out,
+    &format!(
+      "CLIENT EVENT backgroundfetchsuccess id=one result=success reason= downloaded=100000 records={}",
+      rec("/first", 200, &first)
+    ),
+  );
+  assert!(server.requests_to("/second").is_empty(), "{out}");
+}

@@ -229,7 +229,7 @@ impl BgFetchService {
           } else {
             "quota-exceeded".into()
           };
-          let _ = r.cancel.send(true);
+          r.cancel.send_replace(true);
         }
         return false;
       }

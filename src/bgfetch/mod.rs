@@ -36,6 +36,8 @@ pub(crate) struct Running {
   pub last_progress: Instant,
   /// A progress update was held back by the throttle and is scheduled.
   pub progress_owed: bool,
+  /// The fetch's stop switch. Set with `send_replace`: a fetch waiting for
+  /// a slot has no receiver yet, and `send` would drop the value.
   pub cancel: watch::Sender<bool>,
 }
 
@@ -332,7 +334,7 @@ impl BgFetchService {
     r.state.result = "failure".into();
     r.state.failure_reason = reason.into();
     if cancel {
-      let _ = r.cancel.send(true);
+      r.cancel.send_replace(true);
     }
     true
   }
