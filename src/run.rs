@@ -132,6 +132,30 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
       Source::Url(_) => None,
     })
     .collect();
+  let tmp;
+  let state_dir = match &args.state {
+    Some(d) => {
+      std::fs::create_dir_all(d).map_err(|e| {
+        (
+          EXIT_SCRIPT_ERROR,
+          format!("could not use the state directory {}: {e}", d.display()),
+        )
+      })?;
+      d.clone()
+    }
+    None => {
+      tmp = tempfile::Builder::new()
+        .prefix("swharness-")
+        .tempdir()
+        .map_err(|e| {
+          (
+            EXIT_SCRIPT_ERROR,
+            format!("could not create a temporary directory: {e}"),
+          )
+        })?;
+      tmp.path().to_path_buf()
+    }
+  };
   // With --state the local origin keeps its port, so that registrations
   // and storage (which belong to an origin) are found again.
   let port_file = args.state.as_ref().map(|d| d.join("local-origin-port"));
@@ -153,8 +177,8 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
             ),
           )
         })?;
+      // The state directory exists by now (made above).
       if let Some(f) = &port_file {
-        let _ = std::fs::create_dir_all(f.parent().unwrap_or(Path::new(".")));
         let _ = std::fs::write(f, server.addr.port().to_string());
       }
       Some(server)
@@ -180,30 +204,6 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
   };
   let script_url = to_url(&script);
 
-  let tmp;
-  let state_dir = match &args.state {
-    Some(d) => {
-      std::fs::create_dir_all(d).map_err(|e| {
-        (
-          EXIT_SCRIPT_ERROR,
-          format!("could not use the state directory {}: {e}", d.display()),
-        )
-      })?;
-      d.clone()
-    }
-    None => {
-      tmp = tempfile::Builder::new()
-        .prefix("swharness-")
-        .tempdir()
-        .map_err(|e| {
-          (
-            EXIT_SCRIPT_ERROR,
-            format!("could not create a temporary directory: {e}"),
-          )
-        })?;
-      tmp.path().to_path_buf()
-    }
-  };
   let trace = match &args.trace {
     Some(p) => Trace::to_file(p)
       .map_err(|e| usage(format!("cannot write the trace file {}: {e}", p.display())))?,
