@@ -275,7 +275,7 @@ fn in_process(label: &str, snapshot: Option<&'static [u8]>) {
     runtime
       .op_state()
       .borrow_mut()
-      .put(swharness::ops::RealmCtx {
+      .put(swharness::engine::ops::RealmCtx {
         id: 1,
         host: host.clone(),
       });

@@ -15,10 +15,10 @@ use tokio::sync::mpsc;
 use super::manifest::{PageKind, ScriptStep};
 use super::results::PageOutcome;
 use super::runner::{PageExecutor, PageRun};
+use crate::browser::trace::Trace;
 use crate::browser::{Browser, BrowserOptions, PermissionState};
-use crate::clients::{self, ClientScript};
 use crate::net::{Net, NetConfig};
-use crate::trace::Trace;
+use crate::service_worker::clients::{self, ClientScript};
 
 /// How long a page gets to report after being told to time out.
 const REPORT_GRACE: Duration = Duration::from_secs(5);
@@ -162,7 +162,7 @@ async fn run_page_inner(
     // As in Chromium, where Background Fetch is allowed by default.
     bgfetch_permission: PermissionState::Granted,
     chromium,
-    quota: crate::run::DEFAULT_QUOTA,
+    quota: crate::cli::run::DEFAULT_QUOTA,
     offline: false,
     sw_idle_timeout: None,
     page_report: Some(report_tx),
@@ -187,7 +187,7 @@ async fn run_page_inner(
       if let Some(realm) = realm {
         browser.post(
           realm,
-          crate::realm::CMD_EVALUATE,
+          crate::engine::realm::CMD_EVALUATE,
           json!({"name": "swharness:wpt-timeout", "source": "globalThis.__swharnessWptTimeout?.()"}),
         );
       }

@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::host::{HostError, HostMsg, HostResult, HostSender, RealmCmd, RealmId};
-use crate::ops::{Dispatcher, RealmCtx};
+use crate::engine::ops::{Dispatcher, RealmCtx};
+use crate::ipc::{HostError, HostMsg, HostResult, HostSender, RealmCmd, RealmId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -63,7 +63,7 @@ impl RealmHandle {
 /// Commands the realm thread handles itself rather than in JavaScript.
 pub const CMD_EVALUATE: &str = "rust:evaluate";
 pub const CMD_SHUTDOWN: &str = "rust:shutdown";
-/// The answer to one of the realm's calls ([`crate::host::Reply::Ordered`]),
+/// The answer to one of the realm's calls ([`crate::ipc::Reply::Ordered`]),
 /// handled in JavaScript like any command, so that it keeps its order.
 pub const CMD_REPLY: &str = "rust:reply";
 
@@ -101,7 +101,7 @@ pub fn spawn(spec: RealmSpec, host: HostSender) -> std::io::Result<RealmHandle> 
 }
 
 async fn run_realm(spec: RealmSpec, host: HostSender, mut rx: mpsc::UnboundedReceiver<RealmCmd>) {
-  let loader = crate::module_loader::HostModuleLoader {
+  let loader = crate::engine::module_loader::HostModuleLoader {
     realm: spec.id,
     host: host.clone(),
   };
@@ -174,7 +174,7 @@ async fn run_realm(spec: RealmSpec, host: HostSender, mut rx: mpsc::UnboundedRec
       Poll::Ready(Err(e)) => {
         let _ = host.send(HostMsg::Uncaught {
           realm: id,
-          text: crate::errors::format_core_error(&e),
+          text: crate::engine::errors::format_core_error(&e),
         });
         continue;
       }
@@ -208,7 +208,7 @@ fn handle_cmd(runtime: &mut JsRuntime, cmd: RealmCmd) {
     let result = runtime
       .execute_script(name, source)
       .map(|_| Value::Null)
-      .map_err(|e| HostError::new("Error", crate::errors::format_js_error(&e)));
+      .map_err(|e| HostError::new("Error", crate::engine::errors::format_js_error(&e)));
     if let Some(reply) = cmd.reply {
       let _ = reply.send(result);
     }

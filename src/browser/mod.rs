@@ -1,6 +1,11 @@
 //! The browser side: owns every realm, routes their calls, keeps the
 //! service worker registry, and decides when the whole run is quiet.
 
+pub mod control;
+pub mod router;
+pub mod terminal;
+pub mod trace;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
@@ -10,12 +15,12 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Notify};
 
-use crate::host::{HostError, HostMsg, HostResult, RealmCmd, RealmId, Reply};
+use crate::browser::trace::Trace;
+use crate::engine::realm::{self, RealmHandle, RealmKind, RealmSpec};
+use crate::ipc::{HostError, HostMsg, HostResult, RealmCmd, RealmId, Reply};
 use crate::net::Net;
-use crate::realm::{self, RealmHandle, RealmKind, RealmSpec};
-use crate::service_worker::{Registry, VersionId};
-use crate::store::Store;
-use crate::trace::Trace;
+use crate::service_worker::lifecycle::{Registry, VersionId};
+use crate::storage::database::Store;
 
 /// A permission's state, as `navigator.permissions` and testdriver see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +69,7 @@ pub struct BrowserOptions {
   /// error (doubled for each further retry).
   pub retry_backoff: Duration,
   /// Background Fetch: fetches and downloads at once.
-  pub bgfetch_limits: crate::bgfetch::Limits,
+  pub bgfetch_limits: crate::background_fetch::Limits,
 }
 
 pub(crate) struct RealmEntry {
@@ -83,7 +88,7 @@ pub(crate) struct State {
   pub uncaught: u64,
   pub permissions: HashMap<String, PermissionState>,
   pub registry: Registry,
-  pub clients: HashMap<String, crate::clients::Client>,
+  pub clients: HashMap<String, crate::service_worker::clients::Client>,
   pub client_order: Vec<String>,
   pub ui_actions: Vec<Value>,
 }
@@ -102,7 +107,7 @@ pub(crate) struct Inner {
   pub store: Store,
   pub quiet: Notify,
   pub start_lock: tokio::sync::Mutex<()>,
-  pub bgfetch: std::sync::OnceLock<Arc<crate::bgfetch::BgFetchService>>,
+  pub bgfetch: std::sync::OnceLock<Arc<crate::background_fetch::BgFetchService>>,
 }
 
 #[derive(Clone)]
@@ -153,7 +158,7 @@ impl Browser {
       }),
     };
     tokio::spawn(browser.clone().message_loop(host_rx));
-    crate::bgfetch_host::start(&browser).await?;
+    crate::background_fetch::context::start(&browser).await?;
     Ok(browser)
   }
 
@@ -275,7 +280,7 @@ impl Browser {
           let guard = self.busy();
           let browser = self.clone();
           let mut call = Box::pin(async move {
-            let result = crate::calls::handle(&browser, realm, &method, args).await;
+            let result = crate::browser::router::handle(&browser, realm, &method, args).await;
             if let Err(e) = &result {
               browser.trace(
                 "call-error",
@@ -290,7 +295,7 @@ impl Browser {
                 };
                 browser.post(
                   realm,
-                  crate::realm::CMD_REPLY,
+                  crate::engine::realm::CMD_REPLY,
                   json!({"id": id, "result": result, "keepsAlive": keeps_alive}),
                 );
               }
@@ -326,7 +331,7 @@ impl Browser {
           } else if level >= 2 {
             let _ = std::io::stderr().write_all(prefixed.as_bytes());
           } else {
-            crate::ui::print_stdout(&prefixed);
+            crate::browser::terminal::print_stdout(&prefixed);
           }
         }
         HostMsg::Idle { realm, received } => {
@@ -336,7 +341,7 @@ impl Browser {
             }
           });
           self.check_quiet();
-          crate::service_worker::on_realm_idle(&self, realm);
+          crate::service_worker::lifecycle::on_realm_idle(&self, realm);
         }
         HostMsg::Uncaught { realm, text } => {
           let label = self.realm_label(realm);
@@ -352,7 +357,7 @@ impl Browser {
             s.owners.remove(&realm)
           });
           if let Some(Owner::Worker(v)) = owner {
-            crate::service_worker::on_worker_exited(&self, v, realm);
+            crate::service_worker::lifecycle::on_worker_exited(&self, v, realm);
           }
           self.check_quiet();
         }
@@ -363,7 +368,7 @@ impl Browser {
   /// True when no realm has anything to run, no command is in flight and
   /// no browser-side work (jobs, events, downloads) is pending.
   pub fn is_quiet(&self) -> bool {
-    let bg_busy = crate::bgfetch_host::busy(self);
+    let bg_busy = crate::background_fetch::context::busy(self);
     !bg_busy
       && self.with_state(|s| s.busy == 0 && s.realms.values().all(|r| r.idle_at == Some(r.sent)))
   }
@@ -371,7 +376,7 @@ impl Browser {
   /// What is keeping the run from being quiet, for the timeout message.
   pub fn pending_summary(&self) -> String {
     let mut parts = Vec::new();
-    if crate::bgfetch_host::busy(self) {
+    if crate::background_fetch::context::busy(self) {
       parts.push("background fetches downloading".to_string());
     }
     self.with_state(|s| {

@@ -5,10 +5,10 @@ use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 
 use crate::browser::Browser;
-use crate::host::{HostError, HostResult, RealmId};
+use crate::ipc::{HostError, HostResult, RealmId};
 
 fn origin_of(browser: &Browser, realm: RealmId) -> Result<String, HostError> {
-  crate::calls::realm_url(browser, realm)
+  crate::browser::router::realm_url(browser, realm)
     .map(|u| u.origin().ascii_serialization())
     .ok_or_else(|| HostError::invalid_state("unknown realm"))
 }
@@ -295,7 +295,7 @@ async fn put(browser: &Browser, origin: &str, name: &str, args: &Value) -> HostR
   // The body: copied from a stored body (a Background Fetch record or
   // another cache entry) on disk, or given inline.
   let body_len = if let Some(token) = args["bodyToken"].as_str() {
-    let src = crate::bgfetch_host::resolve_body_token(browser, token)
+    let src = crate::background_fetch::context::resolve_body_token(browser, token)
       .ok_or_else(|| HostError::type_error("the response body is no longer available"))?;
     tokio::fs::copy(&src, &path)
       .await

@@ -7,13 +7,13 @@ use std::time::Duration;
 use serde_json::json;
 use url::Url;
 
+use crate::browser::trace::Trace;
 use crate::browser::{Browser, BrowserOptions, PermissionState};
 use crate::cli::RunArgs;
-use crate::clients::ClientScript;
+use crate::net::static_server::StaticServer;
 use crate::net::{Net, NetConfig};
-use crate::service_worker::{self as sw, WorkerState};
-use crate::static_server::StaticServer;
-use crate::trace::Trace;
+use crate::service_worker::clients::ClientScript;
+use crate::service_worker::lifecycle::{self as sw, WorkerState};
 
 /// Exit codes.
 pub const EXIT_OK: i32 = 0;
@@ -232,7 +232,7 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
     page_report: None,
     echo_console: true,
     retry_backoff: Duration::from_millis(args.retry_backoff_ms.unwrap_or(200)),
-    bgfetch_limits: crate::bgfetch::Limits {
+    bgfetch_limits: crate::background_fetch::Limits {
       active_fetches: args.max_active_fetches.into(),
       parallel_downloads: args.max_parallel_downloads.into(),
     },
@@ -245,7 +245,7 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
   let work = async {
     register_main(&browser, &script_url, args.scope.as_deref()).await?;
     for c in &clients {
-      crate::clients::open_client(&browser, to_url(c), ClientScript::Module)
+      crate::service_worker::clients::open_client(&browser, to_url(c), ClientScript::Module)
         .await
         .map_err(|e| (EXIT_SCRIPT_ERROR, e.to_string()))?;
     }

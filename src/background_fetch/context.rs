@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::bgfetch::{
+use crate::background_fetch::{
   BgFetchConfig, BgFetchError, BgFetchEvent, BgFetchService, Phase, RegistrationState, RequestSpec,
 };
 use crate::browser::{Browser, PermissionState};
-use crate::host::{HostError, HostResult, RealmId};
-use crate::service_worker as sw;
+use crate::ipc::{HostError, HostResult, RealmId};
+use crate::service_worker::lifecycle as sw;
 
 fn service(browser: &Browser) -> Result<&Arc<BgFetchService>, HostError> {
   browser
@@ -113,7 +113,7 @@ fn push_update(browser: &Browser, st: &RegistrationState) {
     json!({"id": st.id, "downloaded": st.downloaded, "downloadTotal": st.download_total,
            "uploaded": st.uploaded, "result": st.result, "failureReason": st.failure_reason}),
   );
-  crate::ui::show(browser, st);
+  crate::browser::terminal::show(browser, st);
   let realms: Vec<RealmId> = browser.with_state(|s| s.realms.keys().copied().collect());
   let update = json!({"state": stamped(st)});
   for r in realms {
@@ -139,7 +139,7 @@ async fn deliver_final_event(browser: &Browser, st: RegistrationState) {
 
 async fn dispatch_final_event(
   browser: &Browser,
-  svc: &crate::bgfetch::BgFetchService,
+  svc: &crate::background_fetch::BgFetchService,
   st: RegistrationState,
 ) {
   let event = match (st.result.as_str(), st.failure_reason.as_str()) {
@@ -178,10 +178,10 @@ fn apply_request_policy(
   realm: RealmId,
   requests: &mut [RequestSpec],
 ) -> Result<(), HostError> {
-  let Some(caller) = crate::calls::realm_url(browser, realm) else {
+  let Some(caller) = crate::browser::router::realm_url(browser, realm) else {
     return Ok(());
   };
-  let csp: Vec<String> = match crate::clients::client_of(browser, realm) {
+  let csp: Vec<String> = match crate::service_worker::clients::client_of(browser, realm) {
     Some(id) => browser.with_state(|s| {
       s.clients
         .get(&id)
@@ -196,7 +196,7 @@ fn apply_request_policy(
     r.csp = csp.clone();
     r.blocked = url::Url::parse(&r.url)
       .ok()
-      .and_then(|target| crate::fetch_policy::blocked_reason(&caller, &csp, &target));
+      .and_then(|target| crate::net::policy::blocked_reason(&caller, &csp, &target));
     if let Some(reason) = &r.blocked {
       browser.trace("bgfetch-blocked", json!({"url": r.url, "reason": reason}));
       if browser.opts().chromium {
@@ -211,7 +211,7 @@ fn apply_request_policy(
 /// record's response varies on has the same value in the query and in the
 /// record's request; `Vary: *` never matches. A record without a response
 /// (or without `Vary`) matches.
-fn vary_matches(record: &crate::bgfetch::RecordState, query: &[(String, String)]) -> bool {
+fn vary_matches(record: &crate::background_fetch::RecordState, query: &[(String, String)]) -> bool {
   let Some(response) = &record.response else {
     return true;
   };
@@ -326,7 +326,7 @@ pub(crate) async fn handle(
         "bgfetch-start",
         json!({"id": state.id, "scope": scope, "realm": realm}),
       );
-      crate::ui::show(browser, &state);
+      crate::browser::terminal::show(browser, &state);
       Ok(stamped(&state))
     }
     "get" => Ok(
@@ -394,7 +394,7 @@ pub(crate) async fn handle(
         browser.record_ui_action(
           json!({"action": "updateUI", "id": st.id, "title": st.title, "icons": st.icons}),
         );
-        crate::ui::show(browser, &st);
+        crate::browser::terminal::show(browser, &st);
       }
       Ok(Value::Null)
     }
@@ -407,7 +407,7 @@ pub(crate) async fn handle(
 /// Finds the fetch `id` among the registrations of the realm's origin.
 fn find(browser: &Browser, realm: RealmId, id: &str) -> Result<RegistrationState, HostError> {
   let svc = service(browser)?;
-  let url = crate::calls::realm_url(browser, realm)
+  let url = crate::browser::router::realm_url(browser, realm)
     .ok_or_else(|| HostError::invalid_state("unknown realm"))?;
   let scopes: Vec<String> = browser.with_state(|s| s.registry.regs.keys().cloned().collect());
   scopes
@@ -458,7 +458,7 @@ pub(crate) fn set_online(browser: &Browser, online: bool) {
 /// The file behind a body token (`cache:N` or `bgfetch:UID:INDEX`).
 pub(crate) fn resolve_body_token(browser: &Browser, token: &str) -> Option<std::path::PathBuf> {
   if let Some(id) = token.strip_prefix("cache:") {
-    return crate::cache_storage::body_path(browser, id.parse().ok()?);
+    return crate::storage::cache_storage::body_path(browser, id.parse().ok()?);
   }
   browser.inner.bgfetch.get()?.body_path(token)
 }

@@ -4,8 +4,9 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::browser::{Browser, Owner, PermissionState};
-use crate::host::{HostError, HostResult, RealmId};
-use crate::{clients, service_worker as sw};
+use crate::ipc::{HostError, HostResult, RealmId};
+use crate::service_worker::clients;
+use crate::service_worker::lifecycle as sw;
 
 /// The URL of the realm's global: the client's URL or the worker's script.
 pub(crate) fn realm_url(browser: &Browser, realm: RealmId) -> Option<Url> {
@@ -33,17 +34,17 @@ pub(crate) async fn handle(
   args: Value,
 ) -> HostResult {
   if let Some(rest) = method.strip_prefix("bgfetch.") {
-    return crate::bgfetch_host::handle(browser, realm, rest, args).await;
+    return crate::background_fetch::context::handle(browser, realm, rest, args).await;
   }
   if let Some(rest) = method.strip_prefix("cache.") {
-    return crate::cache_storage::handle(browser, realm, rest, args).await;
+    return crate::storage::cache_storage::handle(browser, realm, rest, args).await;
   }
   if let Some(rest) = method.strip_prefix("control.") {
-    return crate::control::handle(browser, realm, rest, args).await;
+    return crate::browser::control::handle(browser, realm, rest, args).await;
   }
   if method == "bodyPath" {
     let token = str_arg(&args, "token")?;
-    return crate::bgfetch_host::resolve_body_token(browser, token)
+    return crate::background_fetch::context::resolve_body_token(browser, token)
       .map(|p| json!(p.to_string_lossy()))
       .ok_or_else(|| HostError::type_error("the body is no longer available"));
   }

@@ -11,9 +11,9 @@ use tokio::sync::oneshot;
 use url::Url;
 
 use crate::browser::{Browser, Owner};
-use crate::host::{HostError, HostResult, RealmId};
-use crate::realm::{RealmKind, CMD_EVALUATE};
-use crate::store::Store;
+use crate::engine::realm::{RealmKind, CMD_EVALUATE};
+use crate::ipc::{HostError, HostResult, RealmId};
+use crate::storage::database::Store;
 
 pub type VersionId = u64;
 
@@ -417,7 +417,7 @@ pub(crate) async fn try_activate(browser: &Browser, scope: &str) {
   let _ = dispatch_event(browser, version, "activate", json!({})).await;
   set_state(browser, version, WorkerState::Activated);
   wake_ready_waiters(browser);
-  crate::bgfetch_host::on_worker_activated(browser, scope);
+  crate::background_fetch::context::on_worker_activated(browser, scope);
 }
 
 fn make_redundant(browser: &Browser, version: VersionId) {
@@ -472,9 +472,9 @@ pub(crate) async fn start_worker(
       "registration": s.registry.snapshot(&scope),
       "worker": s.registry.worker_snapshot(Some(version)),
       "chromium": browser.opts().chromium,
-      "secureContext": crate::fetch_policy::is_potentially_trustworthy(&script_url),
+      "secureContext": crate::net::policy::is_potentially_trustworthy(&script_url),
       "online": browser.opts().net.is_online(),
-      "color": crate::ui::console_colors(),
+      "color": crate::browser::terminal::console_colors(),
     })
   });
   let realm = browser
@@ -595,7 +595,7 @@ pub(crate) fn unregister(browser: &Browser, scope: &str) -> bool {
       }
     }
   });
-  crate::bgfetch_host::on_unregistered(browser, scope);
+  crate::background_fetch::context::on_unregistered(browser, scope);
   browser.trace("unregistered", json!({"scope": scope}));
   broadcast_registration(browser, scope);
   true

@@ -6,9 +6,9 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::browser::{Browser, Owner};
-use crate::host::{HostError, HostResult, RealmId};
-use crate::realm::{RealmKind, CMD_EVALUATE};
-use crate::service_worker::{VersionId, WorkerState};
+use crate::engine::realm::{RealmKind, CMD_EVALUATE};
+use crate::ipc::{HostError, HostResult, RealmId};
+use crate::service_worker::lifecycle::{VersionId, WorkerState};
 
 pub struct Client {
   pub id: String,
@@ -147,9 +147,9 @@ pub async fn open_client(
     "clientId": id,
     "controller": worker,
     "chromium": browser.opts().chromium,
-    "secureContext": crate::fetch_policy::is_potentially_trustworthy(&url),
+    "secureContext": crate::net::policy::is_potentially_trustworthy(&url),
     "online": browser.opts().net.is_online(),
-    "color": crate::ui::console_colors(),
+    "color": crate::browser::terminal::console_colors(),
     "pageReport": browser.opts().page_report.is_some(),
     "title": match &script {
       ClientScript::Page { title, .. } => title.clone(),

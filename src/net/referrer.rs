@@ -6,7 +6,7 @@
 
 use url::Url;
 
-use crate::fetch_policy::is_potentially_trustworthy;
+use crate::net::policy::is_potentially_trustworthy;
 
 /// A referrer URL longer than this is cut to its origin.
 const MAX_LEN: usize = 4096;

@@ -8,7 +8,7 @@ use deno_core::{op2, v8, OpState};
 use deno_error::JsErrorBox;
 use serde_json::Value;
 
-use crate::host::{HostError, HostMsg, HostResult, HostSender, RealmId, Reply};
+use crate::ipc::{HostError, HostMsg, HostResult, HostSender, RealmId, Reply};
 
 /// Per-realm state kept in the op state.
 #[derive(Clone)]
@@ -66,7 +66,7 @@ pub fn op_swh_call(
     .is_ok();
   if sent {
     state
-      .borrow_mut::<crate::realm::OutstandingCalls>()
+      .borrow_mut::<crate::engine::realm::OutstandingCalls>()
       .called(keeps_alive);
   }
   Ok(sent)
@@ -81,7 +81,7 @@ pub async fn op_swh_keepalive(state: Rc<RefCell<OpState>>, keeping_alive: bool) 
   loop {
     let zero = {
       let state = state.borrow();
-      let calls = state.borrow::<crate::realm::OutstandingCalls>();
+      let calls = state.borrow::<crate::engine::realm::OutstandingCalls>();
       match keeping_alive {
         true if calls.keeping_alive > 0 => calls.none_keeping_alive.clone(),
         false if calls.all > 0 => calls.none.clone(),
@@ -97,7 +97,7 @@ pub async fn op_swh_keepalive(state: Rc<RefCell<OpState>>, keeping_alive: bool) 
 #[op2]
 #[serde]
 pub fn op_swh_bad_ports() -> Vec<u16> {
-  crate::fetch_policy::BAD_PORTS.to_vec()
+  crate::net::policy::BAD_PORTS.to_vec()
 }
 
 /// Never resolves. Client modules start one, unref'd: with it pending, the
@@ -195,6 +195,6 @@ async fn read_chunk(path: &str, offset: u64, len: u64) -> std::io::Result<Vec<u8
 #[op2(fast)]
 pub fn op_swh_reply(state: &mut OpState, #[number] id: u64, #[string] json: &str) {
   state
-    .borrow_mut::<crate::realm::PendingReplies>()
+    .borrow_mut::<crate::engine::realm::PendingReplies>()
     .settle(id, json);
 }

@@ -2,11 +2,16 @@
 //! reqwest with host-name overrides (WPT host names → loopback), extra
 //! trusted CA certificates, and an online/offline switch.
 
+pub mod cors;
+pub mod policy;
+pub mod referrer;
+pub mod static_server;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::host::HostError;
+use crate::ipc::HostError;
 
 #[derive(Clone, Default)]
 pub struct NetConfig {

@@ -3,13 +3,6 @@
 //! streams bodies to disk, pauses offline and resumes with `Range`, resumes
 //! unfinished fetches after a restart, and reports progress and completion.
 
-mod codings;
-mod cors;
-mod download;
-mod send;
-mod store;
-pub mod types;
-
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -17,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
+use super::store;
+use super::types::*;
 use crate::net::Net;
-pub use types::*;
 
 pub struct BgFetchConfig {
   pub dir: PathBuf,
@@ -222,7 +216,7 @@ impl BgFetchService {
     }
     let upload_total: u64 = requests
       .iter()
-      .map(|r| crate::cache_storage::decode_base64(&r.body).map_or(0, |b| b.len() as u64))
+      .map(|r| crate::storage::cache_storage::decode_base64(&r.body).map_or(0, |b| b.len() as u64))
       .sum();
     let requested = download_total + upload_total;
     let available = self.available_bytes();

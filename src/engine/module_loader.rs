@@ -7,7 +7,7 @@ use deno_core::{
 };
 use deno_error::JsErrorBox;
 
-use crate::host::{HostMsg, HostSender, RealmId, Reply};
+use crate::ipc::{HostMsg, HostSender, RealmId, Reply};
 
 pub struct HostModuleLoader {
   pub realm: RealmId,

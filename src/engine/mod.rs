@@ -12,7 +12,11 @@ use deno_tls::RootCertStoreProvider;
 use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 
 use crate::net::NetConfig;
-use crate::ops;
+
+pub mod errors;
+pub mod module_loader;
+pub mod ops;
+pub mod realm;
 
 deno_core::extension!(
   deno_net,

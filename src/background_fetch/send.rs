@@ -4,7 +4,7 @@
 //! twice, Fetch's "tainted origin"), a CORS preflight where the hop is
 //! cross-origin and the request not simple, a CORS check of each response
 //! (redirects included), the method a 301/302/303 turns into, and the
-//! request's redirect mode, and the `Referer` (`crate::referrer`).
+//! request's redirect mode, and the `Referer` (`crate::net::referrer`).
 //! <https://fetch.spec.whatwg.org/#http-redirect-fetch>
 
 use std::collections::HashSet;
@@ -13,8 +13,8 @@ use bytes::Bytes;
 use reqwest::{Method, StatusCode};
 use url::Url;
 
-use super::cors;
 use super::types::RequestSpec;
+use crate::net::cors;
 
 /// Fetch's redirect limit.
 const MAX_REDIRECTS: usize = 20;
@@ -62,7 +62,7 @@ pub(super) async fn send(
   let mut cors_tainting = false;
   let mut tainted_origin = false;
   // The referrer, worked out again at each hop from the previous one.
-  let mut referrer = crate::referrer::source(req.referrer.as_deref(), &req.client_url);
+  let mut referrer = crate::net::referrer::source(req.referrer.as_deref(), &req.client_url);
   let mut referrer_policy = req.referrer_policy.clone();
   for hop in 0..=MAX_REDIRECTS {
     let cross = !req.origin.is_empty() && cors::is_cross_origin(&req.origin, &url);
@@ -89,7 +89,7 @@ pub(super) async fn send(
         }
       }
     }
-    referrer = referrer.and_then(|r| crate::referrer::determine(&r, &referrer_policy, &url));
+    referrer = referrer.and_then(|r| crate::net::referrer::determine(&r, &referrer_policy, &url));
     let mut builder = client.request(method.clone(), url.clone());
     if let Some(r) = &referrer {
       builder = builder.header(reqwest::header::REFERER, r.as_str());
@@ -148,12 +148,12 @@ pub(super) async fn send(
       return Sent::Refused(format!("{url} redirected to {next}, not HTTP(S)"));
     }
     // The checks the first URL went through apply to each redirect.
-    if crate::fetch_policy::is_bad_port(&next) {
+    if crate::net::policy::is_bad_port(&next) {
       return Sent::Refused(format!("{url} redirected to {next}, a blocked port"));
     }
     if let Some(why) = Url::parse(&req.client_url)
       .ok()
-      .and_then(|client| crate::fetch_policy::blocked_reason(&client, &req.csp, &next))
+      .and_then(|client| crate::net::policy::blocked_reason(&client, &req.csp, &next))
     {
       return Sent::Refused(format!("{url} redirected: {why}"));
     }
@@ -166,7 +166,7 @@ pub(super) async fn send(
       .headers()
       .get("referrer-policy")
       .and_then(|v| v.to_str().ok())
-      .and_then(crate::referrer::from_header)
+      .and_then(crate::net::referrer::from_header)
     {
       referrer_policy = policy.to_string();
     }

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::browser::Browser;
-use crate::host::{HostError, HostResult, RealmId};
+use crate::ipc::{HostError, HostResult, RealmId};
 
 pub(crate) async fn handle(
   browser: &Browser,
@@ -20,12 +20,24 @@ pub(crate) async fn handle(
       Ok(Value::Null)
     }
     "click" => {
-      crate::bgfetch_host::user_click(browser, realm, args["id"].as_str().unwrap_or("")).await
+      crate::background_fetch::context::user_click(
+        browser,
+        realm,
+        args["id"].as_str().unwrap_or(""),
+      )
+      .await
     }
     "cancel" => {
-      crate::bgfetch_host::user_cancel(browser, realm, args["id"].as_str().unwrap_or("")).await
+      crate::background_fetch::context::user_cancel(
+        browser,
+        realm,
+        args["id"].as_str().unwrap_or(""),
+      )
+      .await
     }
-    "uiState" => crate::bgfetch_host::ui_state(browser, realm, args["id"].as_str().unwrap_or("")),
+    "uiState" => {
+      crate::background_fetch::context::ui_state(browser, realm, args["id"].as_str().unwrap_or(""))
+    }
     _ => Err(HostError::type_error(format!(
       "unknown control call '{method}'"
     ))),
@@ -36,7 +48,7 @@ pub(crate) async fn handle(
 pub fn set_online(browser: &Browser, online: bool) {
   let changed = browser.opts().net.is_online() != online;
   browser.opts().net.set_online(online);
-  crate::bgfetch_host::set_online(browser, online);
+  crate::background_fetch::context::set_online(browser, online);
   browser.record_ui_action(json!({"action": "setOnline", "online": online}));
   if changed {
     // Every realm: navigator.onLine, the online/offline event, fetch().

@@ -9,7 +9,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::bgfetch::RegistrationState;
+use crate::background_fetch::RegistrationState;
 use crate::browser::Browser;
 
 struct Shown {

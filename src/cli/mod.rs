@@ -1,5 +1,7 @@
 //! The command line: `swharness run`, `swharness wpt`, `swharness bench`.
 
+pub mod run;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -112,7 +114,7 @@ pub fn main() -> i32 {
     }
   };
   let code = match cli.command {
-    Command::Run(args) => rt.block_on(crate::run::run(args)),
+    Command::Run(args) => rt.block_on(crate::cli::run::run(args)),
     Command::Wpt(args) => rt.block_on(args.run()),
   };
   rt.shutdown_timeout(std::time::Duration::from_millis(200));
