@@ -9,10 +9,9 @@
 //! - `x.html` (testharness tests only) → `/x.html`.
 
 use std::collections::BTreeSet;
-use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use super::html_scan::scan_html;
 
 /// Harness timeout for normal tests (testharness.js `harness_timeout.normal`).
 pub const TIMEOUT_NORMAL: Duration = Duration::from_secs(10);
@@ -226,7 +225,7 @@ pub fn resolve_script(test_url_path: &str, script: &str) -> String {
   }
 }
 
-fn is_support_dir(name: &str) -> bool {
+pub(super) fn is_support_dir(name: &str) -> bool {
   matches!(name, "resources" | "support" | "tools")
     || name.starts_with('_')
     || name.starts_with('.')
@@ -239,7 +238,7 @@ fn file_name(path: &str) -> &str {
 
 /// Whether a file (by its root-relative path) is a test we know how to treat.
 /// Does not read the file: `.html` files are checked for testharness.js later.
-fn candidate(rel: &str) -> bool {
+pub(super) fn candidate(rel: &str) -> bool {
   let mut parts: Vec<&str> = rel.split('/').collect();
   let name = parts.pop().unwrap_or("");
   if parts.iter().any(|d| is_support_dir(d) || *d == "reference") {
@@ -422,300 +421,6 @@ fn urls_of(steps: &[ScriptStep]) -> Vec<String> {
     .collect()
 }
 
-struct HtmlScan {
-  scripts: Vec<ScriptStep>,
-  timeout_long: bool,
-  title: Option<String>,
-}
-
-/// A small, forgiving scan of an HTML test: `<script>` elements in order,
-/// `<meta name=timeout content=long>` and `<title>`. Not an HTML parser.
-fn scan_html(src: &str) -> HtmlScan {
-  let lower = src.to_ascii_lowercase();
-  let mut out = HtmlScan {
-    scripts: Vec::new(),
-    timeout_long: false,
-    title: None,
-  };
-  let mut i = 0;
-  while let Some(off) = lower[i..].find('<') {
-    let start = i + off;
-    if lower[start..].starts_with("<!--") {
-      i = lower[start..]
-        .find("-->")
-        .map(|e| start + e + 3)
-        .unwrap_or(lower.len());
-      continue;
-    }
-    let Some(tag_end) = tag_end(&lower, start) else {
-      break;
-    };
-    let tag = &src[start..tag_end];
-    let tag_lower = &lower[start..tag_end];
-    i = tag_end;
-    if tag_lower.starts_with("<script") && is_tag_boundary(tag_lower, 7) {
-      let close = lower[tag_end..]
-        .find("</script")
-        .map(|e| tag_end + e)
-        .unwrap_or(lower.len());
-      let attrs = parse_attrs(tag);
-      let ty = attrs
-        .iter()
-        .find(|(k, _)| k == "type")
-        .map(|(_, v)| v.to_ascii_lowercase());
-      let runnable = matches!(
-        ty.as_deref(),
-        None | Some("") | Some("text/javascript") | Some("application/javascript")
-      );
-      if runnable {
-        if let Some((_, srcv)) = attrs.iter().find(|(k, _)| k == "src") {
-          out.scripts.push(ScriptStep::Url(srcv.clone()));
-        } else {
-          let body = &src[tag_end..close];
-          if !body.trim().is_empty() {
-            out.scripts.push(ScriptStep::Inline(body.to_string()));
-          }
-        }
-      }
-      i = close;
-    } else if tag_lower.starts_with("<meta") && is_tag_boundary(tag_lower, 5) {
-      let attrs = parse_attrs(tag);
-      let get = |n: &str| attrs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
-      if get("name") == Some("timeout") && get("content") == Some("long") {
-        out.timeout_long = true;
-      }
-    } else if tag_lower.starts_with("<title") && is_tag_boundary(tag_lower, 6) {
-      let close = lower[tag_end..]
-        .find("</title")
-        .map(|e| tag_end + e)
-        .unwrap_or(lower.len());
-      if out.title.is_none() {
-        out.title = Some(src[tag_end..close].trim().to_string());
-      }
-      i = close;
-    }
-  }
-  out
-}
-
-fn is_tag_boundary(tag: &str, at: usize) -> bool {
-  tag[at..]
-    .chars()
-    .next()
-    .is_none_or(|c| c.is_ascii_whitespace() || c == '>' || c == '/')
-}
-
-/// Index just past the `>` closing a tag starting at `start` (quote-aware).
-fn tag_end(s: &str, start: usize) -> Option<usize> {
-  let mut quote: Option<char> = None;
-  for (off, c) in s[start..].char_indices() {
-    match quote {
-      Some(q) if c == q => quote = None,
-      Some(_) => {}
-      None if c == '"' || c == '\'' => quote = Some(c),
-      None if c == '>' => return Some(start + off + 1),
-      None => {}
-    }
-  }
-  None
-}
-
-fn parse_attrs(tag: &str) -> Vec<(String, String)> {
-  let inner = tag
-    .trim_start_matches('<')
-    .trim_end_matches('>')
-    .trim_end_matches('/');
-  let mut chars = inner.char_indices().peekable();
-  // Skip the tag name.
-  while let Some((_, c)) = chars.peek() {
-    if c.is_ascii_whitespace() {
-      break;
-    }
-    chars.next();
-  }
-  let mut out = Vec::new();
-  loop {
-    while chars.peek().is_some_and(|(_, c)| c.is_ascii_whitespace()) {
-      chars.next();
-    }
-    let Some(&(ks, _)) = chars.peek() else { break };
-    let mut ke = ks;
-    while let Some(&(j, c)) = chars.peek() {
-      if c == '=' || c.is_ascii_whitespace() {
-        break;
-      }
-      ke = j + c.len_utf8();
-      chars.next();
-    }
-    let key = inner[ks..ke].to_ascii_lowercase();
-    while chars.peek().is_some_and(|(_, c)| c.is_ascii_whitespace()) {
-      chars.next();
-    }
-    let mut value = String::new();
-    if chars.peek().is_some_and(|(_, c)| *c == '=') {
-      chars.next();
-      while chars.peek().is_some_and(|(_, c)| c.is_ascii_whitespace()) {
-        chars.next();
-      }
-      match chars.peek().map(|&(_, c)| c) {
-        Some(q @ ('"' | '\'')) => {
-          chars.next();
-          for (_, c) in chars.by_ref() {
-            if c == q {
-              break;
-            }
-            value.push(c);
-          }
-        }
-        _ => {
-          while let Some(&(_, c)) = chars.peek() {
-            if c.is_ascii_whitespace() {
-              break;
-            }
-            value.push(c);
-            chars.next();
-          }
-        }
-      }
-    }
-    if key.is_empty() {
-      chars.next();
-      continue;
-    }
-    out.push((key, html_unescape(&value)));
-  }
-  out
-}
-
-fn html_unescape(s: &str) -> String {
-  s.replace("&quot;", "\"")
-    .replace("&#39;", "'")
-    .replace("&lt;", "<")
-    .replace("&gt;", ">")
-    .replace("&amp;", "&")
-}
-
-/// Turns a command-line PATH into a `/`-separated path relative to `root`.
-/// Accepts root-relative paths (`background-fetch/get.https.window.js`),
-/// URL-style paths (`/background-fetch/`), and filesystem paths inside the root.
-pub fn relativize(root: &Path, arg: &str) -> Result<String> {
-  let as_fs = PathBuf::from(arg);
-  if as_fs.is_absolute() || as_fs.exists() {
-    if let (Ok(abs), Ok(root_abs)) = (std::fs::canonicalize(&as_fs), std::fs::canonicalize(root)) {
-      if let Ok(rel) = abs.strip_prefix(&root_abs) {
-        return Ok(path_to_slash(rel));
-      }
-    }
-  }
-  let trimmed = arg.trim_start_matches('/');
-  let rel = Path::new(trimmed);
-  if rel.components().any(|c| matches!(c, Component::ParentDir)) {
-    bail!("test path {arg} is outside the WPT root {}", root.display());
-  }
-  Ok(path_to_slash(rel))
-}
-
-fn path_to_slash(p: &Path) -> String {
-  p.components()
-    .filter_map(|c| match c {
-      Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-      _ => None,
-    })
-    .collect::<Vec<_>>()
-    .join("/")
-}
-
-/// Finds the tests under `paths` (root-relative; empty = the whole root),
-/// sorted by path, without duplicates.
-pub fn discover(root: &Path, paths: &[String]) -> Result<Vec<TestFile>> {
-  if !root.is_dir() {
-    bail!(
-      "WPT root {} is not a directory (use --wpt-root or SWHARNESS_WPT_ROOT)",
-      root.display()
-    );
-  }
-  let mut rels = BTreeSet::new();
-  let args: Vec<String> = if paths.is_empty() {
-    vec![String::new()]
-  } else {
-    paths.to_vec()
-  };
-  for arg in &args {
-    let rel = relativize(root, arg)?;
-    let full = if rel.is_empty() {
-      root.to_path_buf()
-    } else {
-      root.join(&rel)
-    };
-    if full.is_dir() {
-      walk(root, &full, &mut rels)?;
-    } else if full.is_file() {
-      rels.insert(rel);
-    } else if let Some(src) = generated_source(root, &rel) {
-      rels.insert(src);
-    } else {
-      bail!(
-        "no such test file or directory: {} (under {})",
-        arg,
-        root.display()
-      );
-    }
-  }
-  let mut out = Vec::new();
-  for rel in rels {
-    let text = std::fs::read(root.join(&rel)).with_context(|| format!("reading {rel}"))?;
-    let text = String::from_utf8_lossy(&text);
-    if let Some(file) = test_file_from_source(&rel, &text) {
-      out.push(file);
-    }
-  }
-  Ok(out)
-}
-
-/// Maps a generated page path (`x.any.html`, `x.window.html`, ...) to its source.
-fn generated_source(root: &Path, rel: &str) -> Option<String> {
-  const MAP: &[(&str, &str)] = &[
-    (".any.serviceworker.html", ".any.js"),
-    (".any.html", ".any.js"),
-    (".window.html", ".window.js"),
-  ];
-  let rel = rel.split('?').next().unwrap_or(rel);
-  for (from, to) in MAP {
-    if let Some(stem) = rel.strip_suffix(from) {
-      let src = format!("{stem}{to}");
-      if root.join(&src).is_file() {
-        return Some(src);
-      }
-    }
-  }
-  None
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) -> Result<()> {
-  let mut entries: Vec<_> = std::fs::read_dir(dir)
-    .with_context(|| format!("reading {}", dir.display()))?
-    .filter_map(|e| e.ok())
-    .collect();
-  entries.sort_by_key(|e| e.file_name());
-  for entry in entries {
-    let path = entry.path();
-    let name = entry.file_name().to_string_lossy().into_owned();
-    let ft = entry.file_type()?;
-    if ft.is_dir() || (ft.is_symlink() && path.is_dir()) {
-      if is_support_dir(&name) || name == "reference" {
-        continue;
-      }
-      walk(root, &path, out)?;
-    } else if let Ok(rel) = path.strip_prefix(root) {
-      let rel = path_to_slash(rel);
-      if candidate(&rel) {
-        out.insert(rel);
-      }
-    }
-  }
-  Ok(())
-}
-
 #[cfg(test)]
 mod tests {
   use super::*;
@@ -851,55 +556,5 @@ test(() => {}, "x");
     );
     assert!(matches!(p.steps.last(), Some(ScriptStep::Inline(s)) if s.contains("test(")));
     assert!(test_file_from_source("d/ref.html", "<p>reftest</p>").is_none());
-  }
-
-  #[test]
-  fn discovery_skips_support_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let r = dir.path();
-    for (p, body) in [
-      ("bf/a.https.window.js", "test(()=>{});"),
-      ("bf/b.any.js", "// META: global=window,serviceworker\n"),
-      ("bf/resources/utils.js", ""),
-      ("bf/resources/x.window.js", ""),
-      ("bf/support/y.any.js", ""),
-      ("bf/_private.window.js", ""),
-      ("bf/helper.js", ""),
-      (
-        "bf/c.html",
-        "<script src=/resources/testharness.js></script>",
-      ),
-      (
-        "bf/c-ref.html",
-        "<script src=/resources/testharness.js></script>",
-      ),
-      ("bf/d-manual.https.window.js", ""),
-      ("other/e.window.js", ""),
-      ("tools/f.window.js", ""),
-    ] {
-      let full = r.join(p);
-      std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-      std::fs::write(full, body).unwrap();
-    }
-    let all = discover(r, &[]).unwrap();
-    let paths: Vec<_> = all.iter().map(|f| f.path.as_str()).collect();
-    assert_eq!(
-      paths,
-      vec![
-        "bf/a.https.window.js",
-        "bf/b.any.js",
-        "bf/c.html",
-        "other/e.window.js"
-      ]
-    );
-    let some = discover(r, &["bf/".into(), "/bf/b.any.serviceworker.html".into()]).unwrap();
-    assert_eq!(some.len(), 3);
-    let one = discover(
-      r,
-      &[r.join("other/e.window.js").to_string_lossy().into_owned()],
-    )
-    .unwrap();
-    assert_eq!(one[0].path, "other/e.window.js");
-    assert!(discover(r, &["nope".into()]).is_err());
   }
 }

@@ -6,8 +6,10 @@
 //! - [`runner`]: runs the pages through a [`PageExecutor`].
 //! - [`expectations`], [`report`], [`results`]: expected results, output.
 
+pub mod discover;
 pub mod executor;
 pub mod expectations;
+mod html_scan;
 pub mod manifest;
 pub mod report;
 pub mod results;

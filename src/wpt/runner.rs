@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use tokio::sync::Semaphore;
 
+use super::discover;
 use super::expectations::{self, FileExpectations};
-use super::manifest::{self, PageKind, TestFile, TestPage};
+use super::manifest::{PageKind, TestFile, TestPage};
 use super::report::{self, ReportResult, Totals};
 use super::results::PageOutcome;
 use super::server::{ServerInfo, ServerOptions, WptServer};
@@ -104,7 +105,7 @@ struct Job {
 pub async fn run(opts: WptOptions, exec: Arc<dyn PageExecutor>) -> Result<bool> {
   let started = Instant::now();
   let time_start = report::now_ms();
-  let files = manifest::discover(&opts.wpt_root, &opts.paths)?;
+  let files = discover::discover(&opts.wpt_root, &opts.paths)?;
   let files = chunk(files, opts.this_chunk, opts.total_chunks)?;
 
   let mut exps: Vec<FileExpectations> = Vec::with_capacity(files.len());
