@@ -43,7 +43,7 @@ export class ServiceWorker extends EventTarget {
   postMessage(message, options = undefined) {
     if (this.#state === "redundant") return;
     const data = serializeMessage(message);
-    hostCall("postMessageToWorker", { workerId: this.#id, data }).catch(
+    hostCall("serviceWorker.postMessageToWorker", { workerId: this.#id, data }).catch(
       () => {},
     );
   }
@@ -107,11 +107,11 @@ export class ServiceWorkerRegistration extends EventTarget {
     return undefined;
   }
   async update() {
-    const snap = await hostCall("update", { scope: this.#scope });
+    const snap = await hostCall("serviceWorker.update", { scope: this.#scope });
     return getRegistration(snap);
   }
   unregister() {
-    return hostCall("unregister", { scope: this.#scope });
+    return hostCall("serviceWorker.unregister", { scope: this.#scope });
   }
   _apply(snapshot, notify) {
     // Set every attribute first, then fire statechange events.
@@ -175,7 +175,7 @@ export class ServiceWorkerContainer extends EventTarget {
   }
   get ready() {
     if (!this.#ready) {
-      this.#ready = hostCallUnref("ready").then(getRegistration);
+      this.#ready = hostCallUnref("serviceWorker.ready").then(getRegistration);
     }
     return this.#ready;
   }
@@ -185,18 +185,18 @@ export class ServiceWorkerContainer extends EventTarget {
         "Failed to execute 'register' on 'ServiceWorkerContainer': 1 argument required, but only 0 present.",
       );
     }
-    const snap = await hostCall("register", {
+    const snap = await hostCall("serviceWorker.register", {
       scriptURL: String(scriptURL),
       scope: options?.scope === undefined ? null : String(options.scope),
     });
     return getRegistration(snap);
   }
   async getRegistration(clientURL = "") {
-    const snap = await hostCall("getRegistration", { url: String(clientURL) });
+    const snap = await hostCall("serviceWorker.getRegistration", { url: String(clientURL) });
     return snap ? getRegistration(snap) : undefined;
   }
   async getRegistrations() {
-    const snaps = await hostCall("getRegistrations");
+    const snaps = await hostCall("serviceWorker.getRegistrations");
     return snaps.map(getRegistration);
   }
   startMessages() {

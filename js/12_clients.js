@@ -27,7 +27,7 @@ export class Client {
   }
   postMessage(message, options = undefined) {
     const data = serializeMessage(message);
-    hostCall("postMessageToClient", { clientId: this.#info.id, data }).catch(
+    hostCall("serviceWorker.postMessageToClient", { clientId: this.#info.id, data }).catch(
       () => {},
     );
   }
@@ -70,21 +70,21 @@ export class Clients {
     if (key !== illegal) throw new TypeError("Illegal constructor");
   }
   async get(id) {
-    return wrap(await hostCall("clientsGet", { id: String(id) }));
+    return wrap(await hostCall("serviceWorker.clientsGet", { id: String(id) }));
   }
   async matchAll(options = {}) {
-    const list = await hostCall("clientsMatchAll", {
+    const list = await hostCall("serviceWorker.clientsMatchAll", {
       includeUncontrolled: !!options?.includeUncontrolled,
       type: options?.type ?? "window",
     });
     return list.map(wrap);
   }
   async openWindow(url) {
-    const info = await hostCall("clientsOpenWindow", { url: String(url) });
+    const info = await hostCall("serviceWorker.clientsOpenWindow", { url: String(url) });
     return info ? wrap(info) : null;
   }
   async claim() {
-    await hostCall("clientsClaim");
+    await hostCall("serviceWorker.clientsClaim");
   }
 }
 webidl.configureInterface(Clients);

@@ -75,7 +75,7 @@ export class Cache {
   }
   async matchAll(request = undefined, options = {}) {
     const q = request === undefined ? null : toRequest(request);
-    const entries = await hostCall("cache.match", {
+    const entries = await hostCall("cacheStorage.match", {
       cache: this.#name,
       url: q?.url ?? null,
       method: q?.method ?? null,
@@ -112,7 +112,7 @@ export class Cache {
     if (!token) {
       body = btoaBytes(new Uint8Array(await response.arrayBuffer()));
     }
-    await hostCall("cache.put", {
+    await hostCall("cacheStorage.put", {
       cache: this.#name,
       url: req.url,
       method: req.method,
@@ -127,7 +127,7 @@ export class Cache {
   }
   async delete(request, options = {}) {
     const q = toRequest(request);
-    return hostCall("cache.delete", {
+    return hostCall("cacheStorage.delete", {
       cache: this.#name,
       url: q.url,
       method: q.method,
@@ -137,7 +137,7 @@ export class Cache {
   }
   async keys(request = undefined, options = {}) {
     const q = request === undefined ? null : toRequest(request);
-    const list = await hostCall("cache.keys", {
+    const list = await hostCall("cacheStorage.keys", {
       cache: this.#name,
       url: q?.url ?? null,
       method: q?.method ?? null,
@@ -156,22 +156,22 @@ export class CacheStorage {
     if (key !== illegal) throw new TypeError("Illegal constructor");
   }
   async open(name) {
-    await hostCall("cache.open", { cache: String(name) });
+    await hostCall("cacheStorage.open", { cache: String(name) });
     return new Cache(illegal, String(name));
   }
   has(name) {
-    return hostCall("cache.has", { cache: String(name) });
+    return hostCall("cacheStorage.has", { cache: String(name) });
   }
   delete(name) {
-    return hostCall("cache.deleteCache", { cache: String(name) });
+    return hostCall("cacheStorage.deleteCache", { cache: String(name) });
   }
   keys() {
-    return hostCall("cache.names");
+    return hostCall("cacheStorage.names");
   }
   async match(request, options = {}) {
     const q = toRequest(request);
-    const entries = await hostCall("cache.match", {
-      cache: options?.cacheName ?? null,
+    const entries = await hostCall("cacheStorage.match", {
+      cache: options?.cacheName === undefined ? null : String(options.cacheName),
       url: q.url,
       method: q.method,
       ignoreSearch: !!options?.ignoreSearch,

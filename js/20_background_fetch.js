@@ -144,7 +144,7 @@ export class BackgroundFetchRegistration extends EventTarget {
     return this.#state.recordsAvailable;
   }
   async abort() {
-    return await hostCall("bgfetch.abort", { uid: this.#state.uid });
+    return await hostCall("backgroundFetch.abort", { uid: this.#state.uid });
   }
   async match(request, options = {}) {
     if (arguments.length < 1) {
@@ -166,7 +166,7 @@ export class BackgroundFetchRegistration extends EventTarget {
       );
     }
     const q = request === undefined ? null : toRequest(request);
-    const list = await hostCall("bgfetch.records", {
+    const list = await hostCall("backgroundFetch.records", {
       uid: this.#state.uid,
       url: q ? q.url : null,
       method: q ? q.method : null,
@@ -246,7 +246,7 @@ export class BackgroundFetchRecord {
     });
     this.#responseReady = record.response && record.response.complete
       ? Promise.resolve(responseFromStored(record.response))
-      : hostCall("bgfetch.recordResponse", { uid, index: record.index }).then(
+      : hostCall("backgroundFetch.recordResponse", { uid, index: record.index }).then(
         (meta) => {
           if (!meta) {
             throw new DOMException(
@@ -352,7 +352,7 @@ export class BackgroundFetchManager {
     }
     let state;
     try {
-      state = await hostCall("bgfetch.fetch", {
+      state = await hostCall("backgroundFetch.fetch", {
         scope: this.#scope,
         id,
         requests: specs,
@@ -381,11 +381,11 @@ export class BackgroundFetchManager {
         "Failed to execute 'get' on 'BackgroundFetchManager': The provided id is empty.",
       );
     }
-    const state = await hostCall("bgfetch.get", { scope: this.#scope, id });
+    const state = await hostCall("backgroundFetch.get", { scope: this.#scope, id });
     return state ? getRegistration(state) : undefined;
   }
   async getIds() {
-    return await hostCall("bgfetch.getIds", { scope: this.#scope });
+    return await hostCall("backgroundFetch.getIds", { scope: this.#scope });
   }
 }
 webidl.configureInterface(BackgroundFetchManager);
@@ -436,7 +436,7 @@ export class BackgroundFetchUpdateUIEvent extends BackgroundFetchEvent {
       );
     }
     this[kUpdated] = true;
-    const p = hostCall("bgfetch.updateUI", {
+    const p = hostCall("backgroundFetch.updateUI", {
       uid: this.registration._uid,
       title: options?.title === undefined ? null : String(options.title),
       icons: options?.icons === undefined ? null : [...options.icons].map((i) => ({

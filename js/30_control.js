@@ -6,22 +6,22 @@ import { hostCall, hostCallSync } from "ext:swharness/01_host.js";
 export function createControl() {
   return Object.freeze({
     setOnline(online) {
-      return hostCall("control.setOnline", { online: !!online });
+      return hostCall("browser.setOnline", { online: !!online });
     },
     clickBackgroundFetch(id) {
-      return hostCall("control.click", { id: String(id) });
+      return hostCall("backgroundFetch.click", { id: String(id) });
     },
     cancelBackgroundFetch(id) {
-      return hostCall("control.cancel", { id: String(id) });
+      return hostCall("backgroundFetch.cancel", { id: String(id) });
     },
     setPermission(name, state) {
-      return hostCall("setPermission", {
+      return hostCall("browser.setPermission", {
         name: String(name),
         state: String(state),
       });
     },
     uiState(id) {
-      return hostCallSync("control.uiState", { id: String(id) });
+      return hostCallSync("backgroundFetch.uiState", { id: String(id) });
     },
   });
 }

@@ -30,7 +30,7 @@ export function runClassicScript(source, name) {
 export async function loadClassicScript(url) {
   let source;
   try {
-    source = await hostCall("fetchScript", { url });
+    source = await hostCall("browser.fetchScript", { url });
   } catch (e) {
     console.error(`Failed to load script ${url}: ${e?.message ?? e}`);
     return false;
@@ -228,7 +228,7 @@ class HTMLMetaElement extends Element {
   _connected() {
     if (this.httpEquiv.toLowerCase() === "content-security-policy") {
       // Enforced by the browser side from now on, for this client.
-      hostCall("setContentSecurityPolicy", { policy: this.content });
+      hostCall("serviceWorker.setContentSecurityPolicy", { policy: this.content });
     }
   }
 }

@@ -103,7 +103,7 @@ export function bootstrapServiceWorker(info) {
     serviceWorker: getter(() => getWorker(info.worker)),
     clients: getter(() => clients),
     navigator: getter(() => navigator),
-    skipWaiting: value(() => hostCall("skipWaiting")),
+    skipWaiting: value(() => hostCall("serviceWorker.skipWaiting")),
     importScripts: value(importScripts),
     WorkerGlobalScope: value(WorkerGlobalScope),
     ServiceWorkerGlobalScope: value(ServiceWorkerGlobalScope),
@@ -159,7 +159,7 @@ function createEvent(type, init) {
 }
 
 function importScripts(...urls) {
-  const scripts = hostCallSync("importScripts", { urls: urls.map(String) });
+  const scripts = hostCallSync("serviceWorker.importScripts", { urls: urls.map(String) });
   for (const { url, source } of scripts) {
     // Each runs as a classic script of this worker: its declarations are
     // globals even when it is strict (an indirect eval would keep a strict

@@ -80,7 +80,7 @@ export function bootstrapWindow(info) {
   const permissions = {
     query: async (desc) => ({
       name: desc?.name,
-      state: await hostCall("permissionQuery", { name: String(desc?.name) }),
+      state: await hostCall("browser.permissionQuery", { name: String(desc?.name) }),
     }),
   };
   // Service workers, Cache Storage and Background Fetch are
@@ -128,7 +128,7 @@ export function bootstrapWindow(info) {
   if (info.pageReport) {
     // A test page's results (testharnessreport.js calls this once).
     Object.defineProperty(globalThis, "__swharnessWptReport", value(
-      (json) => hostCall("pageReport", { json: String(json) }),
+      (json) => hostCall("browser.pageReport", { json: String(json) }),
     ));
   }
   setInitialOnline(info.online);

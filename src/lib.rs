@@ -5,6 +5,7 @@ pub mod background_fetch;
 pub mod browser;
 pub mod cli;
 pub mod engine;
+pub mod features;
 pub mod ipc;
 pub mod net;
 pub mod service_worker;

@@ -265,7 +265,7 @@ impl BgFetchService {
     let index = rec.state.index;
     let req = &rec.state.request;
     let path = self.config.dir.join("bodies").join(&rec.body_file);
-    let body = crate::storage::cache_storage::decode_base64(&req.body).unwrap_or_default();
+    let body = crate::ipc::decode_base64(&req.body).unwrap_or_default();
     let mut validator = rec.validator.clone();
     let mut retries = 0u32;
     if let Some(why) = &req.blocked {

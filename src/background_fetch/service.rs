@@ -216,7 +216,7 @@ impl BgFetchService {
     }
     let upload_total: u64 = requests
       .iter()
-      .map(|r| crate::storage::cache_storage::decode_base64(&r.body).map_or(0, |b| b.len() as u64))
+      .map(|r| crate::ipc::decode_base64(&r.body).map_or(0, |b| b.len() as u64))
       .sum();
     let requested = download_total + upload_total;
     let available = self.available_bytes();

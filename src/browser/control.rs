@@ -1,46 +1,123 @@
-//! The simulated browser UI and network controls (`swharness.*` in client
-//! realms, CLI flags): offline switch, user click and cancel of a
-//! background fetch, and the state the download UI shows.
+//! The core's own realm calls (`browser.*`): the network switch and
+//! permissions that the simulated browser UI controls (`swharness.*` in
+//! client realms, `--offline`, `--permission`), script and module loading,
+//! stored bodies, and a test page's report.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use url::Url;
 
-use crate::browser::Browser;
-use crate::ipc::{HostError, HostResult, RealmId};
+use super::{Browser, BrowserEvent};
+use crate::ipc::{decode_call, Command, HostError, HostResult, RealmId};
 
-pub(crate) async fn handle(
+/// A permission's state, as `navigator.permissions` and testdriver see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PermissionState {
+  Granted,
+  Denied,
+  Prompt,
+}
+
+impl PermissionState {
+  pub fn parse(s: &str) -> Option<Self> {
+    match s {
+      "granted" => Some(Self::Granted),
+      "denied" => Some(Self::Denied),
+      "prompt" => Some(Self::Prompt),
+      _ => None,
+    }
+  }
+  pub fn as_str(self) -> &'static str {
+    match self {
+      Self::Granted => "granted",
+      Self::Denied => "denied",
+      Self::Prompt => "prompt",
+    }
+  }
+}
+
+#[derive(Deserialize)]
+#[serde(
+  tag = "method",
+  content = "args",
+  rename_all = "camelCase",
+  rename_all_fields = "camelCase",
+  deny_unknown_fields
+)]
+enum Call {
+  SetOnline {
+    online: bool,
+  },
+  SetPermission {
+    name: String,
+    state: String,
+  },
+  PermissionQuery {
+    name: String,
+  },
+  /// A module script or its import (the realm's module loader).
+  FetchModule {
+    url: String,
+  },
+  /// A page's external classic script.
+  FetchScript {
+    url: String,
+  },
+  /// The file behind a stored body's token (`op_swh_read_body`).
+  BodyPath {
+    token: String,
+  },
+  /// A test page's testharness.js report (`swharness wpt`).
+  PageReport {
+    json: String,
+  },
+}
+
+/// `navigator.onLine` and the `online`/`offline` events in every realm.
+#[derive(Serialize)]
+pub struct NetworkState {
+  pub online: bool,
+}
+
+impl Command for NetworkState {
+  const KIND: &'static str = "networkState";
+}
+
+pub(super) async fn handle(
   browser: &Browser,
-  realm: RealmId,
+  _realm: RealmId,
   method: &str,
   args: Value,
 ) -> HostResult {
-  match method {
-    "setOnline" => {
-      let online = args["online"] == json!(true);
+  match decode_call::<Call>("browser", method, args)? {
+    Call::SetOnline { online } => {
       set_online(browser, online);
       Ok(Value::Null)
     }
-    "click" => {
-      crate::background_fetch::context::user_click(
-        browser,
-        realm,
-        args["id"].as_str().unwrap_or(""),
-      )
-      .await
+    Call::SetPermission { name, state } => {
+      let state = PermissionState::parse(&state)
+        .ok_or_else(|| HostError::type_error("state must be granted, denied or prompt"))?;
+      browser.with_state(|s| s.permissions.insert(name.clone(), state));
+      browser.trace("permission", json!({"name": name, "state": state.as_str()}));
+      Ok(Value::Null)
     }
-    "cancel" => {
-      crate::background_fetch::context::user_cancel(
-        browser,
-        realm,
-        args["id"].as_str().unwrap_or(""),
-      )
-      .await
+    Call::PermissionQuery { name } => Ok(json!(browser.permission(&name).as_str())),
+    Call::FetchModule { url } | Call::FetchScript { url } => {
+      let url = Url::parse(&url).map_err(|_| HostError::type_error("Invalid module URL"))?;
+      Ok(json!(browser.opts().net.fetch_script(&url).await?))
     }
-    "uiState" => {
-      crate::background_fetch::context::ui_state(browser, realm, args["id"].as_str().unwrap_or(""))
-    }
-    _ => Err(HostError::type_error(format!(
-      "unknown control call '{method}'"
-    ))),
+    Call::BodyPath { token } => browser
+      .body_path(&token)
+      .map(|p| json!(p.to_string_lossy()))
+      .ok_or_else(|| HostError::type_error("the body is no longer available")),
+    Call::PageReport { json } => match &browser.opts().page_report {
+      Some(tx) => {
+        let _ = tx.send(json);
+        Ok(Value::Null)
+      }
+      None => Err(HostError::invalid_state("this run collects no page report")),
+    },
   }
 }
 
@@ -48,13 +125,10 @@ pub(crate) async fn handle(
 pub fn set_online(browser: &Browser, online: bool) {
   let changed = browser.opts().net.is_online() != online;
   browser.opts().net.set_online(online);
-  crate::background_fetch::context::set_online(browser, online);
+  browser.notify(BrowserEvent::OnlineChanged(online));
   browser.record_ui_action(json!({"action": "setOnline", "online": online}));
   if changed {
     // Every realm: navigator.onLine, the online/offline event, fetch().
-    let realms: Vec<_> = browser.with_state(|s| s.realms.keys().copied().collect());
-    for r in realms {
-      browser.post(r, "networkState", json!({ "online": online }));
-    }
+    browser.broadcast(&NetworkState { online });
   }
 }

@@ -1,115 +1,22 @@
-//! The simulated download UI: one line per background fetch with its
-//! title, bytes, rate and ETA. On a terminal the running fetches have one
-//! bar each, redrawn in place below the console output (a finished fetch's
-//! last line stays above them); otherwise a plain line is printed when
-//! something changes.
+//! The terminal the run prints to: console output, and status lines (the
+//! simulated download UI's) that stay below it as bars redrawn in place
+//! on a terminal, or plain lines otherwise.
 
-use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
-use std::time::Instant;
 
-use crate::background_fetch::RegistrationState;
-use crate::browser::Browser;
-
-struct Shown {
-  started: Instant,
-  line: String,
-}
-
-static SHOWN: Mutex<Option<HashMap<String, Shown>>> = Mutex::new(None);
-
-fn human(n: u64) -> String {
-  let f = n as f64;
-  if f >= 1048576.0 {
-    format!("{:.1} MiB", f / 1048576.0)
-  } else if f >= 1024.0 {
-    format!("{:.1} KiB", f / 1024.0)
-  } else {
-    format!("{n} B")
-  }
-}
-
-/// Renders the UI's line for a fetch.
-pub fn render(st: &RegistrationState, elapsed: f64) -> String {
-  let title = if st.title.is_empty() {
-    &st.id
-  } else {
-    &st.title
-  };
-  let rate = st.downloaded as f64 / elapsed.max(0.001);
-  let status = if !st.result.is_empty() {
-    if st.failure_reason.is_empty() {
-      "done".to_string()
-    } else {
-      format!("failed: {}", st.failure_reason)
-    }
-  } else if st.download_total > 0 {
-    let pct = (st.downloaded as f64 / st.download_total as f64 * 100.0).min(100.0);
-    let eta = if rate > 0.0 {
-      format!(
-        ", ETA {:.0} s",
-        (st.download_total.saturating_sub(st.downloaded)) as f64 / rate
-      )
-    } else {
-      String::new()
-    };
-    let filled = (pct / 5.0) as usize;
-    format!(
-      "[{}{}] {pct:.0}%{eta}",
-      "#".repeat(filled),
-      ".".repeat(20 - filled.min(20))
-    )
-  } else {
-    "downloading".to_string()
-  };
-  let total = if st.download_total > 0 {
-    format!(" / {}", human(st.download_total))
-  } else {
-    String::new()
-  };
-  format!(
-    "[ui] {title}: {}{total} ({}/s) {status}",
-    human(st.downloaded),
-    human(rate as u64)
-  )
-}
-
-pub fn show(browser: &Browser, st: &RegistrationState) {
-  if !browser.opts().echo_console {
-    return;
-  }
-  let mut guard = SHOWN.lock().unwrap_or_else(|p| p.into_inner());
-  let map = guard.get_or_insert_with(HashMap::new);
-  let entry = map.entry(st.uid.clone()).or_insert_with(|| Shown {
-    started: Instant::now(),
-    line: String::new(),
-  });
-  let line = render(st, entry.started.elapsed().as_secs_f64());
-  let tty = std::io::stdout().is_terminal();
-  // Off a terminal, and for a finished fetch, a new line only when the
-  // bytes, title or status change (not for the rate alone).
-  let key = if tty && st.result.is_empty() {
-    line.clone()
-  } else {
-    let head = line.split(" (").next().unwrap_or("");
-    let tail = line.rsplit(") ").next().unwrap_or("");
-    format!("{head}{tail}")
-  };
-  if key == entry.line {
-    return;
-  }
-  entry.line = key;
-  drop(guard);
-  if tty {
+/// Shows a status line for `key` (a background fetch, say): on a
+/// terminal a bar kept below the console output, redrawn in place, and
+/// printed above the bars once `done`; otherwise a plain line.
+pub fn show_status(key: &str, line: &str, done: bool) {
+  if std::io::stdout().is_terminal() {
     let mut term = TERM.lock().unwrap_or_else(|p| p.into_inner());
-    let done = !st.result.is_empty();
-    match term.bars.iter().position(|(uid, _)| *uid == st.uid) {
+    match term.bars.iter().position(|(k, _)| k == key) {
       Some(i) if done => {
         term.bars.remove(i);
       }
-      Some(i) => term.bars[i].1 = line.clone(),
-      None if !done => term.bars.push((st.uid.clone(), line.clone())),
+      Some(i) => term.bars[i].1 = line.to_string(),
+      None if !done => term.bars.push((key.to_string(), line.to_string())),
       None => {}
     }
     let above = if done {
@@ -123,6 +30,11 @@ pub fn show(browser: &Browser, st: &RegistrationState) {
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
   }
+}
+
+/// Whether stdout is a terminal (status lines are then redrawn in place).
+pub fn is_terminal() -> bool {
+  std::io::stdout().is_terminal()
 }
 
 /// The bars on the terminal, below everything else printed.

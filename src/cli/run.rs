@@ -8,22 +8,17 @@ use serde_json::json;
 use url::Url;
 
 use crate::browser::trace::Trace;
-use crate::browser::{Browser, BrowserOptions, PermissionState};
+use crate::browser::{Browser, BrowserOptions, PermissionState, DEFAULT_QUOTA};
 use crate::cli::RunArgs;
 use crate::net::static_server::StaticServer;
 use crate::net::{Net, NetConfig};
-use crate::service_worker::clients::ClientScript;
-use crate::service_worker::lifecycle::{self as sw, WorkerState};
+use crate::service_worker::{self as sw, ClientScript, WorkerState};
 
 /// Exit codes.
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_SCRIPT_ERROR: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_TIMEOUT: i32 = 3;
-
-/// Default Background Fetch quota: 1 GiB... per origin, like a modest
-/// browser profile.
-pub const DEFAULT_QUOTA: u64 = 1 << 30;
 
 enum Source {
   File(PathBuf),
@@ -70,7 +65,9 @@ fn common_root(files: &[&Path]) -> Option<PathBuf> {
   root
 }
 
-fn parse_permissions(list: &[String]) -> Result<PermissionState, String> {
+/// `--permission NAME=STATE`...: Background Fetch is granted unless said
+/// otherwise (as in Chromium).
+fn parse_permissions(list: &[String]) -> Result<Vec<(String, PermissionState)>, String> {
   let mut bgfetch = PermissionState::Granted;
   for p in list {
     let (name, state) = p
@@ -88,7 +85,7 @@ fn parse_permissions(list: &[String]) -> Result<PermissionState, String> {
       }
     }
   }
-  Ok(bgfetch)
+  Ok(vec![("background-fetch".to_string(), bgfetch)])
 }
 
 pub async fn run(args: RunArgs) -> i32 {
@@ -108,7 +105,7 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
       "--timeout must be a positive number of seconds".into(),
     ));
   }
-  let bgfetch_permission = parse_permissions(&args.permissions).map_err(usage)?;
+  let permissions = parse_permissions(&args.permissions).map_err(usage)?;
   let script = classify(&args.script).map_err(usage)?;
   let clients: Vec<Source> = args
     .clients
@@ -220,23 +217,30 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
   };
   let net =
     Net::new(net_config, !args.offline).map_err(|e| (EXIT_SCRIPT_ERROR, format!("{e:#}")))?;
-  let browser = Browser::start(BrowserOptions {
-    state_dir,
-    trace,
-    net: net.clone(),
-    bgfetch_permission,
-    chromium: args.chromium,
-    quota: args.quota.unwrap_or(DEFAULT_QUOTA),
-    offline: args.offline,
+  let features = crate::features::Options {
     sw_idle_timeout: args.sw_idle_timeout.map(Duration::from_secs_f64),
-    page_report: None,
-    echo_console: true,
-    retry_backoff: Duration::from_millis(args.retry_backoff_ms.unwrap_or(200)),
-    bgfetch_limits: crate::background_fetch::Limits {
-      active_fetches: args.max_active_fetches.into(),
-      parallel_downloads: args.max_parallel_downloads.into(),
+    background_fetch: crate::background_fetch::Options {
+      retry_backoff: Duration::from_millis(args.retry_backoff_ms.unwrap_or(200)),
+      limits: crate::background_fetch::Limits {
+        active_fetches: args.max_active_fetches.into(),
+        parallel_downloads: args.max_parallel_downloads.into(),
+      },
     },
-  })
+  };
+  let browser = Browser::start(
+    BrowserOptions {
+      state_dir,
+      trace,
+      net: net.clone(),
+      permissions,
+      chromium: args.chromium,
+      quota: args.quota.unwrap_or(DEFAULT_QUOTA),
+      offline: args.offline,
+      page_report: None,
+      echo_console: true,
+    },
+    |o| crate::features::install(o, &features),
+  )
   .await
   .map_err(|e| (EXIT_SCRIPT_ERROR, format!("{e:#}")))?;
   browser.trace("run", json!({"script": script_url.as_str()}));
@@ -245,7 +249,7 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
   let work = async {
     register_main(&browser, &script_url, args.scope.as_deref()).await?;
     for c in &clients {
-      crate::service_worker::clients::open_client(&browser, to_url(c), ClientScript::Module)
+      sw::open_client(&browser, to_url(c), ClientScript::Module)
         .await
         .map_err(|e| (EXIT_SCRIPT_ERROR, e.to_string()))?;
     }

@@ -38,7 +38,7 @@ impl ModuleLoader for HostModuleLoader {
       host
         .send(HostMsg::Call {
           realm,
-          method: "fetchModule".into(),
+          method: "browser.fetchModule".into(),
           args: serde_json::json!({ "url": specifier.as_str() }),
           reply: Reply::Async(tx),
         })

@@ -157,7 +157,7 @@ pub async fn op_swh_read_body(
   let (tx, rx) = tokio::sync::oneshot::channel();
   let sent = ctx.host.send(HostMsg::Call {
     realm: ctx.id,
-    method: "bodyPath".into(),
+    method: "browser.bodyPath".into(),
     args: serde_json::json!({ "token": token }),
     reply: Reply::Async(tx),
   });

@@ -11,7 +11,10 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::ops::{Dispatcher, RealmCtx};
-use crate::ipc::{HostError, HostMsg, HostResult, HostSender, RealmCmd, RealmId};
+use crate::ipc::{
+  Evaluate, HostError, HostMsg, HostResult, HostSender, RealmCmd, RealmId, CMD_EVALUATE, CMD_REPLY,
+  CMD_SHUTDOWN,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -59,13 +62,6 @@ impl RealmHandle {
     rx
   }
 }
-
-/// Commands the realm thread handles itself rather than in JavaScript.
-pub const CMD_EVALUATE: &str = "rust:evaluate";
-pub const CMD_SHUTDOWN: &str = "rust:shutdown";
-/// The answer to one of the realm's calls ([`crate::ipc::Reply::Ordered`]),
-/// handled in JavaScript like any command, so that it keeps its order.
-pub const CMD_REPLY: &str = "rust:reply";
 
 /// Starts a realm on a new thread.
 pub fn spawn(spec: RealmSpec, host: HostSender) -> std::io::Result<RealmHandle> {
@@ -203,12 +199,13 @@ async fn run_realm(spec: RealmSpec, host: HostSender, mut rx: mpsc::UnboundedRec
 /// `op_swh_reply` once the handler's promise settles.
 fn handle_cmd(runtime: &mut JsRuntime, cmd: RealmCmd) {
   if cmd.kind == CMD_EVALUATE {
-    let name = cmd.payload["name"].as_str().unwrap_or("script").to_string();
-    let source = cmd.payload["source"].as_str().unwrap_or("").to_string();
-    let result = runtime
-      .execute_script(name, source)
-      .map(|_| Value::Null)
-      .map_err(|e| HostError::new("Error", crate::engine::errors::format_js_error(&e)));
+    let result = match serde_json::from_value::<Evaluate>(cmd.payload) {
+      Ok(Evaluate { name, source }) => runtime
+        .execute_script(name, source)
+        .map(|_| Value::Null)
+        .map_err(|e| HostError::new("Error", crate::engine::errors::format_js_error(&e))),
+      Err(e) => Err(HostError::type_error(format!("bad evaluate command: {e}"))),
+    };
     if let Some(reply) = cmd.reply {
       let _ = reply.send(result);
     }

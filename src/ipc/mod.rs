@@ -1,7 +1,14 @@
 //! The message protocol between realms (JavaScript, one thread each) and
-//! the browser side. Realms never share JS objects: every call carries
-//! JSON, and structured-clone payloads travel as serialized bytes inside it.
+//! the browser side: the bottom layer, used by every other and using none.
+//! Realms never share JS objects: every call carries JSON, and
+//! structured-clone payloads travel as serialized bytes (base64) inside it.
+//!
+//! A realm's call is a method (`"namespace.name"`) and its arguments; each
+//! answerer decodes them once, into its own serde enum, with
+//! [`decode_call`]. The browser's commands into a realm are typed too:
+//! each is a struct that implements [`Command`].
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -107,4 +114,158 @@ pub struct RealmCmd {
   pub kind: String,
   pub payload: Value,
   pub reply: Option<oneshot::Sender<HostResult>>,
+}
+
+/// Decodes a realm's call into `T`, an enum tagged by `method` with its
+/// fields in `args` (`#[serde(tag = "method", content = "args")]`). A
+/// wrong or missing field is a TypeError that names the call and the
+/// field, never a silent default.
+pub fn decode_call<T: DeserializeOwned>(
+  namespace: &str,
+  method: &str,
+  args: Value,
+) -> Result<T, HostError> {
+  let args = if args.is_null() {
+    Value::Object(Default::default())
+  } else {
+    args
+  };
+  let tagged = serde_json::json!({ "method": method, "args": args });
+  serde_path_to_error::deserialize(tagged).map_err(|e| {
+    let path = e.path().to_string();
+    let inner = e.into_inner().to_string();
+    if inner.starts_with("unknown variant") {
+      return HostError::type_error(format!("unknown browser call '{namespace}.{method}'"));
+    }
+    match path.strip_prefix("args.") {
+      Some(field) => {
+        HostError::type_error(format!("{namespace}.{method}: argument '{field}': {inner}"))
+      }
+      None => HostError::type_error(format!("{namespace}.{method}: {inner}")),
+    }
+  })
+}
+
+/// A command the browser sends into a realm: its payload, and the `kind`
+/// its handler is registered under (`onBrowserCommand(kind, ...)` in JS,
+/// or the realm thread itself for the `rust:` kinds).
+pub trait Command: Serialize {
+  const KIND: &'static str;
+}
+
+/// Evaluates a classic script in the realm (`CMD_EVALUATE`).
+#[derive(Serialize, Deserialize)]
+pub struct Evaluate {
+  pub name: String,
+  pub source: String,
+}
+
+impl Command for Evaluate {
+  const KIND: &'static str = CMD_EVALUATE;
+}
+
+/// Ends the realm's thread (`CMD_SHUTDOWN`).
+#[derive(Serialize)]
+pub struct Shutdown;
+
+impl Command for Shutdown {
+  const KIND: &'static str = CMD_SHUTDOWN;
+}
+
+/// The answer to a realm's call, as a command in order with the others
+/// (`CMD_REPLY`, see [`Reply::Ordered`]).
+#[derive(Serialize)]
+pub struct CallReply {
+  pub id: u64,
+  /// `{"ok": value}` or `{"error": HostError}`.
+  pub result: Value,
+  #[serde(rename = "keepsAlive")]
+  pub keeps_alive: bool,
+}
+
+impl Command for CallReply {
+  const KIND: &'static str = CMD_REPLY;
+}
+
+/// Commands the realm thread handles itself rather than in JavaScript.
+pub const CMD_EVALUATE: &str = "rust:evaluate";
+pub const CMD_SHUTDOWN: &str = "rust:shutdown";
+/// The answer to one of the realm's calls ([`Reply::Ordered`]), handled in
+/// JavaScript like any command, so that it keeps its order.
+pub const CMD_REPLY: &str = "rust:reply";
+
+/// Standard base64 (with or without padding), as realms send bodies and
+/// messages (`btoaBytes` in `js/ipc/01_host.js`).
+pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
+  let mut out = Vec::with_capacity(s.len() * 3 / 4);
+  let mut acc = 0u32;
+  let mut bits = 0;
+  for c in s.bytes() {
+    let v = match c {
+      b'A'..=b'Z' => c - b'A',
+      b'a'..=b'z' => c - b'a' + 26,
+      b'0'..=b'9' => c - b'0' + 52,
+      b'+' => 62,
+      b'/' => 63,
+      b'=' | b'\n' | b'\r' => continue,
+      _ => return None,
+    } as u32;
+    acc = (acc << 6) | v;
+    bits += 6;
+    if bits >= 8 {
+      bits -= 8;
+      out.push((acc >> bits) as u8);
+    }
+  }
+  Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[derive(Debug, Deserialize, PartialEq)]
+  #[serde(
+    tag = "method",
+    content = "args",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+  )]
+  enum Call {
+    Get { scope: String, max_age: Option<u64> },
+    Names {},
+  }
+
+  #[test]
+  fn calls_decode_once_and_name_the_bad_field() {
+    let ok: Call = decode_call("t", "get", serde_json::json!({"scope": "s", "maxAge": 3})).unwrap();
+    assert_eq!(
+      ok,
+      Call::Get {
+        scope: "s".into(),
+        max_age: Some(3)
+      }
+    );
+    let ok: Call = decode_call("t", "names", Value::Null).unwrap();
+    assert_eq!(ok, Call::Names {});
+    let e = decode_call::<Call>("t", "get", serde_json::json!({"scope": 1})).unwrap_err();
+    assert_eq!(e.name, "TypeError");
+    assert!(e.message.contains("'scope'"), "{}", e.message);
+    let e = decode_call::<Call>("t", "get", serde_json::json!({"scpe": "s"})).unwrap_err();
+    assert!(
+      e.message.contains("scpe") || e.message.contains("scope"),
+      "{}",
+      e.message
+    );
+    let e = decode_call::<Call>("t", "put", Value::Null).unwrap_err();
+    assert_eq!(e.message, "unknown browser call 't.put'");
+  }
+
+  #[test]
+  fn base64_decodes_with_and_without_padding() {
+    assert_eq!(decode_base64("aGk=").unwrap(), b"hi");
+    assert_eq!(decode_base64("aGk").unwrap(), b"hi");
+    assert!(decode_base64("a*").is_none());
+  }
 }

@@ -5,10 +5,45 @@
 use serde_json::{json, Value};
 use url::Url;
 
+use serde::Serialize;
+
+use super::lifecycle::ControllerChange;
+use super::registry::{VersionId, WorkerState};
 use crate::browser::{Browser, Owner};
-use crate::engine::realm::{RealmKind, CMD_EVALUATE};
-use crate::ipc::{HostError, HostResult, RealmId};
-use crate::service_worker::lifecycle::{VersionId, WorkerState};
+use crate::engine::realm::RealmKind;
+use crate::ipc::{Command, Evaluate, HostError, HostResult, RealmId};
+
+/// Runs a page's classic scripts in document order, then its load event.
+#[derive(Serialize)]
+struct RunClassicScripts {
+  steps: Vec<Value>,
+}
+
+impl Command for RunClassicScripts {
+  const KIND: &'static str = "runClassicScripts";
+}
+
+/// Runs the page's module script from its URL.
+#[derive(Serialize)]
+struct RunModule<'a> {
+  url: &'a str,
+}
+
+impl Command for RunModule<'_> {
+  const KIND: &'static str = "runModule";
+}
+
+/// A message for the client's `navigator.serviceWorker`.
+#[derive(Serialize)]
+struct Message {
+  data: Value,
+  source: Value,
+  origin: Option<String>,
+}
+
+impl Command for Message {
+  const KIND: &'static str = "message";
+}
 
 pub struct Client {
   pub id: String,
@@ -67,7 +102,7 @@ fn getrandom_fill(buf: &mut [u8]) {
 
 /// The active worker that controls a new client at `url`, if any.
 fn controller_for(browser: &Browser, url: &Url) -> Option<VersionId> {
-  browser.with_state(|s| {
+  super::with(browser, |s| {
     let r = s.registry.match_scope(url)?;
     let a = r.active?;
     let v = s.registry.versions.get(&a)?;
@@ -92,7 +127,7 @@ fn register_client(
   controller: Option<VersionId>,
   focus_first: bool,
 ) {
-  browser.with_state(|s| {
+  super::with(browser, |s| {
     let focused = focus_first && s.clients.is_empty();
     s.clients.insert(
       id.to_string(),
@@ -133,14 +168,14 @@ pub async fn open_client(
   url: Url,
   script: ClientScript,
 ) -> Result<String, HostError> {
-  let label = browser.with_state(|s| {
+  let label = super::with(browser, |s| {
     let n = s.next_client_label;
     s.next_client_label += 1;
     format!("client {n}")
   });
   let controller = controller_for(browser, &url);
   let id = new_client_id();
-  let worker = browser.with_state(|s| s.registry.worker_snapshot(controller));
+  let worker = super::with(browser, |s| s.registry.worker_snapshot(controller));
   let bootstrap = json!({
     "kind": "window",
     "url": url.as_str(),
@@ -171,22 +206,24 @@ pub async fn open_client(
       browser
         .request(
           realm,
-          CMD_EVALUATE,
-          json!({"name": url.as_str(), "source": source}),
+          &Evaluate {
+            name: url.to_string(),
+            source,
+          },
         )
         .await
     }
     ClientScript::Page { steps, .. } => {
-      browser.post(realm, "runClassicScripts", json!({ "steps": steps }));
+      browser.post(realm, &RunClassicScripts { steps });
       Ok(Value::Null)
     }
     ClientScript::Module => {
-      browser.post(realm, "runModule", json!({"url": url.as_str()}));
+      browser.post(realm, &RunModule { url: url.as_str() });
       Ok(Value::Null)
     }
   };
   if let Err(e) = result {
-    browser.with_state(|s| s.uncaught += 1);
+    browser.count_uncaught();
     eprintln!("[{}] Uncaught {}", browser.realm_label(realm), e.message);
     browser.trace("uncaught", json!({"client": id, "text": e.message}));
   }
@@ -194,15 +231,34 @@ pub async fn open_client(
 }
 
 pub fn client_of(browser: &Browser, realm: RealmId) -> Option<String> {
-  browser.with_state(|s| match s.owners.get(&realm) {
-    Some(Owner::Client(id)) => Some(id.clone()),
-    _ => None,
+  match browser.realm_owner(realm)? {
+    Owner::Client(id) => Some(id),
+    Owner::Worker(_) => None,
+  }
+}
+
+/// The Content-Security-Policy texts of the realm's document (none for a
+/// worker).
+pub fn csp_of(browser: &Browser, realm: RealmId) -> Vec<String> {
+  let Some(id) = client_of(browser, realm) else {
+    return Vec::new();
+  };
+  super::with(browser, |s| {
+    s.clients
+      .get(&id)
+      .map(|c| c.csp.clone())
+      .unwrap_or_default()
   })
+}
+
+/// The realm of the client `id`, if it runs one.
+pub fn realm_of(browser: &Browser, id: &str) -> Option<RealmId> {
+  super::with(browser, |s| s.clients.get(id).and_then(|c| c.realm))
 }
 
 /// `clients.matchAll(options)` for the worker `version`.
 pub fn match_all(browser: &Browser, version: VersionId, include_uncontrolled: bool) -> Value {
-  browser.with_state(|s| {
+  super::with(browser, |s| {
     let origin = s
       .registry
       .versions
@@ -221,12 +277,14 @@ pub fn match_all(browser: &Browser, version: VersionId, include_uncontrolled: bo
 }
 
 pub fn get(browser: &Browser, id: &str) -> Value {
-  browser.with_state(|s| s.clients.get(id).map(|c| c.info()).unwrap_or(Value::Null))
+  super::with(browser, |s| {
+    s.clients.get(id).map(|c| c.info()).unwrap_or(Value::Null)
+  })
 }
 
 /// `clients.openWindow(url)`: the simulated UI opens a window.
 pub fn open_window(browser: &Browser, version: VersionId, url: &str) -> HostResult {
-  let base = browser.with_state(|s| {
+  let base = super::with(browser, |s| {
     s.registry
       .versions
       .get(&version)
@@ -247,7 +305,7 @@ pub fn open_window(browser: &Browser, version: VersionId, url: &str) -> HostResu
 /// `clients.claim()`: the worker becomes the controller of every client in
 /// its scope.
 pub fn claim(browser: &Browser, version: VersionId) -> HostResult {
-  let claimed: Vec<RealmId> = browser.with_state(|s| {
+  let claimed: Vec<RealmId> = super::with(browser, |s| {
     let Some(v) = s.registry.versions.get(&version) else {
       return Err(HostError::invalid_state("the worker is gone"));
     };
@@ -268,9 +326,14 @@ pub fn claim(browser: &Browser, version: VersionId) -> HostResult {
     }
     Ok(out)
   })?;
-  let worker = browser.with_state(|s| s.registry.worker_snapshot(Some(version)));
+  let worker = super::with(browser, |s| s.registry.worker_snapshot(Some(version)));
   for realm in claimed {
-    browser.post(realm, "controllerchange", json!({"worker": worker}));
+    browser.post(
+      realm,
+      &ControllerChange {
+        worker: worker.clone(),
+      },
+    );
   }
   Ok(Value::Null)
 }
@@ -282,7 +345,7 @@ pub fn post_to_client(
   client: &str,
   data: Value,
 ) -> HostResult {
-  let (realm, worker, origin) = browser.with_state(|s| {
+  let (realm, worker, origin) = super::with(browser, |s| {
     let realm = s.clients.get(client).and_then(|c| c.realm);
     let worker = s.registry.worker_snapshot(Some(version));
     let origin = s
@@ -299,8 +362,11 @@ pub fn post_to_client(
   if let Some(realm) = realm {
     browser.post(
       realm,
-      "message",
-      json!({"data": data, "source": worker, "origin": origin}),
+      &Message {
+        data,
+        source: worker,
+        origin,
+      },
     );
   }
   Ok(Value::Null)

@@ -1,161 +1,61 @@
-//! Service worker registrations and their lifecycle (Service Workers spec,
-//! "Register", "Update", "Install", "Activate", "Try Activate"), and the
-//! machinery that starts a worker's realm on demand and dispatches
-//! functional events into it.
-
-use std::collections::{BTreeMap, HashMap};
+//! The service worker jobs (Service Workers spec, "Register", "Update",
+//! "Install", "Activate", "Try Activate", "Unregister") and
+//! `navigator.serviceWorker.ready`. Jobs run one at a time.
 
 use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use url::Url;
 
-use crate::browser::{Browser, Owner};
-use crate::engine::realm::{RealmKind, CMD_EVALUATE};
-use crate::ipc::{HostError, HostResult, RealmId};
-use crate::storage::database::Store;
+use super::registry::{Registration, VersionId, WorkerState};
+use super::worker::{dispatch_event, start_worker};
+use crate::browser::{Browser, BrowserEvent};
+use crate::ipc::{Command, HostError, HostResult, RealmId};
 
-pub type VersionId = u64;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WorkerState {
-  Parsed,
-  Installing,
-  Installed,
-  Activating,
-  Activated,
-  Redundant,
+/// A registration's new state, for its ServiceWorkerRegistration and
+/// ServiceWorker objects in every realm.
+#[derive(Serialize)]
+struct RegistrationUpdate<'a> {
+  scope: &'a str,
+  registration: Value,
 }
 
-pub struct Version {
-  pub id: VersionId,
-  pub scope: String,
-  pub script_url: Url,
-  pub source: String,
-  pub state: WorkerState,
-  pub realm: Option<RealmId>,
-  pub skip_waiting: bool,
+impl Command for RegistrationUpdate<'_> {
+  const KIND: &'static str = "registrationUpdate";
 }
 
-#[derive(Default)]
-pub struct Registration {
-  pub scope: String,
-  pub installing: Option<VersionId>,
-  pub waiting: Option<VersionId>,
-  pub active: Option<VersionId>,
+/// `updatefound` on the registration objects of `scope`.
+#[derive(Serialize)]
+struct UpdateFound<'a> {
+  scope: &'a str,
 }
 
-#[derive(Default)]
-pub struct Registry {
-  next_version: VersionId,
-  pub regs: BTreeMap<String, Registration>,
-  pub versions: HashMap<VersionId, Version>,
-  ready_waiters: Vec<(Url, oneshot::Sender<HostResult>)>,
+impl Command for UpdateFound<'_> {
+  const KIND: &'static str = "updatefound";
 }
 
-impl Registry {
-  /// Loads the persisted registrations: each comes back with its active
-  /// worker, not running until an event needs it.
-  pub fn load(store: &Store) -> anyhow::Result<Registry> {
-    let mut reg = Registry::default();
-    for stored in store.registrations()? {
-      let Ok(script_url) = Url::parse(&stored.script_url) else {
-        continue;
-      };
-      let id = reg.new_version(&stored.scope, script_url, stored.script_source);
-      if let Some(v) = reg.versions.get_mut(&id) {
-        v.state = WorkerState::Activated;
-      }
-      reg.regs.insert(
-        stored.scope.clone(),
-        Registration {
-          scope: stored.scope,
-          active: Some(id),
-          ..Default::default()
-        },
-      );
-    }
-    Ok(reg)
-  }
+/// `controllerchange` in a client: its new controller.
+#[derive(Serialize)]
+pub(super) struct ControllerChange {
+  pub worker: Value,
+}
 
-  fn new_version(&mut self, scope: &str, script_url: Url, source: String) -> VersionId {
-    self.next_version += 1;
-    let id = self.next_version;
-    self.versions.insert(
-      id,
-      Version {
-        id,
-        scope: scope.to_string(),
-        script_url,
-        source,
-        state: WorkerState::Parsed,
-        realm: None,
-        skip_waiting: false,
-      },
-    );
-    id
-  }
-
-  /// The registration whose scope is the longest prefix of `url`.
-  pub fn match_scope(&self, url: &Url) -> Option<&Registration> {
-    let s = url.as_str();
-    self
-      .regs
-      .values()
-      .filter(|r| s.starts_with(&r.scope))
-      .max_by_key(|r| r.scope.len())
-  }
-
-  pub fn worker_snapshot(&self, id: Option<VersionId>) -> Value {
-    match id.and_then(|id| self.versions.get(&id)) {
-      Some(v) => json!({"id": v.id, "scriptURL": v.script_url.as_str(), "state": v.state}),
-      None => Value::Null,
-    }
-  }
-
-  pub fn snapshot(&self, scope: &str) -> Value {
-    match self.regs.get(scope) {
-      Some(r) => json!({
-        "scope": r.scope,
-        "updateViaCache": "imports",
-        "installing": self.worker_snapshot(r.installing),
-        "waiting": self.worker_snapshot(r.waiting),
-        "active": self.worker_snapshot(r.active),
-      }),
-      None => Value::Null,
-    }
-  }
-
-  fn newest(&self, scope: &str) -> Option<&Version> {
-    let r = self.regs.get(scope)?;
-    r.installing
-      .or(r.waiting)
-      .or(r.active)
-      .and_then(|id| self.versions.get(&id))
-  }
+impl Command for ControllerChange {
+  const KIND: &'static str = "controllerchange";
 }
 
 /// Sends the registration's current state to every realm, so that their
 /// ServiceWorkerRegistration and ServiceWorker objects stay live.
-pub(crate) fn broadcast_registration(browser: &Browser, scope: &str) {
-  let (snapshot, realms) = browser.with_state(|s| {
-    (
-      s.registry.snapshot(scope),
-      s.realms.keys().copied().collect::<Vec<_>>(),
-    )
+pub(super) fn broadcast_registration(browser: &Browser, scope: &str) {
+  let registration = super::with(browser, |s| s.registry.snapshot(scope));
+  browser.broadcast(&RegistrationUpdate {
+    scope,
+    registration,
   });
-  for realm in realms {
-    browser.post(
-      realm,
-      "registrationUpdate",
-      json!({"scope": scope, "registration": snapshot}),
-    );
-  }
 }
 
 fn set_state(browser: &Browser, version: VersionId, state: WorkerState) {
-  let info = browser.with_state(|s| {
+  let info = super::with(browser, |s| {
     let v = s.registry.versions.get_mut(&version)?;
     v.state = state;
     Some((v.scope.clone(), v.script_url.to_string()))
@@ -170,7 +70,7 @@ fn set_state(browser: &Browser, version: VersionId, state: WorkerState) {
 }
 
 /// Validates a `register()` call as the spec's "Start Register" does.
-pub(crate) fn resolve_register_args(
+pub fn resolve_register_args(
   client_url: &Url,
   script: &str,
   scope: Option<&str>,
@@ -218,35 +118,37 @@ pub(crate) fn resolve_register_args(
 /// The result of a registration job: the registration snapshot (what
 /// `register()` resolves with) and a receiver for the new worker's final
 /// state (activated, installed/waiting, or redundant).
-pub(crate) struct JobOutcome {
+pub struct JobOutcome {
   pub snapshot: Value,
   pub done: Option<oneshot::Receiver<WorkerState>>,
 }
 
 /// "Register"/"Update": fetch the script, and if it is new, install it.
-pub(crate) async fn register(
+pub async fn register(
   browser: &Browser,
   script_url: Url,
   scope: String,
 ) -> Result<JobOutcome, HostError> {
-  let _job = browser.inner.start_lock.lock().await;
-  let same = browser.with_state(|s| {
+  let _job = super::context(browser).job_lock.lock().await;
+  let same = super::with(browser, |s| {
     s.registry
       .newest(&scope)
       .map(|v| v.script_url == script_url)
   });
   let source = browser.opts().net.fetch_script(&script_url).await?;
   if same == Some(true) {
-    let unchanged = browser.with_state(|s| s.registry.newest(&scope).map(|v| v.source == source));
+    let unchanged = super::with(browser, |s| {
+      s.registry.newest(&scope).map(|v| v.source == source)
+    });
     if unchanged == Some(true) {
-      let snapshot = browser.with_state(|s| s.registry.snapshot(&scope));
+      let snapshot = super::with(browser, |s| s.registry.snapshot(&scope));
       return Ok(JobOutcome {
         snapshot,
         done: None,
       });
     }
   }
-  let (version, was_new) = browser.with_state(|s| {
+  let (version, was_new) = super::with(browser, |s| {
     let was_new = !s.registry.regs.contains_key(&scope);
     s.registry
       .regs
@@ -266,7 +168,7 @@ pub(crate) async fn register(
   );
   // Evaluate the script once now: a script that throws fails the job.
   if let Err(e) = start_worker(browser, version).await {
-    browser.with_state(|s| {
+    super::with(browser, |s| {
       if let Some(v) = s.registry.versions.get_mut(&version) {
         v.state = WorkerState::Redundant;
       }
@@ -278,25 +180,25 @@ pub(crate) async fn register(
   }
   // Install: the registration's installing worker is set and register()
   // resolves; the rest of the job continues in the background.
-  let old_installing = browser.with_state(|s| {
+  let old_installing = super::with(browser, |s| {
     let r = s.registry.regs.get_mut(&scope)?;
     r.installing.replace(version)
   });
   if let Some(old) = old_installing {
     make_redundant(browser, old);
   }
-  browser.with_state(|s| {
+  super::with(browser, |s| {
     if let Some(v) = s.registry.versions.get_mut(&version) {
       v.state = WorkerState::Installing;
     }
   });
-  let snapshot = browser.with_state(|s| s.registry.snapshot(&scope));
+  let snapshot = super::with(browser, |s| s.registry.snapshot(&scope));
   broadcast_registration(browser, &scope);
   browser.trace(
     "lifecycle",
     json!({"worker": version, "scope": scope, "scriptURL": script_url.as_str(), "state": "installing"}),
   );
-  post_to_all(browser, "updatefound", json!({"scope": scope}));
+  browser.broadcast(&UpdateFound { scope: &scope });
   let (tx, rx) = oneshot::channel();
   let guard = browser.busy();
   let b = browser.clone();
@@ -311,13 +213,6 @@ pub(crate) async fn register(
   })
 }
 
-fn post_to_all(browser: &Browser, kind: &str, payload: Value) {
-  let realms: Vec<RealmId> = browser.with_state(|s| s.realms.keys().copied().collect());
-  for r in realms {
-    browser.post(r, kind, payload.clone());
-  }
-}
-
 async fn install_and_activate(browser: &Browser, version: VersionId, scope: &str) -> WorkerState {
   let installed = dispatch_event(browser, version, "install", json!({})).await;
   let ok = matches!(&installed, Ok(v) if v["rejected"] != json!(true));
@@ -325,7 +220,7 @@ async fn install_and_activate(browser: &Browser, version: VersionId, scope: &str
     if let Err(e) = &installed {
       browser.trace("install-failed", json!({"worker": version, "error": e}));
     }
-    browser.with_state(|s| {
+    super::with(browser, |s| {
       if let Some(r) = s.registry.regs.get_mut(scope) {
         if r.installing == Some(version) {
           r.installing = None;
@@ -333,17 +228,17 @@ async fn install_and_activate(browser: &Browser, version: VersionId, scope: &str
       }
     });
     make_redundant(browser, version);
-    let empty = browser.with_state(|s| {
+    let empty = super::with(browser, |s| {
       let r = s.registry.regs.get(scope)?;
       (r.installing.is_none() && r.waiting.is_none() && r.active.is_none()).then_some(())
     });
     if empty.is_some() {
-      browser.with_state(|s| s.registry.regs.remove(scope));
+      super::with(browser, |s| s.registry.regs.remove(scope));
       broadcast_registration(browser, scope);
     }
     return WorkerState::Redundant;
   }
-  let old_waiting = browser.with_state(|s| {
+  let old_waiting = super::with(browser, |s| {
     let r = s.registry.regs.get_mut(scope)?;
     r.installing = None;
     r.waiting.replace(version)
@@ -353,7 +248,7 @@ async fn install_and_activate(browser: &Browser, version: VersionId, scope: &str
   }
   set_state(browser, version, WorkerState::Installed);
   try_activate(browser, scope).await;
-  browser.with_state(|s| {
+  super::with(browser, |s| {
     s.registry
       .versions
       .get(&version)
@@ -364,8 +259,8 @@ async fn install_and_activate(browser: &Browser, version: VersionId, scope: &str
 
 /// Activates the waiting worker if nothing holds it back: no active
 /// worker, `skipWaiting()`, or an active worker that controls no client.
-pub(crate) async fn try_activate(browser: &Browser, scope: &str) {
-  let next = browser.with_state(|s| {
+pub async fn try_activate(browser: &Browser, scope: &str) {
+  let next = super::with(browser, |s| {
     let r = s.registry.regs.get(scope)?;
     let waiting = r.waiting?;
     let skip = s
@@ -379,14 +274,14 @@ pub(crate) async fn try_activate(browser: &Browser, scope: &str) {
     (r.active.is_none() || skip || !active_controls).then_some(waiting)
   });
   let Some(version) = next else { return };
-  let old_active = browser.with_state(|s| {
+  let old_active = super::with(browser, |s| {
     let r = s.registry.regs.get_mut(scope)?;
     r.waiting = None;
     r.active.replace(version)
   });
   if let Some(old) = old_active {
     // Clients of the old worker now use the new one.
-    let moved: Vec<RealmId> = browser.with_state(|s| {
+    let moved: Vec<RealmId> = super::with(browser, |s| {
       s.clients
         .values_mut()
         .filter(|c| c.controller == Some(old))
@@ -397,19 +292,23 @@ pub(crate) async fn try_activate(browser: &Browser, scope: &str) {
         .collect()
     });
     make_redundant(browser, old);
-    let worker = browser.with_state(|s| s.registry.worker_snapshot(Some(version)));
+    let worker = super::with(browser, |s| s.registry.worker_snapshot(Some(version)));
     for realm in moved {
-      browser.post(realm, "controllerchange", json!({"worker": worker}));
+      browser.post(
+        realm,
+        &ControllerChange {
+          worker: worker.clone(),
+        },
+      );
     }
   }
   set_state(browser, version, WorkerState::Activating);
-  let (script_url, source) = browser.with_state(|s| {
+  let (script_url, source) = super::with(browser, |s| {
     let v = &s.registry.versions[&version];
     (v.script_url.to_string(), v.source.clone())
   });
-  if let Err(e) = browser
-    .inner
-    .store
+  if let Err(e) = super::context(browser)
+    .db
     .save_registration(scope, &script_url, &source)
   {
     eprintln!("warning: could not persist the registration {scope}: {e:#}");
@@ -417,139 +316,30 @@ pub(crate) async fn try_activate(browser: &Browser, scope: &str) {
   let _ = dispatch_event(browser, version, "activate", json!({})).await;
   set_state(browser, version, WorkerState::Activated);
   wake_ready_waiters(browser);
-  crate::background_fetch::context::on_worker_activated(browser, scope);
+  browser.notify(BrowserEvent::WorkerActivated { scope });
 }
 
 fn make_redundant(browser: &Browser, version: VersionId) {
   set_state(browser, version, WorkerState::Redundant);
-  let realm = browser.with_state(|s| s.registry.versions.get_mut(&version)?.realm.take());
+  let realm = super::with(browser, |s| {
+    s.registry.versions.get_mut(&version)?.realm.take()
+  });
   if let Some(realm) = realm {
     browser.shutdown_realm(realm);
   }
 }
 
-/// Starts the worker's realm if it is not running, evaluating its script.
-pub(crate) async fn start_worker(
-  browser: &Browser,
-  version: VersionId,
-) -> Result<RealmId, HostError> {
-  let info = browser.with_state(|s| {
-    let v = s.registry.versions.get(&version)?;
-    Some((
-      v.realm,
-      v.scope.clone(),
-      v.script_url.clone(),
-      v.source.clone(),
-      v.state,
-    ))
-  });
-  let Some((running, scope, script_url, source, state)) = info else {
-    return Err(HostError::invalid_state("the service worker is gone"));
-  };
-  if let Some(realm) = running {
-    return Ok(realm);
-  }
-  if state == WorkerState::Redundant {
-    return Err(HostError::invalid_state("the service worker is redundant"));
-  }
-  // "sw", or "sw#N" while another version's worker is running too.
-  let others = browser.with_state(|s| {
-    s.registry
-      .versions
-      .values()
-      .any(|v| v.id != version && v.realm.is_some())
-  });
-  let label = if others {
-    format!("sw#{version}")
-  } else {
-    "sw".to_string()
-  };
-  let bootstrap = browser.with_state(|s| {
-    json!({
-      "kind": "serviceworker",
-      "url": script_url.as_str(),
-      "scope": scope,
-      "registration": s.registry.snapshot(&scope),
-      "worker": s.registry.worker_snapshot(Some(version)),
-      "chromium": browser.opts().chromium,
-      "secureContext": crate::net::policy::is_potentially_trustworthy(&script_url),
-      "online": browser.opts().net.is_online(),
-      "color": crate::browser::terminal::console_colors(),
-    })
-  });
-  let realm = browser
-    .spawn_realm(
-      RealmKind::ServiceWorker,
-      script_url.clone(),
-      label,
-      Owner::Worker(version),
-      bootstrap,
-    )
-    .map_err(|e| HostError::new("Error", format!("could not start the worker: {e}")))?;
-  browser.with_state(|s| {
-    if let Some(v) = s.registry.versions.get_mut(&version) {
-      v.realm = Some(realm);
-    }
-  });
-  browser.trace("worker-started", json!({"worker": version, "scope": scope}));
-  let evaluated = browser
-    .request(
-      realm,
-      CMD_EVALUATE,
-      json!({"name": script_url.as_str(), "source": source}),
-    )
-    .await;
-  if let Err(e) = evaluated {
-    browser.with_state(|s| s.uncaught += 1);
-    eprintln!("[{}] Uncaught {}", browser.realm_label(realm), e.message);
-    browser.trace("uncaught", json!({"worker": version, "text": e.message}));
-    browser.with_state(|s| {
-      if let Some(v) = s.registry.versions.get_mut(&version) {
-        v.realm = None;
-      }
-    });
-    browser.shutdown_realm(realm);
-    return Err(HostError::type_error(format!(
-      "ServiceWorker script evaluation failed: {}",
-      e.message.lines().next().unwrap_or("")
-    )));
-  }
-  Ok(realm)
-}
-
-/// Dispatches an extendable event into the worker (starting it if needed)
-/// and waits until its `waitUntil` promises settle. The handler answers
-/// `{rejected: bool}` plus event-specific fields.
-pub(crate) async fn dispatch_event(
-  browser: &Browser,
-  version: VersionId,
-  event: &str,
-  payload: Value,
-) -> HostResult {
-  let _guard = browser.busy();
-  let realm = start_worker(browser, version).await?;
-  browser.trace("event", json!({"worker": version, "event": event}));
-  let result = browser
-    .request(realm, "event", json!({"type": event, "init": payload}))
-    .await;
-  browser.trace(
-    "event-settled",
-    json!({"worker": version, "event": event, "result": match &result { Ok(v) => v.clone(), Err(e) => json!({"error": e}) }}),
-  );
-  result
-}
-
 /// Resolves `navigator.serviceWorker.ready` for `url` once a registration
 /// matching it has an active worker.
-pub(crate) fn ready(browser: &Browser, url: Url) -> oneshot::Receiver<HostResult> {
+pub fn ready(browser: &Browser, url: Url) -> oneshot::Receiver<HostResult> {
   let (tx, rx) = oneshot::channel();
-  browser.with_state(|s| s.registry.ready_waiters.push((url, tx)));
+  super::with(browser, |s| s.registry.ready_waiters.push((url, tx)));
   wake_ready_waiters(browser);
   rx
 }
 
 fn wake_ready_waiters(browser: &Browser) {
-  browser.with_state(|s| {
+  super::with(browser, |s| {
     let waiters = std::mem::take(&mut s.registry.ready_waiters);
     for (url, tx) in waiters {
       let active = s
@@ -573,10 +363,10 @@ fn wake_ready_waiters(browser: &Browser) {
 
 /// `registration.unregister()`: removes the registration at once; its
 /// workers become redundant.
-pub(crate) fn unregister(browser: &Browser, scope: &str) -> bool {
-  let reg = browser.with_state(|s| s.registry.regs.remove(scope));
+pub fn unregister(browser: &Browser, scope: &str) -> bool {
+  let reg = super::with(browser, |s| s.registry.regs.remove(scope));
   let Some(reg) = reg else { return false };
-  if let Err(e) = browser.inner.store.delete_registration(scope) {
+  if let Err(e) = super::context(browser).db.delete_registration(scope) {
     eprintln!("warning: could not delete the registration {scope}: {e:#}");
   }
   for v in [reg.installing, reg.waiting, reg.active]
@@ -585,7 +375,7 @@ pub(crate) fn unregister(browser: &Browser, scope: &str) -> bool {
   {
     make_redundant(browser, v);
   }
-  browser.with_state(|s| {
+  super::with(browser, |s| {
     for c in s.clients.values_mut() {
       if c
         .controller
@@ -595,77 +385,25 @@ pub(crate) fn unregister(browser: &Browser, scope: &str) -> bool {
       }
     }
   });
-  crate::background_fetch::context::on_unregistered(browser, scope);
+  browser.notify(BrowserEvent::RegistrationGone { scope });
   browser.trace("unregistered", json!({"scope": scope}));
   broadcast_registration(browser, scope);
   true
 }
 
 /// `skipWaiting()` from the worker.
-pub(crate) async fn skip_waiting(browser: &Browser, version: VersionId) {
-  let scope = browser.with_state(|s| {
+pub async fn skip_waiting(browser: &Browser, version: VersionId) {
+  let scope = super::with(browser, |s| {
     let v = s.registry.versions.get_mut(&version)?;
     v.skip_waiting = true;
     Some(v.scope.clone())
   });
   if let Some(scope) = scope {
-    let waiting = browser.with_state(|s| s.registry.regs.get(&scope).and_then(|r| r.waiting));
+    let waiting = super::with(browser, |s| {
+      s.registry.regs.get(&scope).and_then(|r| r.waiting)
+    });
     if waiting == Some(version) {
       try_activate(browser, &scope).await;
     }
   }
-}
-
-/// After a realm reports idle: an idle service worker is stopped after the
-/// configured timeout, as browsers do; the next event starts it again.
-pub(crate) fn on_realm_idle(browser: &Browser, realm: RealmId) {
-  let Some(timeout) = browser.opts().sw_idle_timeout else {
-    return;
-  };
-  let owner = browser.with_state(|s| s.owners.get(&realm).cloned());
-  let Some(Owner::Worker(version)) = owner else {
-    return;
-  };
-  let sent = browser.with_state(|s| s.realms.get(&realm).map(|r| r.sent));
-  let b = browser.clone();
-  tokio::spawn(async move {
-    tokio::time::sleep(timeout).await;
-    let still_idle = b.with_state(|s| {
-      s.realms
-        .get(&realm)
-        .is_some_and(|r| Some(r.sent) == sent && r.idle_at == sent)
-    });
-    if still_idle {
-      b.with_state(|s| {
-        if let Some(v) = s.registry.versions.get_mut(&version) {
-          if v.realm == Some(realm) {
-            v.realm = None;
-          }
-        }
-      });
-      b.trace(
-        "worker-stopped",
-        json!({"worker": version, "reason": "idle"}),
-      );
-      b.shutdown_realm(realm);
-    }
-  });
-}
-
-pub(crate) fn on_worker_exited(browser: &Browser, version: VersionId, realm: RealmId) {
-  browser.with_state(|s| {
-    if let Some(v) = s.registry.versions.get_mut(&version) {
-      if v.realm == Some(realm) {
-        v.realm = None;
-      }
-    }
-  });
-}
-
-/// The version a service worker realm runs.
-pub(crate) fn version_of(browser: &Browser, realm: RealmId) -> Option<VersionId> {
-  browser.with_state(|s| match s.owners.get(&realm) {
-    Some(Owner::Worker(v)) => Some(*v),
-    _ => None,
-  })
 }

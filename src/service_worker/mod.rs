@@ -1,4 +1,130 @@
-//! Service workers: registrations, their lifecycle, and clients.
+//! Service workers (the Service Workers spec), one file per role:
+//! - `registry`: registrations by scope and their worker versions;
+//! - `lifecycle`: the jobs (Register, Update, Install, Activate,
+//!   Unregister) and `ready`;
+//! - `worker`: a worker's realm, started on demand, and the events
+//!   dispatched into it;
+//! - `clients`: window clients, `Clients`, messages;
+//! - `calls`: what the realms ask (`serviceWorker.*`), decoded once.
+//!
+//! Fetch interception goes here. It may use the core (`browser`, `ipc`,
+//! `engine`), `net` and `storage`; Background Fetch uses it to dispatch
+//! its events.
 
+mod calls;
 pub mod clients;
-pub mod lifecycle;
+mod lifecycle;
+mod registry;
+mod worker;
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use crate::browser::{Browser, BrowserEvent, Feature, Owner};
+use crate::ipc::{HostResult, RealmId};
+use crate::storage::database::Store;
+pub use clients::{open_client, ClientScript};
+pub use lifecycle::{register, resolve_register_args, JobOutcome};
+pub use registry::{Registry, VersionId, WorkerState};
+pub use worker::dispatch_event;
+
+/// What the service worker feature keeps: the registry and the clients.
+pub struct SwState {
+  pub registry: Registry,
+  pub clients: HashMap<String, clients::Client>,
+  /// Client ids in the order the clients were made (`matchAll`'s order).
+  pub client_order: Vec<String>,
+  pub next_client_label: u64,
+}
+
+/// The feature.
+pub struct ServiceWorkers {
+  state: Mutex<SwState>,
+  db: Arc<Store>,
+  /// Stop a worker after this long without events (None: never).
+  idle_timeout: Option<Duration>,
+  /// One registration job at a time ("job queue").
+  job_lock: tokio::sync::Mutex<()>,
+}
+
+impl ServiceWorkers {
+  /// Loads the persisted registrations: each comes back with its active
+  /// worker, not running until an event needs it.
+  pub fn open(db: Arc<Store>, idle_timeout: Option<Duration>) -> anyhow::Result<Self> {
+    let registry = Registry::load(&db)?;
+    Ok(ServiceWorkers {
+      state: Mutex::new(SwState {
+        registry,
+        clients: HashMap::new(),
+        client_order: Vec::new(),
+        next_client_label: 1,
+      }),
+      db,
+      idle_timeout,
+      job_lock: tokio::sync::Mutex::new(()),
+    })
+  }
+}
+
+fn context(browser: &Browser) -> &ServiceWorkers {
+  browser
+    .feature::<ServiceWorkers>()
+    .expect("the service worker feature is always installed (features.rs)")
+}
+
+/// Runs `f` on the feature's state.
+pub fn with<R>(browser: &Browser, f: impl FnOnce(&mut SwState) -> R) -> R {
+  let mut guard = context(browser)
+    .state
+    .lock()
+    .unwrap_or_else(|p| p.into_inner());
+  f(&mut guard)
+}
+
+/// The active worker of the registration at `scope`.
+pub fn active_version(browser: &Browser, scope: &str) -> Option<VersionId> {
+  with(browser, |s| {
+    s.registry.regs.get(scope).and_then(|r| r.active)
+  })
+}
+
+/// The scopes of every registration.
+pub fn scopes(browser: &Browser) -> Vec<String> {
+  with(browser, |s| s.registry.regs.keys().cloned().collect())
+}
+
+impl Feature for ServiceWorkers {
+  fn namespace(&self) -> &'static str {
+    "serviceWorker"
+  }
+
+  fn call<'a>(
+    &'a self,
+    browser: &'a Browser,
+    realm: RealmId,
+    method: &'a str,
+    args: Value,
+  ) -> BoxFuture<'a, HostResult> {
+    Box::pin(calls::handle(browser, realm, method, args))
+  }
+
+  fn on_event(&self, browser: &Browser, event: BrowserEvent<'_>) {
+    match event {
+      BrowserEvent::RealmIdle(realm) => worker::on_realm_idle(browser, realm, self.idle_timeout),
+      BrowserEvent::RealmExited {
+        realm,
+        owner: Owner::Worker(version),
+      } => worker::on_worker_exited(browser, *version, realm),
+      _ => {}
+    }
+  }
+
+  fn as_any(&self) -> &dyn Any {
+    self
+  }
+}

@@ -1,16 +1,103 @@
-//! Cache Storage, per origin, in the browser's SQLite database with bodies
-//! as files beside it (names are generated, never taken from URLs).
+//! Cache Storage (Service Workers spec, "Cache" and "CacheStorage"), per
+//! origin, in the browser's SQLite database with bodies as files beside it
+//! (names are generated, never taken from URLs). The realms' calls
+//! (`cacheStorage.*`) are decoded once into [`Call`].
 
+use std::any::Any;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
 use rusqlite::{params, OptionalExtension};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::browser::Browser;
-use crate::ipc::{HostError, HostResult, RealmId};
+use super::database::Store;
+use crate::browser::{Browser, Feature};
+use crate::ipc::{decode_call, HostError, HostResult, RealmId};
 
-fn origin_of(browser: &Browser, realm: RealmId) -> Result<String, HostError> {
-  crate::browser::router::realm_url(browser, realm)
-    .map(|u| u.origin().ascii_serialization())
-    .ok_or_else(|| HostError::invalid_state("unknown realm"))
+/// The feature: Cache Storage in the browser's database.
+pub struct CacheStorage {
+  store: Arc<Store>,
+}
+
+impl CacheStorage {
+  pub fn new(store: Arc<Store>) -> Self {
+    CacheStorage { store }
+  }
+}
+
+impl Feature for CacheStorage {
+  fn namespace(&self) -> &'static str {
+    "cacheStorage"
+  }
+
+  fn call<'a>(
+    &'a self,
+    browser: &'a Browser,
+    realm: RealmId,
+    method: &'a str,
+    args: Value,
+  ) -> BoxFuture<'a, HostResult> {
+    Box::pin(handle(browser, &self.store, realm, method, args))
+  }
+
+  /// A cache entry's body (`cache:ID`).
+  fn body_path(&self, token: &str) -> Option<std::path::PathBuf> {
+    body_path(&self.store, token.strip_prefix("cache:")?.parse().ok()?)
+  }
+
+  fn as_any(&self) -> &dyn Any {
+    self
+  }
+}
+
+/// The query of `match`, `matchAll`, `keys` and `delete`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct QueryArgs {
+  /// The cache to look in; every cache of the origin if None.
+  cache: Option<String>,
+  url: Option<String>,
+  method: Option<String>,
+  ignore_search: bool,
+  ignore_method: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(
+  tag = "method",
+  content = "args",
+  rename_all = "camelCase",
+  rename_all_fields = "camelCase",
+  deny_unknown_fields
+)]
+enum Call {
+  Open {
+    cache: String,
+  },
+  Has {
+    cache: String,
+  },
+  DeleteCache {
+    cache: String,
+  },
+  Names {},
+  Put {
+    cache: String,
+    url: String,
+    method: String,
+    request_headers: Value,
+    response_url: String,
+    status: i64,
+    status_text: String,
+    headers: Value,
+    /// The body, base64; or the token of a stored body to copy.
+    body: Option<String>,
+    body_token: Option<String>,
+  },
+  Match(QueryArgs),
+  Keys(QueryArgs),
+  Delete(QueryArgs),
 }
 
 fn storage_err(e: anyhow::Error) -> HostError {
@@ -35,12 +122,12 @@ struct Query {
 }
 
 impl Query {
-  fn from(args: &Value) -> Query {
+  fn from(args: &QueryArgs) -> Query {
     Query {
-      url: args["url"].as_str().map(|s| strip_fragment(s).to_string()),
-      method: args["method"].as_str().map(str::to_string),
-      ignore_search: args["ignoreSearch"] == json!(true),
-      ignore_method: args["ignoreMethod"] == json!(true),
+      url: args.url.as_deref().map(|s| strip_fragment(s).to_string()),
+      method: args.method.clone(),
+      ignore_search: args.ignore_search,
+      ignore_method: args.ignore_method,
     }
   }
   fn matches(&self, url: &str, method: &str) -> bool {
@@ -58,10 +145,8 @@ impl Query {
   }
 }
 
-fn cache_id(browser: &Browser, origin: &str, name: &str) -> Result<Option<i64>, HostError> {
-  browser
-    .inner
-    .store
+fn cache_id(store: &Store, origin: &str, name: &str) -> Result<Option<i64>, HostError> {
+  store
     .with(|c| {
       c.query_row(
         "SELECT id FROM caches WHERE origin = ?1 AND name = ?2",
@@ -85,10 +170,8 @@ struct Entry {
   body_len: i64,
 }
 
-fn entries(browser: &Browser, cache: i64) -> Result<Vec<Entry>, HostError> {
-  browser
-    .inner
-    .store
+fn entries(store: &Store, cache: i64) -> Result<Vec<Entry>, HostError> {
+  store
     .with(|c| {
       let mut stmt = c.prepare(
         "SELECT id, url, method, request_headers, response_url, status, status_text, response_headers, body_len
@@ -124,10 +207,8 @@ fn response_json(e: &Entry) -> Value {
 }
 
 /// The file holding a cache entry's body.
-pub fn body_path(browser: &Browser, entry: i64) -> Option<std::path::PathBuf> {
-  let file: Option<String> = browser
-    .inner
-    .store
+pub fn body_path(store: &Store, entry: i64) -> Option<std::path::PathBuf> {
+  let file: Option<String> = store
     .with(|c| {
       c.query_row(
         "SELECT body_file FROM cache_entries WHERE id = ?1",
@@ -139,7 +220,7 @@ pub fn body_path(browser: &Browser, entry: i64) -> Option<std::path::PathBuf> {
     .ok()
     .flatten()
     .flatten();
-  file.map(|f| browser.inner.store.body_dir().join(f))
+  file.map(|f| store.body_dir().join(f))
 }
 
 fn new_body_file() -> String {
@@ -156,28 +237,26 @@ fn new_body_file() -> String {
   )
 }
 
-pub(crate) async fn handle(
+async fn handle(
   browser: &Browser,
+  store: &Store,
   realm: RealmId,
   method: &str,
   args: Value,
 ) -> HostResult {
-  let origin = origin_of(browser, realm)?;
-  let name = args["cache"].as_str().map(str::to_string);
-  let store = &browser.inner.store;
-  match method {
-    "open" => {
-      ensure_cache(browser, &origin, &name.unwrap_or_default())?;
+  let call = decode_call::<Call>("cacheStorage", method, args)?;
+  let origin = browser
+    .realm_url(realm)
+    .map(|u| u.origin().ascii_serialization())
+    .ok_or_else(|| HostError::invalid_state("unknown realm"))?;
+  match call {
+    Call::Open { cache } => {
+      ensure_cache(store, &origin, &cache)?;
       Ok(Value::Null)
     }
-    "has" => Ok(json!(cache_id(
-      browser,
-      &origin,
-      &name.unwrap_or_default()
-    )?
-    .is_some())),
-    "deleteCache" => {
-      let Some(id) = cache_id(browser, &origin, &name.unwrap_or_default())? else {
+    Call::Has { cache } => Ok(json!(cache_id(store, &origin, &cache)?.is_some())),
+    Call::DeleteCache { cache } => {
+      let Some(id) = cache_id(store, &origin, &cache)? else {
         return Ok(json!(false));
       };
       let files: Vec<String> = store
@@ -201,7 +280,7 @@ pub(crate) async fn handle(
       }
       Ok(json!(true))
     }
-    "names" => store
+    Call::Names {} => store
       .with(|c| {
         let mut stmt = c.prepare("SELECT name FROM caches WHERE origin = ?1 ORDER BY id")?;
         let rows = stmt.query_map(params![origin], |r| r.get::<_, String>(0))?;
@@ -209,59 +288,62 @@ pub(crate) async fn handle(
       })
       .map(|v| json!(v))
       .map_err(storage_err),
-    "put" => put(browser, &origin, &name.unwrap_or_default(), &args).await,
-    "match" | "keys" => {
+    put @ Call::Put { .. } => self::put(browser, store, &origin, put).await,
+    Call::Match(args) => find(store, &origin, &args, |e| response_json(e)),
+    Call::Keys(args) => find(store, &origin, &args, |e| {
+      json!({"url": e.url, "method": e.method,
+             "headers": serde_json::from_str::<Value>(&e.request_headers).unwrap_or(json!([]))})
+    }),
+    Call::Delete(args) => {
       let q = Query::from(&args);
-      let caches: Vec<i64> = match name {
-        Some(n) => cache_id(browser, &origin, &n)?.into_iter().collect(),
-        None => store
-          .with(|c| {
-            let mut stmt = c.prepare("SELECT id FROM caches WHERE origin = ?1 ORDER BY id")?;
-            let rows = stmt.query_map(params![origin], |r| r.get::<_, i64>(0))?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-          })
-          .map_err(storage_err)?,
-      };
-      let mut out = Vec::new();
-      for id in caches {
-        for e in entries(browser, id)? {
-          if q.matches(&e.url, &e.method) {
-            out.push(if method == "match" {
-              response_json(&e)
-            } else {
-              json!({"url": e.url, "method": e.method,
-                     "headers": serde_json::from_str::<Value>(&e.request_headers).unwrap_or(json!([]))})
-            });
-          }
-        }
-      }
-      Ok(Value::Array(out))
-    }
-    "delete" => {
-      let q = Query::from(&args);
-      let Some(id) = cache_id(browser, &origin, &name.unwrap_or_default())? else {
+      let Some(id) = cache_id(store, &origin, &args.cache.unwrap_or_default())? else {
         return Ok(json!(false));
       };
-      let doomed: Vec<Entry> = entries(browser, id)?
+      let doomed: Vec<Entry> = entries(store, id)?
         .into_iter()
         .filter(|e| q.matches(&e.url, &e.method))
         .collect();
       for e in &doomed {
-        remove_entry(browser, e.id)?;
+        remove_entry(store, e.id)?;
       }
       Ok(json!(!doomed.is_empty()))
     }
-    _ => Err(HostError::type_error(format!(
-      "unknown cache call '{method}'"
-    ))),
   }
 }
 
-fn remove_entry(browser: &Browser, id: i64) -> Result<(), HostError> {
-  let path = body_path(browser, id);
-  browser
-    .inner
-    .store
+/// The entries that match a query, in the caches' order, each as `show`
+/// makes it.
+fn find(
+  store: &Store,
+  origin: &str,
+  args: &QueryArgs,
+  show: impl Fn(&Entry) -> Value,
+) -> HostResult {
+  let q = Query::from(args);
+  let caches: Vec<i64> = match &args.cache {
+    Some(n) => cache_id(store, origin, n)?.into_iter().collect(),
+    None => store
+      .with(|c| {
+        let mut stmt = c.prepare("SELECT id FROM caches WHERE origin = ?1 ORDER BY id")?;
+        let rows = stmt.query_map(params![origin], |r| r.get::<_, i64>(0))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+      })
+      .map_err(storage_err)?,
+  };
+  let mut out = Vec::new();
+  for id in caches {
+    for e in entries(store, id)? {
+      if q.matches(&e.url, &e.method) {
+        out.push(show(&e));
+      }
+    }
+  }
+  Ok(Value::Array(out))
+}
+
+fn remove_entry(store: &Store, id: i64) -> Result<(), HostError> {
+  let path = body_path(store, id);
+  store
     .with(|c| c.execute("DELETE FROM cache_entries WHERE id = ?1", params![id]))
     .map_err(storage_err)?;
   if let Some(p) = path {
@@ -271,10 +353,8 @@ fn remove_entry(browser: &Browser, id: i64) -> Result<(), HostError> {
 }
 
 /// Creates the cache `name` of `origin` unless it exists.
-fn ensure_cache(browser: &Browser, origin: &str, name: &str) -> Result<(), HostError> {
-  browser
-    .inner
-    .store
+fn ensure_cache(store: &Store, origin: &str, name: &str) -> Result<(), HostError> {
+  store
     .with(|c| {
       c.execute(
         "INSERT OR IGNORE INTO caches (origin, name) VALUES (?1, ?2)",
@@ -285,30 +365,48 @@ fn ensure_cache(browser: &Browser, origin: &str, name: &str) -> Result<(), HostE
   Ok(())
 }
 
-async fn put(browser: &Browser, origin: &str, name: &str, args: &Value) -> HostResult {
-  let store = &browser.inner.store;
-  ensure_cache(browser, origin, name)?;
-  let id = cache_id(browser, origin, name)?.ok_or_else(|| HostError::invalid_state("no cache"))?;
-  let url = strip_fragment(args["url"].as_str().unwrap_or("")).to_string();
+/// Service Workers, `Cache.put(request, response)`: the body is written
+/// first, then the entry replaces any with the same URL in one step.
+async fn put(browser: &Browser, store: &Store, origin: &str, call: Call) -> HostResult {
+  let Call::Put {
+    cache: name,
+    url,
+    method,
+    request_headers,
+    response_url,
+    status,
+    status_text,
+    headers,
+    body,
+    body_token,
+  } = call
+  else {
+    return Err(HostError::type_error("not a put"));
+  };
+  ensure_cache(store, origin, &name)?;
+  let id = cache_id(store, origin, &name)?.ok_or_else(|| HostError::invalid_state("no cache"))?;
+  let url = strip_fragment(&url).to_string();
   let file = new_body_file();
   let path = store.body_dir().join(&file);
   // The body: copied from a stored body (a Background Fetch record or
   // another cache entry) on disk, or given inline.
-  let body_len = if let Some(token) = args["bodyToken"].as_str() {
-    let src = crate::background_fetch::context::resolve_body_token(browser, token)
+  let body_len = if let Some(token) = body_token {
+    let src = browser
+      .body_path(&token)
       .ok_or_else(|| HostError::type_error("the response body is no longer available"))?;
     tokio::fs::copy(&src, &path)
       .await
       .map_err(|e| storage_err(e.into()))?
   } else {
-    let data = args["body"].as_str().unwrap_or("");
-    let bytes = decode_base64(data).ok_or_else(|| HostError::type_error("bad body encoding"))?;
+    let data = body.unwrap_or_default();
+    let bytes =
+      crate::ipc::decode_base64(&data).ok_or_else(|| HostError::type_error("bad body encoding"))?;
     tokio::fs::write(&path, &bytes)
       .await
       .map_err(|e| storage_err(e.into()))?;
     bytes.len() as u64
   };
-  let old: Vec<Entry> = entries(browser, id)?
+  let old: Vec<Entry> = entries(store, id)?
     .into_iter()
     .filter(|e| e.url == url)
     .collect();
@@ -320,12 +418,12 @@ async fn put(browser: &Browser, origin: &str, name: &str, args: &Value) -> HostR
         params![
           id,
           url,
-          args["method"].as_str().unwrap_or("GET"),
-          args["requestHeaders"].to_string(),
-          args["responseUrl"].as_str().unwrap_or(""),
-          args["status"].as_i64().unwrap_or(200),
-          args["statusText"].as_str().unwrap_or(""),
-          args["headers"].to_string(),
+          method,
+          request_headers.to_string(),
+          response_url,
+          status,
+          status_text,
+          headers.to_string(),
           file,
           body_len as i64,
         ],
@@ -333,32 +431,7 @@ async fn put(browser: &Browser, origin: &str, name: &str, args: &Value) -> HostR
     })
     .map_err(storage_err)?;
   for e in old {
-    remove_entry(browser, e.id)?;
+    remove_entry(store, e.id)?;
   }
   Ok(Value::Null)
-}
-
-/// Standard base64 (with or without padding).
-pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
-  let mut out = Vec::with_capacity(s.len() * 3 / 4);
-  let mut acc = 0u32;
-  let mut bits = 0;
-  for c in s.bytes() {
-    let v = match c {
-      b'A'..=b'Z' => c - b'A',
-      b'a'..=b'z' => c - b'a' + 26,
-      b'0'..=b'9' => c - b'0' + 52,
-      b'+' => 62,
-      b'/' => 63,
-      b'=' | b'\n' | b'\r' => continue,
-      _ => return None,
-    } as u32;
-    acc = (acc << 6) | v;
-    bits += 6;
-    if bits >= 8 {
-      bits -= 8;
-      out.push((acc >> bits) as u8);
-    }
-  }
-  Some(out)
 }

@@ -16,7 +16,8 @@ use super::manifest::{PageKind, ScriptStep};
 use super::results::PageOutcome;
 use super::runner::{PageExecutor, PageRun};
 use crate::browser::trace::Trace;
-use crate::browser::{Browser, BrowserOptions, PermissionState};
+use crate::browser::{Browser, BrowserOptions, PermissionState, DEFAULT_QUOTA};
+use crate::ipc::Evaluate;
 use crate::net::{Net, NetConfig};
 use crate::service_worker::clients::{self, ClientScript};
 
@@ -155,21 +156,21 @@ async fn run_page_inner(
     .prefix("swharness-wpt-")
     .tempdir()?;
   let (report_tx, mut report_rx) = mpsc::unbounded_channel();
-  let browser = Browser::start(BrowserOptions {
-    state_dir: state.path().to_path_buf(),
-    trace,
-    net,
-    // As in Chromium, where Background Fetch is allowed by default.
-    bgfetch_permission: PermissionState::Granted,
-    chromium,
-    quota: crate::cli::run::DEFAULT_QUOTA,
-    offline: false,
-    sw_idle_timeout: None,
-    page_report: Some(report_tx),
-    echo_console: verbose,
-    retry_backoff: Duration::from_millis(200),
-    bgfetch_limits: Default::default(),
-  })
+  let browser = Browser::start(
+    BrowserOptions {
+      state_dir: state.path().to_path_buf(),
+      trace,
+      net,
+      // As in Chromium, where Background Fetch is allowed by default.
+      permissions: vec![("background-fetch".into(), PermissionState::Granted)],
+      chromium,
+      quota: DEFAULT_QUOTA,
+      offline: false,
+      page_report: Some(report_tx),
+      echo_console: verbose,
+    },
+    |o| crate::features::install(o, &Default::default()),
+  )
   .await?;
   let script = ClientScript::Page {
     title: run.page.title.clone(),
@@ -183,12 +184,14 @@ async fn run_page_inner(
     Some(json) = report_rx.recv() => outcome_of(&json, t0.elapsed()),
     _ = tokio::time::sleep(run.timeout) => {
       // testharness.js times out what is left and still reports.
-      let realm = browser.with_state(|s| s.clients.get(&client).and_then(|c| c.realm));
+      let realm = clients::realm_of(&browser, &client);
       if let Some(realm) = realm {
         browser.post(
           realm,
-          crate::engine::realm::CMD_EVALUATE,
-          json!({"name": "swharness:wpt-timeout", "source": "globalThis.__swharnessWptTimeout?.()"}),
+          &Evaluate {
+            name: "swharness:wpt-timeout".into(),
+            source: "globalThis.__swharnessWptTimeout?.()".into(),
+          },
         );
       }
       match tokio::time::timeout(REPORT_GRACE, report_rx.recv()).await {

@@ -1,0 +1,263 @@
+//! What the realms ask of Background Fetch (`backgroundFetch.*`), decoded
+//! once into [`Call`]. The JavaScript side (`js/background_fetch/`) has
+//! already validated the arguments as WebIDL does; what is checked here is
+//! what only the browser knows (permission, active worker, policy, quota).
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::context::stamped;
+use super::{BgFetchError, RecordState, RequestSpec};
+use crate::browser::{Browser, PermissionState};
+use crate::ipc::{decode_call, HostError, HostResult, RealmId};
+use crate::service_worker;
+
+#[derive(Deserialize)]
+#[serde(
+  tag = "method",
+  content = "args",
+  rename_all = "camelCase",
+  rename_all_fields = "camelCase",
+  deny_unknown_fields
+)]
+enum Call {
+  /// `BackgroundFetchManager.fetch(id, requests, options)`.
+  Fetch {
+    scope: String,
+    id: String,
+    requests: Vec<RequestSpec>,
+    title: String,
+    icons: Value,
+    /// WebIDL `unsigned long long`: past 2^53 it arrives as a float.
+    download_total: f64,
+    /// Whether the caller's registration object shows an active worker.
+    active: bool,
+  },
+  Get {
+    scope: String,
+    id: String,
+  },
+  GetIds {
+    scope: String,
+  },
+  Abort {
+    uid: String,
+  },
+  /// `match()`/`matchAll()`: the records that match a query.
+  Records {
+    uid: String,
+    url: Option<String>,
+    method: Option<String>,
+    headers: Vec<(String, String)>,
+    ignore_search: bool,
+    ignore_method: bool,
+    ignore_vary: bool,
+  },
+  RecordResponse {
+    uid: String,
+    index: usize,
+  },
+  #[serde(rename = "updateUI")]
+  UpdateUi {
+    uid: String,
+    title: Option<String>,
+    icons: Option<Value>,
+  },
+  /// The simulated download UI (`swharness.*`): the user clicks it,
+  /// cancels the fetch, and what it shows.
+  Click {
+    id: String,
+  },
+  Cancel {
+    id: String,
+  },
+  UiState {
+    id: String,
+  },
+}
+
+fn to_host_error(e: BgFetchError) -> HostError {
+  match e {
+    BgFetchError::TypeError(m) => HostError::type_error(m),
+    BgFetchError::QuotaExceeded { .. } => HostError::new("QuotaExceededError", e.to_string()),
+    BgFetchError::Storage(m) => HostError::new("UnknownError", m),
+  }
+}
+
+pub(super) async fn handle(
+  browser: &Browser,
+  realm: RealmId,
+  method: &str,
+  args: Value,
+) -> HostResult {
+  let call = decode_call::<Call>("backgroundFetch", method, args)?;
+  let svc = super::service(browser)?;
+  match call {
+    Call::Fetch {
+      scope,
+      id,
+      mut requests,
+      title,
+      icons,
+      download_total,
+      active,
+    } => {
+      // Background Fetch, "fetch(id, requests, options)" method steps.
+      match browser.permission("background-fetch") {
+        PermissionState::Granted => {}
+        _ if browser.opts().chromium => {
+          return Err(HostError::type_error(
+            "Background Fetch permission was not granted",
+          ))
+        }
+        _ => {
+          return Err(HostError::new(
+            "NotAllowedError",
+            "Background Fetch permission was not granted",
+          ))
+        }
+      }
+      // The caller's registration object may not show the active worker
+      // yet (it activates while the call is on its way): its view counts.
+      if service_worker::active_version(browser, &scope).is_none() || !active {
+        return Err(HostError::type_error(
+          "No active registration available on the ServiceWorkerRegistration.",
+        ));
+      }
+      apply_request_policy(browser, realm, &mut requests)?;
+      // Saturate what does not fit (a negative or NaN total is 0).
+      let download_total = download_total.max(0.0) as u64;
+      let state = svc
+        .start(&scope, &id, requests, title, icons, download_total)
+        .map_err(to_host_error)?;
+      browser.trace(
+        "bgfetch-start",
+        json!({"id": state.id, "scope": scope, "realm": realm}),
+      );
+      super::ui::show(browser, &state);
+      Ok(stamped(&state))
+    }
+    Call::Get { scope, id } => Ok(
+      svc
+        .active(&scope, &id)
+        .map(|s| stamped(&s))
+        .unwrap_or(Value::Null),
+    ),
+    Call::GetIds { scope } => Ok(json!(svc.get_ids(&scope))),
+    Call::Abort { uid } => Ok(json!(svc.abort(&uid))),
+    Call::Records {
+      uid,
+      url,
+      method,
+      headers,
+      ignore_search,
+      ignore_method,
+      ignore_vary,
+    } => {
+      // Background Fetch, "match(request, options)" and "matchAll": the
+      // records that "request matches cached item" (Service Workers).
+      let method = method.as_deref().unwrap_or("GET");
+      let strip = |u: &str| u.split(['?', '#']).next().unwrap_or("").to_string();
+      let list: Vec<Value> = svc
+        .records(&uid)
+        .into_iter()
+        .filter(|r| match &url {
+          None => true,
+          Some(u) if ignore_search => strip(u) == strip(&r.request.url),
+          Some(u) => u.split('#').next() == r.request.url.split('#').next(),
+        })
+        .filter(|r| {
+          url.is_none()
+            || ignore_method
+            || (method == "GET" && r.request.method == "GET")
+            || r.request.method == method
+        })
+        .filter(|r| url.is_none() || ignore_vary || vary_matches(r, &headers))
+        .map(|r| json!(r))
+        .collect();
+      Ok(Value::Array(list))
+    }
+    Call::RecordResponse { uid, index } => match svc.record_response(&uid, index).await {
+      Ok(meta) => Ok(json!(meta)),
+      // Fetch rejects with a TypeError for a network error; an aborted
+      // fetch's unfinished records with an AbortError.
+      Err(kind) if kind == "aborted" => Err(HostError::new(
+        "AbortError",
+        "The background fetch was aborted before the response arrived.",
+      )),
+      Err(_) => Err(HostError::type_error(
+        "The record's request failed with a network error.",
+      )),
+    },
+    Call::UpdateUi { uid, title, icons } => {
+      svc.update_ui(&uid, title, icons.filter(|i| !i.is_null()));
+      if let Some(st) = svc.state(&uid) {
+        browser.record_ui_action(
+          json!({"action": "updateUI", "id": st.id, "title": st.title, "icons": st.icons}),
+        );
+        super::ui::show(browser, &st);
+      }
+      Ok(Value::Null)
+    }
+    Call::Click { id } => super::ui::user_click(browser, realm, &id).await,
+    Call::Cancel { id } => super::ui::user_cancel(browser, realm, &id),
+    Call::UiState { id } => super::ui::ui_state(browser, realm, &id),
+  }
+}
+
+/// Stamps each request with its caller's origin, and marks the requests
+/// that mixed content or the page's CSP block (network errors later, as in
+/// Fetch; with `--chromium`, a TypeError from fetch() now).
+fn apply_request_policy(
+  browser: &Browser,
+  realm: RealmId,
+  requests: &mut [RequestSpec],
+) -> Result<(), HostError> {
+  let Some(caller) = browser.realm_url(realm) else {
+    return Ok(());
+  };
+  let csp = service_worker::clients::csp_of(browser, realm);
+  for r in requests.iter_mut() {
+    r.origin = caller.origin().ascii_serialization();
+    r.client_url = caller.to_string();
+    r.csp = csp.clone();
+    r.blocked = url::Url::parse(&r.url)
+      .ok()
+      .and_then(|target| crate::net::policy::blocked_reason(&caller, &csp, &target));
+    if let Some(reason) = &r.blocked {
+      browser.trace("bgfetch-blocked", json!({"url": r.url, "reason": reason}));
+      if browser.opts().chromium {
+        return Err(HostError::type_error(reason.clone()));
+      }
+    }
+  }
+  Ok(())
+}
+
+/// The `Vary` step of "request matches cached item": every header the
+/// record's response varies on has the same value in the query and in the
+/// record's request; `Vary: *` never matches. A record without a response
+/// (or without `Vary`) matches.
+fn vary_matches(record: &RecordState, query: &[(String, String)]) -> bool {
+  let Some(response) = &record.response else {
+    return true;
+  };
+  let value = |headers: &[(String, String)], name: &str| -> Option<String> {
+    let values: Vec<&str> = headers
+      .iter()
+      .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+      .map(|(_, v)| v.as_str())
+      .collect();
+    (!values.is_empty()).then(|| values.join(", "))
+  };
+  let vary: Vec<String> = response
+    .headers
+    .iter()
+    .filter(|(k, _)| k.eq_ignore_ascii_case("vary"))
+    .flat_map(|(_, v)| v.split(',').map(|f| f.trim().to_string()))
+    .filter(|f| !f.is_empty())
+    .collect();
+  vary
+    .iter()
+    .all(|f| f != "*" && value(&record.request.headers, f) == value(query, f))
+}

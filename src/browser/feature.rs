@@ -1,0 +1,66 @@
+//! The one interface between the browser core and its features. The core
+//! knows a feature only through this trait: the realm calls it answers
+//! (by namespace), the work that keeps the run from being quiet, the
+//! bodies it stores, and the events of the browser it wants to hear of.
+//! Features find each other by type ([`super::Browser::feature`]).
+
+use std::any::Any;
+use std::path::PathBuf;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use super::{Browser, Owner};
+use crate::ipc::{HostResult, RealmId};
+
+/// Something that happened in the browser, told to every feature.
+#[derive(Debug, Clone, Copy)]
+pub enum BrowserEvent<'a> {
+  /// The network went on- or offline (`swharness.setOnline`, `--offline`).
+  OnlineChanged(bool),
+  /// A realm has nothing left to run.
+  RealmIdle(RealmId),
+  /// A realm's thread has ended.
+  RealmExited { realm: RealmId, owner: &'a Owner },
+  /// A registration's worker became active (after install, or at start).
+  WorkerActivated { scope: &'a str },
+  /// A registration was unregistered.
+  RegistrationGone { scope: &'a str },
+}
+
+pub trait Feature: Any + Send + Sync {
+  /// The prefix of the feature's realm calls: `"cacheStorage"` answers
+  /// `"cacheStorage.put"`.
+  fn namespace(&self) -> &'static str;
+
+  /// Answers one realm call; `method` comes without the namespace.
+  fn call<'a>(
+    &'a self,
+    browser: &'a Browser,
+    realm: RealmId,
+    method: &'a str,
+    args: Value,
+  ) -> BoxFuture<'a, HostResult>;
+
+  /// Runs once the browser is up (work left from an earlier run resumes).
+  fn start(&self, _browser: &Browser) -> anyhow::Result<()> {
+    Ok(())
+  }
+
+  /// Work in progress that keeps the run from being quiet, said as the
+  /// timeout message says it; None when there is none.
+  fn pending(&self) -> Option<String> {
+    None
+  }
+
+  /// The file behind a body token the feature gave out.
+  fn body_path(&self, _token: &str) -> Option<PathBuf> {
+    None
+  }
+
+  /// Hears of an event of the browser.
+  fn on_event(&self, _browser: &Browser, _event: BrowserEvent<'_>) {}
+
+  /// For [`super::Browser::feature`].
+  fn as_any(&self) -> &dyn Any;
+}

@@ -1,0 +1,145 @@
+//! The realms the browser owns: starting them, sending them commands, and
+//! what the browser knows of each (its label, URL and owner).
+
+use serde_json::Value;
+
+use super::{Browser, Owner, RealmEntry};
+use crate::engine::realm::{self, RealmKind, RealmSpec};
+use crate::ipc::{Command, HostError, HostResult, RealmCmd, RealmId, Shutdown};
+
+impl Browser {
+  /// Starts a realm; its label prefixes its console output.
+  pub fn spawn_realm(
+    &self,
+    kind: RealmKind,
+    url: url::Url,
+    label: String,
+    owner: Owner,
+    bootstrap: Value,
+  ) -> anyhow::Result<RealmId> {
+    let id = self.with_state(|s| {
+      let id = s.next_realm;
+      s.next_realm += 1;
+      id
+    });
+    let handle = realm::spawn(
+      RealmSpec {
+        id,
+        kind,
+        url: url.clone(),
+        bootstrap,
+        net: self.inner.opts.net.config.clone(),
+      },
+      self.inner.host_tx.clone(),
+    )?;
+    self.with_state(|s| {
+      s.realms.insert(
+        id,
+        RealmEntry {
+          handle,
+          label,
+          url,
+          owner,
+          sent: 0,
+          idle_at: None,
+        },
+      );
+    });
+    Ok(id)
+  }
+
+  /// Sends a command without waiting for its result; false if the realm
+  /// has ended.
+  pub fn post<C: Command>(&self, realm: RealmId, cmd: &C) -> bool {
+    let payload = serde_json::to_value(cmd).unwrap_or(Value::Null);
+    self.with_state(|s| {
+      let Some(entry) = s.realms.get_mut(&realm) else {
+        return false;
+      };
+      entry.sent += 1;
+      entry.handle.send(RealmCmd {
+        kind: C::KIND.into(),
+        payload,
+        reply: None,
+      })
+    })
+  }
+
+  /// Sends a command to every realm.
+  pub fn broadcast<C: Command>(&self, cmd: &C) {
+    for realm in self.realm_ids() {
+      self.post(realm, cmd);
+    }
+  }
+
+  /// Sends a command and waits for the realm's handler to settle.
+  pub async fn request<C: Command>(&self, realm: RealmId, cmd: &C) -> HostResult {
+    let payload = serde_json::to_value(cmd).unwrap_or(Value::Null);
+    let rx = self.with_state(|s| {
+      let entry = s.realms.get_mut(&realm)?;
+      entry.sent += 1;
+      Some(entry.handle.request(C::KIND, payload))
+    });
+    match rx {
+      Some(rx) => rx
+        .await
+        .unwrap_or_else(|_| Err(HostError::invalid_state("the realm ended"))),
+      None => Err(HostError::invalid_state("the realm has ended")),
+    }
+  }
+
+  /// Ends a realm's thread.
+  pub fn shutdown_realm(&self, realm: RealmId) {
+    self.post(realm, &Shutdown);
+  }
+
+  pub fn realm_ids(&self) -> Vec<RealmId> {
+    self.with_state(|s| s.realms.keys().copied().collect())
+  }
+
+  pub fn realm_label(&self, realm: RealmId) -> String {
+    self.with_state(|s| {
+      s.realms
+        .get(&realm)
+        .map(|r| r.label.clone())
+        .unwrap_or_else(|| format!("realm {realm}"))
+    })
+  }
+
+  /// The URL of the realm's global: the client's URL or the worker's script.
+  pub fn realm_url(&self, realm: RealmId) -> Option<url::Url> {
+    self.with_state(|s| s.realms.get(&realm).map(|r| r.url.clone()))
+  }
+
+  pub fn realm_owner(&self, realm: RealmId) -> Option<Owner> {
+    self.with_state(|s| s.realms.get(&realm).map(|r| r.owner.clone()))
+  }
+
+  /// How many commands the realm has been sent (to tell later whether it
+  /// stayed idle since, see [`Browser::idle_since`]).
+  pub fn commands_sent(&self, realm: RealmId) -> Option<u64> {
+    self.with_state(|s| s.realms.get(&realm).map(|r| r.sent))
+  }
+
+  /// Whether the realm is idle and has been sent nothing since `sent`.
+  pub fn idle_since(&self, realm: RealmId, sent: Option<u64>) -> bool {
+    self.with_state(|s| {
+      s.realms
+        .get(&realm)
+        .is_some_and(|r| Some(r.sent) == sent && r.idle_at == sent)
+    })
+  }
+
+  /// Takes the realm off the browser's list once its thread has ended.
+  pub(super) fn forget_realm(&self, realm: RealmId) -> Option<Owner> {
+    self.with_state(|s| s.realms.remove(&realm).map(|r| r.owner))
+  }
+
+  pub(super) fn mark_idle(&self, realm: RealmId, received: u64) {
+    self.with_state(|s| {
+      if let Some(entry) = s.realms.get_mut(&realm) {
+        entry.idle_at = Some(received);
+      }
+    });
+  }
+}

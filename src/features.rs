@@ -1,0 +1,30 @@
+//! The features of the browser, in the order they start: the one place
+//! that names them all. Adding a feature is one line here, its own folder,
+//! and its JavaScript under `js/` (see ARCHITECTURE.md).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::background_fetch::{self, BackgroundFetch};
+use crate::browser::{BrowserOptions, Feature};
+use crate::service_worker::ServiceWorkers;
+use crate::storage::cache_storage::CacheStorage;
+use crate::storage::database::Store;
+
+/// The features' own options (the core's are in [`BrowserOptions`]).
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+  /// Stop an idle service worker after this long (`--sw-idle-timeout`).
+  pub sw_idle_timeout: Option<Duration>,
+  pub background_fetch: background_fetch::Options,
+}
+
+/// Makes every feature, for [`crate::browser::Browser::start`].
+pub fn install(browser: &BrowserOptions, opts: &Options) -> anyhow::Result<Vec<Box<dyn Feature>>> {
+  let store = Arc::new(Store::open(&browser.state_dir)?);
+  Ok(vec![
+    Box::new(ServiceWorkers::open(store.clone(), opts.sw_idle_timeout)?),
+    Box::new(CacheStorage::new(store)),
+    Box::new(BackgroundFetch::new(opts.background_fetch.clone())),
+  ])
+}

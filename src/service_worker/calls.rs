@@ -1,0 +1,211 @@
+//! What the realms ask of the service worker feature (`serviceWorker.*`):
+//! `ServiceWorkerContainer`, `ServiceWorkerRegistration`, `Clients`,
+//! messages, `importScripts`, and a document's CSP; decoded once into
+//! [`Call`].
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use url::Url;
+
+use super::{clients, lifecycle, worker};
+use crate::browser::Browser;
+use crate::ipc::{decode_call, HostError, HostResult, RealmId};
+
+#[derive(Deserialize)]
+#[serde(
+  tag = "method",
+  content = "args",
+  rename_all = "camelCase",
+  rename_all_fields = "camelCase",
+  deny_unknown_fields
+)]
+enum Call {
+  Register {
+    #[serde(rename = "scriptURL")]
+    script_url: String,
+    scope: Option<String>,
+  },
+  Update {
+    scope: String,
+  },
+  GetRegistration {
+    url: String,
+  },
+  GetRegistrations {},
+  Ready {},
+  Unregister {
+    scope: String,
+  },
+  SkipWaiting {},
+  ImportScripts {
+    urls: Vec<String>,
+  },
+  PostMessageToWorker {
+    worker_id: u64,
+    data: Value,
+  },
+  PostMessageToClient {
+    client_id: String,
+    data: Value,
+  },
+  ClientsMatchAll {
+    include_uncontrolled: bool,
+    #[serde(rename = "type")]
+    client_type: String,
+  },
+  ClientsGet {
+    id: String,
+  },
+  ClientsOpenWindow {
+    url: String,
+  },
+  ClientsClaim {},
+  /// A `<meta http-equiv="Content-Security-Policy">` of the document.
+  SetContentSecurityPolicy {
+    policy: String,
+  },
+}
+
+fn worker_of(browser: &Browser, realm: RealmId) -> Result<super::VersionId, HostError> {
+  worker::version_of(browser, realm)
+    .ok_or_else(|| HostError::invalid_state("only a service worker can do this"))
+}
+
+pub(super) async fn handle(
+  browser: &Browser,
+  realm: RealmId,
+  method: &str,
+  args: Value,
+) -> HostResult {
+  let call = decode_call::<Call>("serviceWorker", method, args)?;
+  let here = browser
+    .realm_url(realm)
+    .ok_or_else(|| HostError::invalid_state("unknown realm"))?;
+  match call {
+    Call::Register { script_url, scope } => {
+      let (script_url, scope) =
+        lifecycle::resolve_register_args(&here, &script_url, scope.as_deref())?;
+      let outcome = lifecycle::register(browser, script_url, scope).await?;
+      Ok(outcome.snapshot)
+    }
+    Call::Update { scope } => {
+      let script = super::with(browser, |s| {
+        let r = s.registry.regs.get(&scope)?;
+        let v = r.installing.or(r.waiting).or(r.active)?;
+        s.registry.versions.get(&v).map(|v| v.script_url.clone())
+      });
+      let script = script.ok_or_else(|| HostError::invalid_state("The registration is gone"))?;
+      Ok(lifecycle::register(browser, script, scope).await?.snapshot)
+    }
+    Call::GetRegistration { url } => {
+      let url = here
+        .join(&url)
+        .map_err(|_| HostError::type_error("Invalid URL"))?;
+      if url.origin() != here.origin() {
+        return Err(HostError::new(
+          "SecurityError",
+          "The URL must be same-origin",
+        ));
+      }
+      Ok(super::with(browser, |s| {
+        s.registry
+          .match_scope(&url)
+          .map(|r| s.registry.snapshot(&r.scope))
+          .unwrap_or(Value::Null)
+      }))
+    }
+    Call::GetRegistrations {} => Ok(super::with(browser, |s| {
+      Value::Array(
+        s.registry
+          .regs
+          .values()
+          .filter(|r| Url::parse(&r.scope).is_ok_and(|u| u.origin() == here.origin()))
+          .map(|r| s.registry.snapshot(&r.scope))
+          .collect(),
+      )
+    })),
+    Call::Ready {} => lifecycle::ready(browser, here)
+      .await
+      .unwrap_or_else(|_| Err(HostError::invalid_state("shut down"))),
+    Call::Unregister { scope } => Ok(json!(lifecycle::unregister(browser, &scope))),
+    Call::SkipWaiting {} => {
+      let v = worker_of(browser, realm)?;
+      lifecycle::skip_waiting(browser, v).await;
+      Ok(Value::Null)
+    }
+    Call::ImportScripts { urls } => {
+      let mut out = Vec::new();
+      for u in urls {
+        let url = here
+          .join(&u)
+          .map_err(|_| HostError::new("SyntaxError", format!("Invalid URL '{u}'")))?;
+        let source = browser.opts().net.fetch_script(&url).await.map_err(|e| {
+          HostError::new(
+            "NetworkError",
+            format!("Failed to execute 'importScripts': {}", e.message),
+          )
+        })?;
+        out.push(json!({"url": url.as_str(), "source": source}));
+      }
+      Ok(Value::Array(out))
+    }
+    Call::PostMessageToWorker {
+      worker_id: target,
+      data,
+    } => {
+      let source = match clients::client_of(browser, realm) {
+        Some(id) => json!({"client": clients::get(browser, &id)}),
+        None => {
+          let me = worker::version_of(browser, realm);
+          json!({"worker": super::with(browser, |s| s.registry.worker_snapshot(me))})
+        }
+      };
+      browser.trace("message", json!({"to": "worker", "worker": target}));
+      let b = browser.clone();
+      let payload =
+        json!({"data": data, "origin": here.origin().ascii_serialization(), "source": source});
+      let guard = browser.busy();
+      tokio::spawn(async move {
+        if let Err(e) = worker::dispatch_event(&b, target, "message", payload).await {
+          b.trace("message-dropped", json!({"worker": target, "error": e}));
+        }
+        drop(guard);
+      });
+      Ok(Value::Null)
+    }
+    Call::PostMessageToClient { client_id, data } => {
+      let v = worker_of(browser, realm)?;
+      clients::post_to_client(browser, v, &client_id, data)
+    }
+    Call::ClientsMatchAll {
+      include_uncontrolled,
+      client_type,
+    } => {
+      let v = worker_of(browser, realm)?;
+      // Every client of a run is a window.
+      if !matches!(client_type.as_str(), "window" | "all") {
+        return Ok(json!([]));
+      }
+      Ok(clients::match_all(browser, v, include_uncontrolled))
+    }
+    Call::ClientsGet { id } => Ok(clients::get(browser, &id)),
+    Call::ClientsOpenWindow { url } => {
+      let v = worker_of(browser, realm)?;
+      clients::open_window(browser, v, &url)
+    }
+    Call::ClientsClaim {} => {
+      let v = worker_of(browser, realm)?;
+      clients::claim(browser, v)
+    }
+    Call::SetContentSecurityPolicy { policy } => {
+      let client = clients::client_of(browser, realm)
+        .ok_or_else(|| HostError::invalid_state("only a window has a document"))?;
+      super::with(browser, |s| {
+        if let Some(c) = s.clients.get_mut(&client) {
+          c.csp.push(policy);
+        }
+      });
+      Ok(Value::Null)
+    }
+  }
+}

@@ -1,0 +1,133 @@
+//! The service worker registry: registrations by scope, their worker
+//! versions (Service Workers spec, "service worker registration" and
+//! "service worker" concepts), and what realms see of them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use url::Url;
+
+pub use crate::browser::VersionId;
+use crate::ipc::{HostResult, RealmId};
+use crate::storage::database::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerState {
+  Parsed,
+  Installing,
+  Installed,
+  Activating,
+  Activated,
+  Redundant,
+}
+
+pub struct Version {
+  pub id: VersionId,
+  pub scope: String,
+  pub script_url: Url,
+  pub source: String,
+  pub state: WorkerState,
+  pub realm: Option<RealmId>,
+  pub skip_waiting: bool,
+}
+
+#[derive(Default)]
+pub struct Registration {
+  pub scope: String,
+  pub installing: Option<VersionId>,
+  pub waiting: Option<VersionId>,
+  pub active: Option<VersionId>,
+}
+
+#[derive(Default)]
+pub struct Registry {
+  next_version: VersionId,
+  pub regs: BTreeMap<String, Registration>,
+  pub versions: HashMap<VersionId, Version>,
+  pub(super) ready_waiters: Vec<(Url, oneshot::Sender<HostResult>)>,
+}
+
+impl Registry {
+  /// Loads the persisted registrations: each comes back with its active
+  /// worker, not running until an event needs it.
+  pub fn load(store: &Store) -> anyhow::Result<Registry> {
+    let mut reg = Registry::default();
+    for stored in store.registrations()? {
+      let Ok(script_url) = Url::parse(&stored.script_url) else {
+        continue;
+      };
+      let id = reg.new_version(&stored.scope, script_url, stored.script_source);
+      if let Some(v) = reg.versions.get_mut(&id) {
+        v.state = WorkerState::Activated;
+      }
+      reg.regs.insert(
+        stored.scope.clone(),
+        Registration {
+          scope: stored.scope,
+          active: Some(id),
+          ..Default::default()
+        },
+      );
+    }
+    Ok(reg)
+  }
+
+  pub(super) fn new_version(&mut self, scope: &str, script_url: Url, source: String) -> VersionId {
+    self.next_version += 1;
+    let id = self.next_version;
+    self.versions.insert(
+      id,
+      Version {
+        id,
+        scope: scope.to_string(),
+        script_url,
+        source,
+        state: WorkerState::Parsed,
+        realm: None,
+        skip_waiting: false,
+      },
+    );
+    id
+  }
+
+  /// The registration whose scope is the longest prefix of `url`.
+  pub fn match_scope(&self, url: &Url) -> Option<&Registration> {
+    let s = url.as_str();
+    self
+      .regs
+      .values()
+      .filter(|r| s.starts_with(&r.scope))
+      .max_by_key(|r| r.scope.len())
+  }
+
+  pub fn worker_snapshot(&self, id: Option<VersionId>) -> Value {
+    match id.and_then(|id| self.versions.get(&id)) {
+      Some(v) => json!({"id": v.id, "scriptURL": v.script_url.as_str(), "state": v.state}),
+      None => Value::Null,
+    }
+  }
+
+  pub fn snapshot(&self, scope: &str) -> Value {
+    match self.regs.get(scope) {
+      Some(r) => json!({
+        "scope": r.scope,
+        "updateViaCache": "imports",
+        "installing": self.worker_snapshot(r.installing),
+        "waiting": self.worker_snapshot(r.waiting),
+        "active": self.worker_snapshot(r.active),
+      }),
+      None => Value::Null,
+    }
+  }
+
+  pub(super) fn newest(&self, scope: &str) -> Option<&Version> {
+    let r = self.regs.get(scope)?;
+    r.installing
+      .or(r.waiting)
+      .or(r.active)
+      .and_then(|id| self.versions.get(&id))
+  }
+}
