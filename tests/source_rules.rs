@@ -225,3 +225,24 @@ fn source_files_stay_small() {
     .collect();
   assert!(big.is_empty(), "split these by what they hold: {big:?}");
 }
+
+/// `js/` mirrors `src/`: each folder of JavaScript is named for the Rust
+/// module behind it, so a class and its browser side are found by one
+/// name. Two folders have no Rust twin: `scopes/` assembles the global
+/// scopes (booted by `engine::realm`) and `shims/` stands in for a Deno
+/// extension we do not load.
+#[test]
+fn javascript_folders_mirror_the_rust_modules() {
+  let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+  let mut orphans = Vec::new();
+  for entry in std::fs::read_dir(root.join("js")).unwrap() {
+    let path = entry.unwrap().path();
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    if !path.is_dir() {
+      orphans.push(format!("{name} (a file directly in js/)"));
+    } else if name != "scopes" && name != "shims" && !root.join("src").join(&name).is_dir() {
+      orphans.push(format!("js/{name} (no src/{name}/)"));
+    }
+  }
+  assert!(orphans.is_empty(), "{orphans:?}");
+}

@@ -5,7 +5,7 @@
 // Classic scripts also run through `runClassicScripts`, the way a page's
 // own <script> tags would.
 import { core } from "ext:core/mod.js";
-import { hostCall } from "ext:swharness/01_host.js";
+import { hostCall } from "ext:swharness/ipc/01_host.js";
 
 const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
 const { Event, EventTarget, defineEventHandler, setIsTrusted } = eventMod;

@@ -2,8 +2,8 @@
 import {
   hostCall,
   serializeMessage,
-} from "ext:swharness/01_host.js";
-import { illegal } from "ext:swharness/11_service_worker.js";
+} from "ext:swharness/ipc/01_host.js";
+import { illegal } from "ext:swharness/service_worker/11_service_worker.js";
 import { core } from "ext:core/mod.js";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 

@@ -1,7 +1,7 @@
 // `swharness`: the control object client realms get, standing in for the
 // browser UI and the network: offline switch, clicking or cancelling a
 // background fetch in the download UI, permissions, and the UI's state.
-import { hostCall, hostCallSync } from "ext:swharness/01_host.js";
+import { hostCall, hostCallSync } from "ext:swharness/ipc/01_host.js";
 
 export function createControl() {
   return Object.freeze({

@@ -4,7 +4,7 @@
 // globals listed in deno_web's README with the usual property attributes.
 import { core, internals } from "ext:core/mod.js";
 import { op_swh_console } from "ext:core/ops";
-import { offlineAwareFetch } from "ext:swharness/03_network.js";
+import { offlineAwareFetch } from "ext:swharness/net/03_network.js";
 
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 const url = core.loadExtScript("ext:deno_web/00_url.js");

@@ -2,19 +2,19 @@
 // `clients`, `skipWaiting()`, `importScripts()`, `caches`, and the
 // functional events the browser dispatches into it.
 import { core } from "ext:core/mod.js";
-import { defineGlobalEventHandler } from "ext:swharness/02_idl.js";
-import { isOnline, setInitialOnline } from "ext:swharness/03_network.js";
+import { defineGlobalEventHandler } from "ext:swharness/engine/02_idl.js";
+import { isOnline, setInitialOnline } from "ext:swharness/net/03_network.js";
 import {
   deserializeMessage,
   hostCall,
   hostCallSync,
   onBrowserCommand,
-} from "ext:swharness/01_host.js";
+} from "ext:swharness/ipc/01_host.js";
 import {
   dispatchExtendable,
   ExtendableEvent,
   ExtendableMessageEvent,
-} from "ext:swharness/10_extendable_events.js";
+} from "ext:swharness/service_worker/10_extendable_events.js";
 import {
   createContainer,
   getRegistration,
@@ -22,20 +22,20 @@ import {
   ServiceWorker,
   ServiceWorkerContainer,
   ServiceWorkerRegistration,
-} from "ext:swharness/11_service_worker.js";
+} from "ext:swharness/service_worker/11_service_worker.js";
 import {
   Client,
   Clients,
   createClients,
   WindowClient,
   wrapClient,
-} from "ext:swharness/12_clients.js";
-import { installCaches } from "ext:swharness/13_cache_storage.js";
+} from "ext:swharness/service_worker/12_clients.js";
+import { installCaches } from "ext:swharness/storage/13_cache_storage.js";
 import {
   backgroundFetchEventFor,
   finishBackgroundFetchEvent,
   installBackgroundFetch,
-} from "ext:swharness/20_background_fetch.js";
+} from "ext:swharness/background_fetch/20_background_fetch.js";
 
 const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
 const { EventTarget, defineEventHandler } = eventMod;

@@ -3,13 +3,13 @@
 import {
   consoleMod,
   installWebGlobals,
-} from "ext:swharness/00_web_globals.js";
+} from "ext:swharness/engine/00_web_globals.js";
 import {
   installDispatcher,
   installErrorBuilders,
-} from "ext:swharness/01_host.js";
-import { bootstrapServiceWorker } from "ext:swharness/90_service_worker_scope.js";
-import { bootstrapWindow } from "ext:swharness/91_window_scope.js";
+} from "ext:swharness/ipc/01_host.js";
+import { bootstrapServiceWorker } from "ext:swharness/scopes/90_service_worker_scope.js";
+import { bootstrapWindow } from "ext:swharness/scopes/91_window_scope.js";
 
 const key = Symbol.for("swharness.bootstrap");
 

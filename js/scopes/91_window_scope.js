@@ -3,23 +3,23 @@
 // control object for scripts and tests.
 import { core } from "ext:core/mod.js";
 import { op_swh_park } from "ext:core/ops";
-import { defineGlobalEventHandler } from "ext:swharness/02_idl.js";
-import { isOnline, setInitialOnline } from "ext:swharness/03_network.js";
+import { defineGlobalEventHandler } from "ext:swharness/engine/02_idl.js";
+import { isOnline, setInitialOnline } from "ext:swharness/net/03_network.js";
 import {
   deserializeMessage,
   hostCall,
   onBrowserCommand,
-} from "ext:swharness/01_host.js";
+} from "ext:swharness/ipc/01_host.js";
 import {
   createContainer,
   getWorker,
   ServiceWorker,
   ServiceWorkerContainer,
   ServiceWorkerRegistration,
-} from "ext:swharness/11_service_worker.js";
-import { installCaches } from "ext:swharness/13_cache_storage.js";
-import { installBackgroundFetch } from "ext:swharness/20_background_fetch.js";
-import { createControl } from "ext:swharness/30_control.js";
+} from "ext:swharness/service_worker/11_service_worker.js";
+import { installCaches } from "ext:swharness/storage/13_cache_storage.js";
+import { installBackgroundFetch } from "ext:swharness/background_fetch/20_background_fetch.js";
+import { createControl } from "ext:swharness/browser/30_control.js";
 import {
   createDocument,
   Document,
@@ -28,7 +28,7 @@ import {
   HTMLScriptElement,
   Node,
   runPageScripts,
-} from "ext:swharness/40_document.js";
+} from "ext:swharness/scopes/40_document.js";
 
 const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
 const { EventTarget, MessageEvent, defineEventHandler, setIsTrusted } =

@@ -1,7 +1,7 @@
 // ExtendableEvent and ExtendableMessageEvent (Service Workers sections 4.4 and 4.5),
 // and the dispatch of functional events whose lifetime `waitUntil` extends.
 import { core } from "ext:core/mod.js";
-import { DOMException } from "ext:swharness/01_host.js";
+import { DOMException } from "ext:swharness/ipc/01_host.js";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 
 const event = core.loadExtScript("ext:deno_web/02_event.js");

@@ -2,7 +2,7 @@
 // directory. Stored bodies stream back from disk in chunks.
 import { core } from "ext:core/mod.js";
 import { op_swh_read_body } from "ext:core/ops";
-import { btoaBytes, hostCall } from "ext:swharness/01_host.js";
+import { btoaBytes, hostCall } from "ext:swharness/ipc/01_host.js";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 
 const { Request } = core.loadExtScript("ext:deno_fetch/23_request.js");

@@ -3,7 +3,7 @@
 // while the browser is offline (`swharness.setOnline(false)`, `--offline`)
 // as it does in a browser without a network.
 // https://html.spec.whatwg.org/multipage/system-state.html#navigator.online
-import { onBrowserCommand } from "ext:swharness/01_host.js";
+import { onBrowserCommand } from "ext:swharness/ipc/01_host.js";
 import { core } from "ext:core/mod.js";
 
 const { Event } = core.loadExtScript("ext:deno_web/02_event.js");

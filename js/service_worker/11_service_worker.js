@@ -7,7 +7,7 @@ import {
   hostCallUnref,
   onBrowserCommand,
   serializeMessage,
-} from "ext:swharness/01_host.js";
+} from "ext:swharness/ipc/01_host.js";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 
 const eventMod = core.loadExtScript("ext:deno_web/02_event.js");

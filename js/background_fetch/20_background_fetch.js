@@ -4,24 +4,24 @@
 // browser side, which stores, schedules, downloads and fires the events.
 import { core } from "ext:core/mod.js";
 import { op_swh_bad_ports } from "ext:core/ops";
-import { brandCheckAccessor } from "ext:swharness/02_idl.js";
+import { brandCheckAccessor } from "ext:swharness/engine/02_idl.js";
 import {
   btoaBytes,
   DOMException,
   hostCall,
   onBrowserCommand,
   QuotaExceededError,
-} from "ext:swharness/01_host.js";
+} from "ext:swharness/ipc/01_host.js";
 import {
   ExtendableEvent,
   extendLifetime,
   isActive,
-} from "ext:swharness/10_extendable_events.js";
+} from "ext:swharness/service_worker/10_extendable_events.js";
 import {
   extendRegistration,
   ServiceWorkerRegistration,
-} from "ext:swharness/11_service_worker.js";
-import { responseFromStored } from "ext:swharness/13_cache_storage.js";
+} from "ext:swharness/service_worker/11_service_worker.js";
+import { responseFromStored } from "ext:swharness/storage/13_cache_storage.js";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 
 const { Request } = core.loadExtScript("ext:deno_fetch/23_request.js");
