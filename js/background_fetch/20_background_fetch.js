@@ -2,6 +2,8 @@
 // BackgroundFetchRecord, BackgroundFetchEvent, BackgroundFetchUpdateUIEvent.
 // This layer validates arguments as WebIDL and the spec say and calls the
 // browser side, which stores, schedules, downloads and fires the events.
+// Step numbers are those of the Background Fetch spec (WICG/background-fetch,
+// https://wicg.github.io/background-fetch/).
 import { core } from "ext:core/mod.js";
 import { op_swh_bad_ports } from "ext:core/ops";
 import { brandCheckAccessor } from "ext:swharness/engine/02_idl.js";
@@ -41,6 +43,7 @@ function isBadPort(port) {
 }
 
 /** The checks Chromium's renderer makes before a request is accepted. */
+// (Not in the spec, which leaves these to Fetch: a network error later.)
 function checkRequestUrl(request) {
   const url = new URL(request.url);
   if (url.protocol !== "http:" && url.protocol !== "https:") {
@@ -108,6 +111,7 @@ function requestHeaderList(h) {
 }
 
 // One registration object per fetch (by uid) in this realm, kept live.
+// "BackgroundFetchRegistration instances", per realm rather than per manager.
 const registrations = new Map();
 
 
@@ -143,6 +147,7 @@ export class BackgroundFetchRegistration extends EventTarget {
   get recordsAvailable() {
     return this.#state.recordsAvailable;
   }
+  // abort(): its steps run on the browser side (service.rs).
   async abort() {
     return await hostCall("backgroundFetch.abort", { uid: this.#state.uid });
   }
@@ -152,6 +157,7 @@ export class BackgroundFetchRegistration extends EventTarget {
         "Failed to execute 'match' on 'BackgroundFetchRegistration': 1 argument required, but only 0 present.",
       );
     }
+    // match(request, options), steps 1-2: matchAll(), then its first match.
     const records = await this.#records(request, options);
     return records[0];
   }
@@ -159,6 +165,8 @@ export class BackgroundFetchRegistration extends EventTarget {
     return await this.#records(request, options);
   }
   async #records(request, options) {
+    // matchAll(request, options), step 1: no records available is an
+    // InvalidStateError.
     if (!this.#state.recordsAvailable) {
       throw new DOMException(
         "The records associated with this background fetch are no longer available.",
@@ -166,6 +174,7 @@ export class BackgroundFetchRegistration extends EventTarget {
       );
     }
     const q = request === undefined ? null : toRequest(request);
+    // Step 3.2: the records that "request matches cached item" (browser side).
     const list = await hostCall("backgroundFetch.records", {
       uid: this.#state.uid,
       url: q ? q.url : null,
@@ -175,8 +184,14 @@ export class BackgroundFetchRegistration extends EventTarget {
       ignoreMethod: !!options?.ignoreMethod,
       ignoreVary: !!options?.ignoreVary,
     });
+    // Step 3.3: "create record objects".
     return list.map((r) => new BackgroundFetchRecord(illegal, this.#state.uid, r));
   }
+  // "Update background fetch instances", steps 6.3-6.10: the records available
+  // flag only ever goes off (6.3); without a change in downloaded, uploaded,
+  // result or failure reason nothing happens (6.5); else the copies are set
+  // (6.6-6.9) and `progress` fires (6.10). Step 6.4 is not applied: a fetch
+  // whose result is set still reports progress while its records settle.
   _update(state) {
     const s = this.#state;
     const changed = s.uploaded !== state.uploaded ||
@@ -189,6 +204,7 @@ export class BackgroundFetchRegistration extends EventTarget {
       this.dispatchEvent(ev);
     }
   }
+  // "Perform a background fetch", step 8.13.2: unset the records available flag.
   _recordsUnavailable() {
     this.#state = { ...this.#state, recordsAvailable: false };
   }
@@ -215,6 +231,8 @@ function newest(state) {
   return state;
 }
 
+// "Get a BackgroundFetchRegistration instance", steps 2-5: the instance for
+// this fetch, created once.
 function getRegistration(state) {
   if (!state) return undefined;
   state = newest(state);
@@ -228,6 +246,8 @@ function getRegistration(state) {
   return r;
 }
 
+// "Update background fetch instances", step 6: a task in each environment;
+// 6.1-6.2: only a realm with an instance for the fetch updates it.
 onBrowserCommand("bgfetchUpdate", ({ state }) => {
   state = newest(state);
   const r = registrations.get(state.uid);
@@ -239,11 +259,14 @@ export class BackgroundFetchRecord {
   #responseReady;
   constructor(key = undefined, uid = undefined, record = undefined) {
     if (key !== illegal) throw new TypeError("Illegal constructor");
+    // "Create record objects", steps 2.2-2.5: the record and its request.
     const req = record.request;
     this.#request = new Request(req.url, {
       method: req.method,
       headers: req.headers,
     });
+    // Step 2.8: responseReady, with the body streamed from the stored bytes
+    // (2.7); an aborted record rejects with an AbortError (2.8.3).
     this.#responseReady = record.response && record.response.complete
       ? Promise.resolve(responseFromStored(record.response))
       : hostCall("backgroundFetch.recordResponse", { uid, index: record.index }).then(
@@ -291,16 +314,20 @@ export class BackgroundFetchManager {
     if (options !== undefined && options !== null && typeof options !== "object") {
       throw new TypeError("options must be an object");
     }
+    // fetch(id, requests, options), step 4: one RequestInfo becomes a list;
+    // step 6.1: each goes through the Request constructor.
     const list = (typeof requests === "object" && requests !== null &&
         !(requests instanceof Request) && typeof requests[Symbol.iterator] === "function")
       ? [...requests].map(toRequest)
       : [toRequest(requests)];
+    // Step 5: no requests is a TypeError.
     if (list.length === 0) {
       throw new TypeError(
         "Failed to execute 'fetch' on 'BackgroundFetchManager': At least one request must be given.",
       );
     }
     for (const r of list) {
+      // Step 6.2: a "no-cors" request is a TypeError.
       if (r.mode === "no-cors") {
         throw new TypeError(
           "Failed to execute 'fetch' on 'BackgroundFetchManager': Requests with mode 'no-cors' are not allowed.",
@@ -314,6 +341,7 @@ export class BackgroundFetchManager {
         "Failed to execute 'fetch' on 'BackgroundFetchManager': Duplicate requests are not allowed.",
       );
     }
+    // Chromium only: not from a service worker (the spec allows it).
     if (inServiceWorker && chromium) {
       throw new DOMException(
         "background fetch is not allowed in service worker environments",
@@ -322,6 +350,7 @@ export class BackgroundFetchManager {
     }
     // WebIDL `unsigned long long` (no [EnforceRange]): -1 wraps to 2^64-1,
     // which then exceeds any quota, as in Chromium.
+    // Step 8.12: downloadTotal, icons and title of the new background fetch.
     const downloadTotal = webidl.converters["unsigned long long"](
       options?.downloadTotal ?? 0,
       "Failed to execute 'fetch' on 'BackgroundFetchManager'",
@@ -335,6 +364,7 @@ export class BackgroundFetchManager {
     }));
     const specs = [];
     for (const r of list) {
+      // Step 8.8: the request bodies are read (and counted) before it resolves.
       const body = r.body ? btoaBytes(new Uint8Array(await r.arrayBuffer())) : "";
       specs.push({
         method: r.method,
@@ -352,6 +382,7 @@ export class BackgroundFetchManager {
     }
     let state;
     try {
+      // Step 8: the browser runs the edit queue's steps (see calls.rs).
       state = await hostCall("backgroundFetch.fetch", {
         scope: this.#scope,
         id,
@@ -362,11 +393,13 @@ export class BackgroundFetchManager {
         active: this.#registration?.active !== null,
       });
     } catch (e) {
+      // Step 8.9: a QuotaExceededError.
       if (e instanceof DOMException && e.name === "QuotaExceededError") {
         throw new QuotaExceededError(e.message);
       }
       throw e;
     }
+    // Step 8.14: resolve with "get a BackgroundFetchRegistration instance".
     return getRegistration(state);
   }
   async get(id) {
@@ -376,15 +409,18 @@ export class BackgroundFetchManager {
       );
     }
     id = String(id);
+    // As Chromium: an empty id is a TypeError (not in the spec).
     if (id === "") {
       throw new TypeError(
         "Failed to execute 'get' on 'BackgroundFetchManager': The provided id is empty.",
       );
     }
+    // get(id), steps 2-4 (undefined when there is no such fetch, step 3).
     const state = await hostCall("backgroundFetch.get", { scope: this.#scope, id });
     return state ? getRegistration(state) : undefined;
   }
   async getIds() {
+    // getIds(), step 2.
     return await hostCall("backgroundFetch.getIds", { scope: this.#scope });
   }
 }
@@ -399,6 +435,7 @@ export class BackgroundFetchEvent extends ExtendableEvent {
         `Failed to construct 'BackgroundFetchEvent': 2 arguments required, but only ${arguments.length} present.`,
       );
     }
+    // BackgroundFetchEventInit: `registration` is required.
     if (!(init?.registration instanceof BackgroundFetchRegistration)) {
       throw new TypeError(
         "Failed to construct 'BackgroundFetchEvent': required member registration is undefined or not a BackgroundFetchRegistration.",
@@ -427,6 +464,8 @@ export class BackgroundFetchUpdateUIEvent extends BackgroundFetchEvent {
     if (this === null || typeof this !== "object" || !(kUpdated in this)) {
       return Promise.reject(new TypeError("Illegal invocation"));
     }
+    // updateUI(options), step 1: untrusted, no longer active, or already
+    // called is an InvalidStateError (here a rejection).
     if (!this.isTrusted || !isActive(this) || this[kUpdated]) {
       return Promise.reject(
         new DOMException(
@@ -435,7 +474,9 @@ export class BackgroundFetchUpdateUIEvent extends BackgroundFetchEvent {
         ),
       );
     }
+    // Step 2: set the UI updated flag.
     this[kUpdated] = true;
+    // Steps 4-6 in the browser (3: no options changes nothing); step 7 resolves.
     const p = hostCall("backgroundFetch.updateUI", {
       uid: this.registration._uid,
       title: options?.title === undefined ? null : String(options.title),
@@ -445,6 +486,7 @@ export class BackgroundFetchUpdateUIEvent extends BackgroundFetchEvent {
         type: String(i?.type ?? ""),
       })),
     });
+    // Not in the spec: the event stays active until the UI is updated.
     extendLifetime(this, p.catch(() => {}), "updateUI");
     return p.then(() => undefined);
   }
@@ -459,6 +501,9 @@ Object.defineProperty(BackgroundFetchRegistration.prototype, "_uid", {
 const registrationUid = new WeakMap();
 
 /** The event the browser asked for, or null if `type` is not ours. */
+// "Perform a background fetch", steps 8.10-8.12, and "fire a background fetch
+// click event": BackgroundFetchUpdateUIEvent for success and fail,
+// BackgroundFetchEvent for abort and click.
 export function backgroundFetchEventFor(type, init) {
   const uid = init?.registration?.uid;
   if (!uid) return null;
@@ -477,6 +522,7 @@ export function backgroundFetchEventFor(type, init) {
 }
 
 /** After the final event's lifetime ends, its records are gone. */
+// "Perform a background fetch", steps 8.13.1-8.13.2 (not for a click).
 export function finishBackgroundFetchEvent(ev) {
   if (ev instanceof BackgroundFetchEvent && ev.type !== "backgroundfetchclick") {
     ev.registration._recordsUnavailable();
@@ -484,6 +530,7 @@ export function finishBackgroundFetchEvent(ev) {
 }
 
 const managers = new WeakMap();
+// Each ServiceWorkerRegistration's "background fetch manager".
 extendRegistration((reg, scope) => {
   managers.set(reg, new BackgroundFetchManager(illegal, scope, reg));
 });

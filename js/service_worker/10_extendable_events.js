@@ -25,6 +25,7 @@ export class ExtendableEvent extends Event {
     this[kState] = { dispatching: false, pending: 0, promises: [] };
   }
 
+  // Service Workers, waitUntil(f): "add lifetime promise" f to the event.
   waitUntil(f) {
     if (!(this instanceof ExtendableEvent)) {
       throw new TypeError("Illegal invocation");
@@ -39,19 +40,24 @@ export class ExtendableEvent extends Event {
 }
 
 /** True while the event is dispatching or has unsettled lifetime promises. */
+// (The "active" definition: dispatch flag set or a pending promises count
+// above zero; there is no timed out flag here.)
 export function isActive(ev) {
   const s = stateOf(ev);
   return !!s && (s.dispatching || s.pending > 0);
 }
 
+// Service Workers, "add lifetime promise".
 export function extendLifetime(ev, f, what) {
   const s = stateOf(ev);
+  // Step 1: an untrusted event is an InvalidStateError.
   if (!ev.isTrusted) {
     throw new DOMException(
       `Failed to execute '${what}': The event handler is not trusted.`,
       "InvalidStateError",
     );
   }
+  // Step 2: so is one that is no longer active.
   if (!isActive(ev)) {
     throw new DOMException(
       `Failed to execute '${what}': The event handler is already finished.`,
@@ -59,8 +65,12 @@ export function extendLifetime(ev, f, what) {
     );
   }
   const p = Promise.resolve(f);
+  // Steps 3-4: add it to the extend lifetime promises; increment the pending
+  // promises count.
   s.pending++;
   s.promises.push(p);
+  // Step 5: once it settles, a microtask decrements the count (5.1). Step 5.2
+  // (Try Clear Registration, Try Activate) is left to the browser side.
   const done = () => queueMicrotask(() => s.pending--);
   p.then(done, done);
 }
@@ -109,6 +119,10 @@ webidl.configureInterface(ExtendableMessageEvent);
  * Dispatches a trusted extendable event on `target` and resolves, once all
  * its lifetime promises settle, with `{rejected}` (any rejected?).
  */
+// Service Workers, "Fire Functional Event", step 6.3 (and the install and
+// activate dispatch of "Install" and "Activate"): dispatch, then wait until
+// the event is not active. `rejected` is "Install", step 11.3.1.4.4 (a
+// rejected extend lifetime promise fails the install).
 export async function dispatchExtendable(target, ev) {
   event.setIsTrusted(ev, true);
   const s = stateOf(ev);

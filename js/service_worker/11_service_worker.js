@@ -1,6 +1,8 @@
 // ServiceWorker, ServiceWorkerRegistration and ServiceWorkerContainer.
 // The browser owns the truth; each realm keeps one object per registration
 // (by scope) and per worker (by id), updated by `registrationUpdate`.
+// Spec: Service Workers; step numbers are those of the method steps and of the
+// algorithms named.
 import { core } from "ext:core/mod.js";
 import {
   hostCall,
@@ -40,6 +42,8 @@ export class ServiceWorker extends EventTarget {
   get state() {
     return this.#state;
   }
+  // ServiceWorker.postMessage(message, options): serialize here; the browser
+  // dispatches the message event in the worker.
   postMessage(message, options = undefined) {
     if (this.#state === "redundant") return;
     const data = serializeMessage(message);
@@ -47,6 +51,7 @@ export class ServiceWorker extends EventTarget {
       () => {},
     );
   }
+  // "Update Worker State", steps 4.4-4.5: set `state`, fire `statechange`.
   _update(state) {
     if (state !== this.#state) {
       this.#state = state;
@@ -58,6 +63,7 @@ defineEventHandler(ServiceWorker.prototype, "statechange");
 defineEventHandler(ServiceWorker.prototype, "error");
 webidl.configureInterface(ServiceWorker);
 
+// "Get the service worker object": one ServiceWorker per worker per realm.
 export function getWorker(snapshot) {
   if (!snapshot) return null;
   let w = workers.get(snapshot.id);
@@ -103,16 +109,21 @@ export class ServiceWorkerRegistration extends EventTarget {
   get updateViaCache() {
     return this.#updateViaCache;
   }
+  // NavigationPreloadManager is not implemented.
   get navigationPreload() {
     return undefined;
   }
+  // update(): an update job for the newest worker (browser side).
   async update() {
     const snap = await hostCall("serviceWorker.update", { scope: this.#scope });
     return getRegistration(snap);
   }
+  // unregister(): an unregister job (browser side).
   unregister() {
     return hostCall("serviceWorker.unregister", { scope: this.#scope });
   }
+  // "Update Registration State" (the installing, waiting and active
+  // attributes), then "Update Worker State" (statechange) for each worker.
   _apply(snapshot, notify) {
     // Set every attribute first, then fire statechange events.
     const slots = ["installing", "waiting", "active"];
@@ -130,6 +141,8 @@ export class ServiceWorkerRegistration extends EventTarget {
 defineEventHandler(ServiceWorkerRegistration.prototype, "updatefound");
 webidl.configureInterface(ServiceWorkerRegistration);
 
+// "Get the service worker registration object": one per registration per
+// realm.
 export function getRegistration(snapshot) {
   if (!snapshot) return undefined;
   let r = registrations.get(snapshot.scope);
@@ -155,6 +168,7 @@ onBrowserCommand("registrationUpdate", ({ scope, registration }) => {
   }
 });
 
+// "Install", step 9: fire `updatefound` at the registration objects.
 onBrowserCommand("updatefound", ({ scope }) => {
   const r = registrations.get(scope);
   if (r) fire(r, "updatefound");
@@ -170,15 +184,19 @@ export class ServiceWorkerContainer extends EventTarget {
     super();
     this.#controller = getWorker(controllerSnapshot);
   }
+  // The controller getter: the client's active service worker, or null.
   get controller() {
     return this.#controller;
   }
+  // The ready getter: steps 1-2 (one ready promise per container), 3 and 4;
+  // the browser resolves it ("Activate", step 7).
   get ready() {
     if (!this.#ready) {
       this.#ready = hostCallUnref("serviceWorker.ready").then(getRegistration);
     }
     return this.#ready;
   }
+  // register(scriptURL, options): steps 3-6 in the browser ("Start Register").
   async register(scriptURL, options = {}) {
     if (arguments.length < 1) {
       throw new TypeError(
@@ -191,14 +209,18 @@ export class ServiceWorkerContainer extends EventTarget {
     });
     return getRegistration(snap);
   }
+  // getRegistration(clientURL).
   async getRegistration(clientURL = "") {
     const snap = await hostCall("serviceWorker.getRegistration", { url: String(clientURL) });
     return snap ? getRegistration(snap) : undefined;
   }
+  // getRegistrations().
   async getRegistrations() {
     const snaps = await hostCall("serviceWorker.getRegistrations");
     return snaps.map(getRegistration);
   }
+  // startMessages(): enable the client message queue. Differs: here it is
+  // enabled from the start.
   startMessages() {
     if (this.#started) return;
     this.#started = true;
@@ -206,6 +228,7 @@ export class ServiceWorkerContainer extends EventTarget {
     this.#messages = [];
     for (const ev of queued) this.dispatchEvent(ev);
   }
+  // "Notify Controller Change", step 2: fire `controllerchange`.
   _controllerChange(snapshot) {
     this.#controller = getWorker(snapshot);
     fire(this, "controllerchange");
@@ -222,6 +245,8 @@ Object.defineProperty(ServiceWorkerContainer.prototype, "onmessage", {
   get() {
     return this._onmessage ?? null;
   },
+  // "The first time the onmessage setter steps are performed, enable this's
+  // client message queue."
   set(v) {
     if (this._onmessage) this.removeEventListener("message", this._onmessage);
     this._onmessage = typeof v === "function" ? v : null;

@@ -1,4 +1,5 @@
 // Clients, Client and WindowClient as the service worker sees them.
+// Spec: Service Workers, the Client, WindowClient and Clients interfaces.
 import {
   hostCall,
   serializeMessage,
@@ -25,6 +26,8 @@ export class Client {
   get frameType() {
     return this.#info.frameType;
   }
+  // Client.postMessage(message, options): step 3 serializes; step 4's delivery
+  // to the client's message queue is the browser's.
   postMessage(message, options = undefined) {
     const data = serializeMessage(message);
     hostCall("serviceWorker.postMessageToClient", { clientId: this.#info.id, data }).catch(
@@ -49,6 +52,8 @@ export class WindowClient extends Client {
   get ancestorOrigins() {
     return Object.freeze([]);
   }
+  // focus(): not implemented as specified (no user activation check, no
+  // focusing steps); it resolves with this client.
   async focus() {
     return this;
   }
@@ -58,6 +63,7 @@ export class WindowClient extends Client {
 }
 webidl.configureInterface(WindowClient);
 
+// "Create Window Client" (or "Create Client") from the browser's data.
 function wrap(info) {
   if (!info) return undefined;
   return info.type === "window"
@@ -69,9 +75,11 @@ export class Clients {
   constructor(key) {
     if (key !== illegal) throw new TypeError("Illegal constructor");
   }
+  // Clients.get(id).
   async get(id) {
     return wrap(await hostCall("serviceWorker.clientsGet", { id: String(id) }));
   }
+  // Clients.matchAll(options): ClientQueryOptions' type defaults to "window".
   async matchAll(options = {}) {
     const list = await hostCall("serviceWorker.clientsMatchAll", {
       includeUncontrolled: !!options?.includeUncontrolled,
@@ -79,10 +87,12 @@ export class Clients {
     });
     return list.map(wrap);
   }
+  // Clients.openWindow(url): null for a window of another origin.
   async openWindow(url) {
     const info = await hostCall("serviceWorker.clientsOpenWindow", { url: String(url) });
     return info ? wrap(info) : null;
   }
+  // Clients.claim().
   async claim() {
     await hostCall("serviceWorker.clientsClaim");
   }

@@ -2,6 +2,10 @@
 //! once into [`Call`]. The JavaScript side (`js/background_fetch/`) has
 //! already validated the arguments as WebIDL does; what is checked here is
 //! what only the browser knows (permission, active worker, policy, quota).
+//!
+//! Step numbers are those of the Background Fetch spec's method steps: the
+//! browser runs fetch()'s step 8 ("enqueue the following steps to the active
+//! background fetches edit queue"); `js/background_fetch/` runs the rest.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -103,6 +107,9 @@ pub(super) async fn handle(
       active,
     } => {
       // Background Fetch, "fetch(id, requests, options)" method steps.
+      // Steps 8.1-8.2: a "denied" permission rejects with a NotAllowedError
+      // (Chromium: a TypeError). Differs: "prompt" is refused here too; the spec
+      // lets the UA pause the fetch and ask (see "display").
       match browser.permission("background-fetch") {
         PermissionState::Granted => {}
         _ if browser.opts().chromium => {
@@ -119,13 +126,16 @@ pub(super) async fn handle(
       }
       // The caller's registration object may not show the active worker
       // yet (it activates while the call is on its way): its view counts.
+      // Step 8.4: no active worker rejects with a TypeError.
       if service_worker::active_version(browser, &scope).is_none() || !active {
         return Err(HostError::type_error(
           "No active registration available on the ServiceWorkerRegistration.",
         ));
       }
+      // (Fetch, "main fetch", step 7, decided now for each request.)
       apply_request_policy(browser, realm, &mut requests)?;
       // Saturate what does not fit (a negative or NaN total is 0).
+      // Steps 8.5, 8.8-8.9, 8.12-8.13 and 8.16 in `start`.
       let download_total = download_total.max(0.0) as u64;
       let state = svc
         .start(&scope, &id, requests, title, icons, download_total)
@@ -134,16 +144,22 @@ pub(super) async fn handle(
         "bgfetch-start",
         json!({"id": state.id, "scope": scope, "realm": realm}),
       );
+      // Step 8.15: in parallel, "display" the background fetch.
       super::ui::show(browser, &state);
+      // Step 8.14: the realm resolves with "get a BackgroundFetchRegistration
+      // instance".
       Ok(stamped(&state))
     }
+    // "get(id)", steps 2-3 (4: the realm gets the instance).
     Call::Get { scope, id } => Ok(
       svc
         .active(&scope, &id)
         .map(|s| stamped(&s))
         .unwrap_or(Value::Null),
     ),
+    // "getIds()", step 2.
     Call::GetIds { scope } => Ok(json!(svc.get_ids(&scope))),
+    // "abort()", step 3.
     Call::Abort { uid } => Ok(json!(svc.abort(&uid))),
     Call::Records {
       uid,
@@ -156,6 +172,11 @@ pub(super) async fn handle(
     } => {
       // Background Fetch, "match(request, options)" and "matchAll": the
       // records that "request matches cached item" (Service Workers).
+      // "matchAll(request, options)", step 3.2: the records for which "request
+      // matches cached item" (Service Workers) returns true. Its steps 2-5 (the
+      // URLs, `ignoreSearch`, without fragments) are the first filter, step 1 (the
+      // record's method is `GET` unless `ignoreMethod`) the second, where a record
+      // also matches a query of its own method, and steps 6-8 (`Vary`) the third.
       let method = method.as_deref().unwrap_or("GET");
       let strip = |u: &str| u.split(['?', '#']).next().unwrap_or("").to_string();
       let list: Vec<Value> = svc
@@ -177,6 +198,7 @@ pub(super) async fn handle(
         .collect();
       Ok(Value::Array(list))
     }
+    // "Create record objects", step 2.8: the record's responseReady.
     Call::RecordResponse { uid, index } => match svc.record_response(&uid, index).await {
       Ok(meta) => Ok(json!(meta)),
       // Fetch rejects with a TypeError for a network error; an aborted
@@ -190,6 +212,7 @@ pub(super) async fn handle(
       )),
     },
     Call::UpdateUi { uid, title, icons } => {
+      // "updateUI(options)", steps 4-6, and the UI shows the new title and icons.
       svc.update_ui(&uid, title, icons.filter(|i| !i.is_null()));
       if let Some(st) = svc.state(&uid) {
         browser.record_ui_action(
@@ -199,6 +222,7 @@ pub(super) async fn handle(
       }
       Ok(Value::Null)
     }
+    // "Display": the user activates the UI, or aborts the fetch through it.
     Call::Click { id } => super::ui::user_click(browser, realm, &id).await,
     Call::Cancel { id } => super::ui::user_cancel(browser, realm, &id),
     Call::UiState { id } => super::ui::ui_state(browser, realm, &id),
@@ -208,6 +232,9 @@ pub(super) async fn handle(
 /// Stamps each request with its caller's origin, and marks the requests
 /// that mixed content or the page's CSP block (network errors later, as in
 /// Fetch; with `--chromium`, a TypeError from fetch() now).
+/// Fetch, "main fetch", step 7: "should fetching request be blocked as
+/// mixed content?" (Mixed Content) and "should request be blocked by Content
+/// Security Policy?" (CSP).
 fn apply_request_policy(
   browser: &Browser,
   realm: RealmId,
@@ -238,6 +265,7 @@ fn apply_request_policy(
 /// record's response varies on has the same value in the query and in the
 /// record's request; `Vary: *` never matches. A record without a response
 /// (or without `Vary`) matches.
+/// (Service Workers, "Request Matches Cached Item", steps 6-8.)
 fn vary_matches(record: &RecordState, query: &[(String, String)]) -> bool {
   let Some(response) = &record.response else {
     return true;

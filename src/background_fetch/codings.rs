@@ -2,6 +2,9 @@
 //! `Content-Encoding` undone (Fetch's "handle content codings"), so a
 //! record's body is stored decoded. The headers stay as the server sent
 //! them, as in a browser.
+//! (Background Fetch, "complete a record", step 8, notes that a request with a
+//! `Range` header asks for `Accept-Encoding: identity`: a coded body cannot
+//! resume, see `download.rs`.)
 
 use std::pin::Pin;
 

@@ -116,6 +116,8 @@ impl Command for BgfetchUpdate {
 
 /// Background Fetch, "update background fetch instances": every realm's
 /// registration objects get the new state (they fire `progress`).
+/// Steps 1-5 take the state; step 6 queues a task in every environment of
+/// the origin (a broadcast here), whose steps 6.1-6.10 run in the realm.
 pub(super) fn push_update(browser: &Browser, st: &RegistrationState) {
   browser.trace(
     "bgfetch-progress",
@@ -147,11 +149,15 @@ async fn deliver_final_event(browser: &Browser, st: RegistrationState) {
 /// failure reason, and `recordsAvailable` turns false once its
 /// `waitUntil` promises settle.
 async fn dispatch_final_event(browser: &Browser, svc: &BgFetchService, st: RegistrationState) {
+  // Steps 8.10-8.12: "backgroundfetchabort" (a BackgroundFetchEvent) for
+  // "aborted", else "backgroundfetchfail" or "backgroundfetchsuccess" (both
+  // BackgroundFetchUpdateUIEvent).
   let event = match (st.result.as_str(), st.failure_reason.as_str()) {
     ("success", _) => "backgroundfetchsuccess",
     (_, "aborted") => "backgroundfetchabort",
     _ => "backgroundfetchfail",
   };
+  // Service Workers, "Fire Functional Event", step 1 asserts an active worker.
   let Some(version) = service_worker::active_version(browser, &st.scope) else {
     // No active worker yet (e.g. just after a restart): delivered when one
     // activates.
@@ -159,6 +165,9 @@ async fn dispatch_final_event(browser: &Browser, svc: &BgFetchService, st: Regis
   };
   svc.set_phase(&st.uid, Phase::EventDispatched);
   browser.record_ui_action(json!({"action": "bgfetch-final-event", "id": st.id, "event": event}));
+  // Step 8.13: "fire a functional event" with the registration from "get a
+  // BackgroundFetchRegistration instance"; it settles once the event is no
+  // longer active (8.13.1).
   let result = service_worker::dispatch_event(
     browser,
     version,
@@ -169,6 +178,8 @@ async fn dispatch_final_event(browser: &Browser, svc: &BgFetchService, st: Regis
   if let Err(e) = result {
     browser.trace("bgfetch-event-failed", json!({"id": st.id, "error": e}));
   }
+  // Steps 8.13.2-8.13.3: unset the records available flag, and "update
+  // background fetch instances".
   if let Some(done) = svc.set_phase(&st.uid, Phase::Finished) {
     push_update(browser, &done);
   }

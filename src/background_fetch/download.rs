@@ -1,5 +1,6 @@
 //! Downloading one fetch: its records in parallel (bounded), each streamed
 //! to its body file; offline pauses and resumes with `Range`/`If-Range`.
+//! Background Fetch, "perform a background fetch" and "complete a record".
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -86,6 +87,7 @@ impl BgFetchService {
     });
   }
 
+  /// "Perform a background fetch", steps 5-8.7 (steps 8.8-8.13 in context.rs).
   async fn run_fetch(self: &Arc<Self>, uid: &str, cancel: watch::Receiver<bool>) {
     let records = self.db(|s| s.records(uid)).unwrap_or_default();
     let per_fetch = Arc::new(Semaphore::new(self.config.max_parallel_downloads.max(1)));
@@ -99,6 +101,7 @@ impl BgFetchService {
         let _permit = sem.acquire_owned().await;
         let outcome = svc.download_record(&uid, &rec, cancel).await;
         let mut why = None;
+        // Steps 5.2-5.3: the record's result sets the fetch's failure reason.
         let (complete, error) = match outcome {
           Outcome::Done => (true, None),
           Outcome::BadStatus => {
@@ -121,7 +124,7 @@ impl BgFetchService {
     for t in tasks {
       let _ = t.await;
     }
-    // Every record settled: the fetch is complete.
+    // Every record settled (step 6): the fetch is complete (steps 8.5-8.6).
     let state = {
       let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
       let Some(r) = running.get_mut(uid) else {
@@ -144,6 +147,7 @@ impl BgFetchService {
       state.phase = Phase::Finished;
       state.records_available = false;
     }
+    // Step 8.7: "update background fetch instances".
     self.publish_progress(state.clone());
     if !forgotten {
       // Announce completion before leaving the running set, so that there
@@ -157,7 +161,7 @@ impl BgFetchService {
       .remove(uid);
   }
 
-  /// Saves a fetch's state and tells the browser.
+  /// Saves a fetch's state and tells the browser ("update background fetch instances").
   fn publish_progress(&self, st: RegistrationState) {
     let _ = self.db(|s| s.save_state(&st));
     self.emit(BgFetchEvent::Progress(st));
@@ -212,6 +216,7 @@ impl BgFetchService {
   /// Counts `delta` more bytes (fewer when negative). Bytes that would go
   /// over downloadTotal or the quota are not counted: the fetch fails and
   /// false says not to store them.
+  /// "Complete a record", step 11's "process response" steps 6.1 and 6.4.
   fn add_downloaded(self: &Arc<Self>, uid: &str, delta: i64) -> bool {
     let decision = {
       let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
@@ -240,6 +245,7 @@ impl BgFetchService {
     true
   }
 
+  /// "Complete a record": wait while "temporarily unavailable"; false once aborted.
   async fn wait_online(&self, cancel: &mut watch::Receiver<bool>) -> bool {
     let mut online = self.online.subscribe();
     loop {
@@ -256,6 +262,8 @@ impl BgFetchService {
     }
   }
 
+  /// Background Fetch, "complete a record"; "response N" below is step N of step
+  /// 11's "process response". Retries with backoff are Chromium's, not the spec's.
   async fn download_record(
     self: &Arc<Self>,
     uid: &str,
@@ -268,6 +276,7 @@ impl BgFetchService {
     let body = crate::ipc::decode_base64(&req.body).unwrap_or_default();
     let mut validator = rec.validator.clone();
     let mut retries = 0u32;
+    // Fetch, "main fetch", step 7: a blocked request is a network error.
     if let Some(why) = &req.blocked {
       return Outcome::NetworkError(why.clone());
     }
@@ -285,6 +294,7 @@ impl BgFetchService {
     let upload = |piece: bytes::Bytes| self.upload_body(uid, piece, upload_count.clone());
     loop {
       take_back_upload();
+      // Step 15: each pass is a new attempt; offline, wait (response 1.1 and 8.1).
       if !self.wait_online(&mut cancel).await {
         return Outcome::Cancelled;
       }
@@ -295,6 +305,7 @@ impl BgFetchService {
         .await
         .map(|m| m.len())
         .unwrap_or(0);
+      // Steps 7-8: rangeStart and a Range header (here GET only, with If-Range).
       let resumable = have > 0 && req.method == "GET" && !validator.is_empty();
       let opts = SendOptions {
         body: &body,
@@ -302,6 +313,7 @@ impl BgFetchService {
         upload: &upload,
         resend: &take_back_upload,
       };
+      // Step 11: fetch; steps 13-14: the abort all flag ends it as "aborted".
       let sent = tokio::select! {
         r = send(self.net.client_no_redirects(), req, opts, &mut preflighted) => r,
         _ = cancel.changed() => return Outcome::Cancelled,
@@ -309,7 +321,7 @@ impl BgFetchService {
       };
       let resp = match sent {
         Sent::Response(r) => r,
-        // Nothing of a response that fails CORS is kept.
+        // Nothing of a response that fails CORS is kept (response 1.2: "fetch-error").
         Sent::Refused(why) => return Outcome::NetworkError(why),
         Sent::Failed(e) => {
           let first_contact = retries == 0 && have == 0;
@@ -329,6 +341,7 @@ impl BgFetchService {
       // A coded body is stored decoded (one in a coding we cannot undo, as
       // it came); it cannot resume with Range, which counts coded bytes.
       let codings = codings::parse(header("content-encoding").as_deref()).unwrap_or_default();
+      // Response 2: "validate a partial response" (spec: "fetch-error"; here, start over).
       if partial && (content_range_start(&headers) != Some(have) || !codings.is_empty()) {
         // A range that does not continue what is on disk (or a range of
         // a coded body, which is stored decoded) cannot be appended:
@@ -367,9 +380,10 @@ impl BgFetchService {
         }
       } else if have > 0 {
         // The server sent the whole body again: start over and keep
-        // `downloaded` exact.
+        // `downloaded` exact (response 3: the old response data is "redundant").
         self.add_downloaded(uid, -(have as i64));
       }
+      // Response 7.2: "bad-status".
       if !(200..300).contains(&status) {
         // Chromium keeps the status and headers of a failed record, with
         // an empty body (upstream WPT expects '').
@@ -405,12 +419,13 @@ impl BgFetchService {
         match next {
           Some(Ok(chunk)) => {
             // Counted (and checked against the limits) before it is
-            // stored: a fetch over its limits keeps nothing beyond them.
+            // stored: a fetch over its limits keeps nothing beyond them (response 6).
             if !self.add_downloaded(uid, chunk.len() as i64) {
               let _ = writer.finish().await;
               return Outcome::Cancelled;
             }
             len += chunk.len() as u64;
+            // Response 6.2-6.3: append the bytes; a failed write is "quota-exceeded".
             match writer.push(chunk).await {
               Ok(false) => {}
               // A batch reached the file: remember how far the body got,
@@ -441,10 +456,10 @@ impl BgFetchService {
       }
       let _ = self.db(|s| s.save_progress(uid, index, len));
       match interrupted {
-        // Offline: wait until online, then resume from what is on disk
+        // Offline: wait until online, then resume from what is on disk (response 8.1)
         // (not a retry).
         Some(Interrupt::Offline) => continue,
-        // A dropped connection or a short body: retry, resuming.
+        // A dropped connection or a short body: retry, resuming (spec 8.2: "fetch-error").
         Some(Interrupt::Error) if *self.online.borrow() => {
           if !self.backoff(&mut retries, &mut cancel).await {
             return self.gave_up(&cancel, "the connection broke off mid-body");
@@ -454,6 +469,7 @@ impl BgFetchService {
         Some(Interrupt::Error) => continue,
         None => {}
       }
+      // Response 7.3: done normally, "success".
       meta.body_len = len;
       meta.complete = true;
       let _ = self.db(|s| s.save_response(uid, index, &meta, &validator));
@@ -466,6 +482,7 @@ impl BgFetchService {
   /// record ends. No server to talk to on first contact (the name does not
   /// resolve, nothing listens) is a network error at once, as Fetch has
   /// it; only a connection that breaks is worth retrying.
+  /// (Background Fetch, "complete a record", response 1.1-1.2; retries are Chromium's.)
   async fn after_send_error(
     &self,
     e: &reqwest::Error,
@@ -530,7 +547,7 @@ impl BgFetchService {
   }
 
   /// A request body streamed in 64 KiB pieces, each counted as uploaded
-  /// (and in `counted`) when the connection takes it.
+  /// (and in `counted`) when the connection takes it ("process request body").
   fn upload_body(
     self: &Arc<Self>,
     uid: &str,
@@ -554,6 +571,7 @@ impl BgFetchService {
 }
 
 /// The first byte position of a `Content-Range: bytes FIRST-LAST/LENGTH`.
+/// Background Fetch, "extract content-range values", step 4 (first-byte-pos).
 fn content_range_start(headers: &[(String, String)]) -> Option<u64> {
   let value = headers
     .iter()

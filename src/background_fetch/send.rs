@@ -6,6 +6,9 @@
 //! (redirects included), the method a 301/302/303 turns into, and the
 //! request's redirect mode, and the `Referer` (`crate::net::referrer`).
 //! <https://fetch.spec.whatwg.org/#http-redirect-fetch>
+//!
+//! Step numbers below are those of the Fetch standard's "main fetch", "HTTP
+//! fetch", "HTTP-redirect fetch" and "CORS-preflight fetch".
 
 use std::collections::HashSet;
 
@@ -16,7 +19,7 @@ use url::Url;
 use super::types::RequestSpec;
 use crate::net::cors;
 
-/// Fetch's redirect limit.
+/// Fetch's redirect limit ("HTTP-redirect fetch", step 7).
 const MAX_REDIRECTS: usize = 20;
 
 /// How sending a request ended.
@@ -59,14 +62,20 @@ pub(super) async fn send(
   let mut body = Some(opts.body.clone()).filter(|b| !b.is_empty());
   let credentials = req.credentials == "include";
   // Fetch's response tainting: "cors" from the first cross-origin hop on.
+  // ("main fetch", step 12, "otherwise" branch.)
   let mut cors_tainting = false;
+  // Fetch: a request with a redirect-tainted origin serializes its origin
+  // ("serializing a request origin") as `null`.
   let mut tainted_origin = false;
   // The referrer, worked out again at each hop from the previous one.
+  // ("determine request's referrer", step 3: the client, none, or a URL.)
   let mut referrer = crate::net::referrer::source(req.referrer.as_deref(), &req.client_url);
   let mut referrer_policy = req.referrer_policy.clone();
   for hop in 0..=MAX_REDIRECTS {
     let cross = !req.origin.is_empty() && cors::is_cross_origin(&req.origin, &url);
     if cross {
+      // "Main fetch", step 12: a "same-origin" request to another origin is a
+      // network error; any other mode gets response tainting "cors".
       if req.mode == "same-origin" {
         return Sent::Refused(format!("{url} is not same-origin"));
       }
@@ -78,6 +87,10 @@ pub(super) async fn send(
       req.origin.as_str()
     };
     if cors_tainting {
+      // "HTTP fetch", step 4.1: a CORS-preflight fetch when the method is not
+      // CORS-safelisted or there are CORS-unsafe request-header names (the
+      // `preflighted` set stands in for the CORS-preflight cache); 4.1.2: a
+      // failed preflight is the response.
       let (needed, names) = cors::preflight_needed(method.as_str(), &headers);
       if needed && !preflighted.contains(url.as_str()) {
         match preflight(client, &url, origin, &method, &names, credentials).await {
@@ -89,6 +102,8 @@ pub(super) async fn send(
         }
       }
     }
+    // "Main fetch", step 9: the referrer is "determine request's referrer"
+    // (Referrer Policy), again for each hop ("HTTP-redirect fetch", step 22).
     referrer = referrer.and_then(|r| crate::net::referrer::determine(&r, &referrer_policy, &url));
     let mut builder = client.request(method.clone(), url.clone());
     if let Some(r) = &referrer {
@@ -96,6 +111,7 @@ pub(super) async fn send(
     }
     // Fetch appends `Origin` to CORS requests and to any that is not a
     // GET or HEAD.
+    // (Fetch, "append a request `Origin` header".)
     let unsafe_method = method != Method::GET && method != Method::HEAD;
     if !req.origin.is_empty() && (cors_tainting || unsafe_method) {
       builder = builder.header("Origin", origin);
@@ -111,6 +127,7 @@ pub(super) async fn send(
         .header(reqwest::header::CONTENT_LENGTH, b.len())
         .body((opts.upload)(b.clone()));
     }
+    // Background Fetch, "complete a record", step 8: add a range header.
     if let Some((from, validator)) = opts.range {
       builder = builder
         .header("Range", format!("bytes={from}-"))
@@ -122,6 +139,8 @@ pub(super) async fn send(
     };
     if cors_tainting {
       let pairs = super::download::header_pairs(&resp);
+      // "HTTP fetch", step 4.4: with response tainting "cors", a failed "CORS
+      // check" is a network error (redirects included).
       if let Err(why) = cors::check_response(origin, &pairs, credentials) {
         return Sent::Refused(why);
       }
@@ -131,23 +150,30 @@ pub(super) async fn send(
       .headers()
       .get(reqwest::header::LOCATION)
       .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    // "HTTP fetch", step 6: a redirect status; "HTTP-redirect fetch", steps
+    // 3-4: no `Location`, no redirect.
     let Some(location) = location.filter(|_| is_redirect(status)) else {
       return Sent::Response(resp);
     };
     // `manual` is followed: a record cannot hold an opaque-redirect
     // response (README, Background Fetch).
+    // "HTTP fetch", step 6.3: redirect mode "error" is a network error.
     if req.redirect == "error" {
       return Sent::Refused(format!(
         "{url} redirected, and the redirect mode is 'error'"
       ));
     }
+    // "HTTP-redirect fetch", steps 3 and 5: locationURL; failure is a network
+    // error.
     let Ok(next) = url.join(&location) else {
       return Sent::Refused(format!("{url} redirected to an invalid URL {location}"));
     };
+    // Step 6: not an HTTP(S) scheme.
     if !matches!(next.scheme(), "http" | "https") {
       return Sent::Refused(format!("{url} redirected to {next}, not HTTP(S)"));
     }
     // The checks the first URL went through apply to each redirect.
+    // ("HTTP-redirect fetch", step 22, runs "main fetch" again: its step 7.)
     if crate::net::policy::is_bad_port(&next) {
       return Sent::Refused(format!("{url} redirected to {next}, a blocked port"));
     }
@@ -157,11 +183,14 @@ pub(super) async fn send(
     {
       return Sent::Refused(format!("{url} redirected: {why}"));
     }
+    // Steps 9-10: a URL with credentials after a cross-origin hop (mode "cors"),
+    // or with response tainting "cors", is a network error.
     let has_credentials = !next.username().is_empty() || next.password().is_some();
     let next_cross = !req.origin.is_empty() && cors::is_cross_origin(&req.origin, &next);
     if has_credentials && (cors_tainting || (req.mode == "cors" && next_cross)) {
       return Sent::Refused(format!("{url} redirected to a URL with credentials"));
     }
+    // Step 19: "set request's referrer policy on redirect" (Referrer Policy).
     if let Some(policy) = resp
       .headers()
       .get("referrer-policy")
@@ -170,6 +199,8 @@ pub(super) async fn send(
     {
       referrer_policy = policy.to_string();
     }
+    // Step 12: 301/302 with POST, or 303 with neither GET nor HEAD, turn into
+    // a GET without a body (12.1) and without request-body headers (12.2).
     let code = status.as_u16();
     if (matches!(code, 301 | 302) && method == Method::POST)
       || (code == 303 && method != Method::GET && method != Method::HEAD)
@@ -178,6 +209,8 @@ pub(super) async fn send(
       body = None;
       headers.retain(|(k, _)| !is_request_body_header(k));
     }
+    // Step 13: crossing origins drops the CORS non-wildcard request-header
+    // names (`Authorization`).
     let hop_cross = cors::is_cross_origin(&url.origin().ascii_serialization(), &next);
     if hop_cross {
       headers.retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
@@ -186,6 +219,7 @@ pub(super) async fn send(
         tainted_origin = true;
       }
     }
+    // Step 18: the next URL; step 22: "main fetch" again (the next pass).
     url = next;
   }
   Sent::Refused(format!("more than {MAX_REDIRECTS} redirects"))
@@ -196,7 +230,8 @@ fn is_redirect(status: StatusCode) -> bool {
 }
 
 /// Fetch's request-body-header names, dropped when a redirect turns the
-/// request into a GET.
+/// request into a GET ("HTTP-redirect fetch", step 12.2); `Content-Length`
+/// too, which this client sets itself.
 fn is_request_body_header(name: &str) -> bool {
   [
     "content-encoding",
@@ -211,6 +246,10 @@ fn is_request_body_header(name: &str) -> bool {
 
 /// Sends the `OPTIONS` preflight: Err on a network error, Ok(Err) when the
 /// server does not allow the request.
+/// Fetch, "CORS-preflight fetch": steps 1-3 (an `OPTIONS` request with
+/// `Access-Control-Request-Method`), 4-5 (`Access-Control-Request-Headers`,
+/// the CORS-unsafe request-header names), 6 (fetch it), 7-8 (the checks, in
+/// `cors::check_preflight`). No `Accept: */*` (step 2) is set here.
 async fn preflight(
   client: &reqwest::Client,
   url: &Url,

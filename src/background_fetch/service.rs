@@ -2,6 +2,11 @@
 //! files), downloads their records with a bounded number running at once,
 //! streams bodies to disk, pauses offline and resumes with `Range`, resumes
 //! unfinished fetches after a restart, and reports progress and completion.
+//!
+//! Spec: Background Fetch (WICG), <https://wicg.github.io/background-fetch/>.
+//! This file keeps each registration's "active background fetches" and the
+//! method steps that read or change them; "perform a background fetch" and
+//! "complete a record" run in `download.rs`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -68,6 +73,8 @@ pub struct BgFetchService {
 /// fetches": from fetch() until every record has settled, but no longer
 /// once abort() (or the user) aborted it, as abort() removes it at once.
 /// Only an active fetch holds its id.
+/// Stands in for Background Fetch, "contains background fetch", steps 1-4
+/// (the map holds this very fetch under its id).
 fn is_active(s: &RegistrationState) -> bool {
   s.phase == Phase::Active && s.failure_reason != "aborted"
 }
@@ -209,23 +216,29 @@ impl BgFetchService {
   ) -> Result<RegistrationState, BgFetchError> {
     // Only an active fetch holds its id: once complete (even while its
     // final event runs) or aborted, the id may be used again.
+    // Background Fetch, "fetch(id, requests, options)", step 8.5: an id that
+    // is in the active background fetches rejects with a TypeError.
     if self.active(scope, id).is_some() {
       return Err(BgFetchError::TypeError(format!(
         "There already is a registration for the given id ('{id}')."
       )));
     }
+    // Step 8.8: uploadTotal is the total bytes of the request bodies.
     let upload_total: u64 = requests
       .iter()
       .map(|r| crate::ipc::decode_base64(&r.body).map_or(0, |b| b.len() as u64))
       .sum();
     let requested = download_total + upload_total;
     let available = self.available_bytes();
+    // Step 8.9: storing the requests would exceed the quota. Checked up front,
+    // and counting downloadTotal too (the spec counts the stored requests).
     if requested > available {
       return Err(BgFetchError::QuotaExceeded {
         requested,
         available,
       });
     }
+    // Step 8.12: the new background fetch (records, totals, icons, title).
     let state = RegistrationState {
       uid: new_uid(),
       scope: scope.to_string(),
@@ -245,12 +258,15 @@ impl BgFetchService {
       .into_iter()
       .map(|r| (r, format!("{}.body", new_uid())))
       .collect();
+    // Step 8.13: set bgFetchMap[id] to bgFetch (persisted).
     self.db(|s| s.insert(&state, &records))?;
+    // Step 8.16: in parallel, "perform a background fetch" with bgFetch.
     self.spawn_fetch(state.clone());
     Ok(state)
   }
 
   /// The active fetch with this id, if there is one (at most one can be).
+  /// Background Fetch, "get(id)", steps 2-3: active background fetches[id].
   pub fn active(&self, scope: &str, id: &str) -> Option<RegistrationState> {
     self
       .all()
@@ -269,6 +285,7 @@ impl BgFetchService {
   }
 
   /// Ids of the registration's active fetches.
+  /// Background Fetch, "getIds()", step 2: the keys of active background fetches.
   pub fn get_ids(&self, scope: &str) -> Vec<String> {
     self
       .all()
@@ -281,6 +298,8 @@ impl BgFetchService {
   /// The registration of `scope` is gone: its fetches stop, and no event
   /// is owed for them (there is no worker left to receive it). Their
   /// records are released.
+  /// Background Fetch, "Privacy and bandwidth usage": clearing a service worker
+  /// registration clears all its background fetches.
   pub fn forget_scope(&self, scope: &str) {
     for st in self.all() {
       if st.scope != scope || st.phase == Phase::Finished {
@@ -305,6 +324,10 @@ impl BgFetchService {
   }
 
   /// Aborts a fetch that is still downloading; false otherwise.
+  /// Background Fetch, "abort()", step 3: false if the active background
+  /// fetches do not contain the fetch (3.3); otherwise it leaves them (3.4:
+  /// `is_active` is false once aborted), abort() resolves true (3.5) and the
+  /// abort all flag is set (3.6: `cancel`).
   pub fn abort(&self, uid: &str) -> bool {
     self.fail(uid, "aborted")
   }
@@ -317,6 +340,9 @@ impl BgFetchService {
   /// Records the fetch's failure (the first one wins); `cancel` stops the
   /// records still downloading (a bad status lets them finish, so that
   /// they stay readable).
+  /// Background Fetch, "perform a background fetch", steps 5.3 and 8.5: the
+  /// result becomes "failure" with the failure reason. `cancel` is the abort
+  /// all flag (step 7 sets it for an immediate failure).
   pub(crate) fn set_failure(&self, uid: &str, reason: &str, cancel: bool) -> bool {
     let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
     let Some(r) = running.get_mut(uid) else {
@@ -344,6 +370,9 @@ impl BgFetchService {
 
   /// Waits until record `index` has settled: its response, or why it has
   /// none ("aborted", "network").
+  /// Background Fetch, "create record objects", step 2.8: responseReady
+  /// waits for the response; an unexposable one rejects, with an AbortError
+  /// if its result is "aborted" (2.8.3), else a TypeError (2.8.4).
   pub async fn record_response(&self, uid: &str, index: usize) -> Result<ResponseMeta, String> {
     loop {
       let notified = self.settled.notified();
@@ -367,6 +396,8 @@ impl BgFetchService {
     Some(self.config.dir.join("bodies").join(file))
   }
 
+  /// Offline, every resource is "temporarily unavailable" (Background Fetch,
+  /// "Infrastructure"): downloads wait for the network.
   pub fn set_online(&self, online: bool) {
     let was = self.online.send_replace(online);
     if was && !online {
@@ -377,6 +408,8 @@ impl BgFetchService {
   pub fn set_phase(&self, uid: &str, phase: Phase) -> Option<RegistrationState> {
     let mut st = self.state(uid)?;
     st.phase = phase;
+    // Background Fetch, "perform a background fetch", step 8.13.2: unset the
+    // records available flag.
     if phase == Phase::Finished {
       st.records_available = false;
     }
@@ -384,6 +417,8 @@ impl BgFetchService {
     Some(st)
   }
 
+  /// Background Fetch, "updateUI(options)", steps 5-6: the icons and title
+  /// that are present replace the fetch's.
   pub fn update_ui(&self, uid: &str, title: Option<String>, icons: Option<serde_json::Value>) {
     if let Some(mut st) = self.state(uid) {
       if let Some(t) = title {

@@ -1,5 +1,8 @@
 //! SQLite persistence for Background Fetch: one row per fetch and per
 //! record; every state change is one statement or one transaction.
+//! A fetch row is a Background Fetch "background fetch" (its id, totals,
+//! result, failure reason, title, icons); a record row is a "background
+//! fetch record": its request and its "response data" (the body is a file).
 
 use std::path::Path;
 
@@ -67,6 +70,8 @@ impl Store {
     Ok(Store { conn })
   }
 
+  /// Background Fetch, "fetch(id, requests, options)", steps 6.4-6.6 (the
+  /// records) and 8.13 (the fetch joins the registration's active fetches).
   pub fn insert(
     &mut self,
     s: &RegistrationState,
@@ -201,6 +206,8 @@ impl Store {
       .flatten()
   }
 
+  /// Background Fetch, "complete a record", step 11's "process response"
+  /// step 4: the record's response data keeps the response (not its body).
   pub fn save_response(
     &self,
     uid: &str,
@@ -233,6 +240,7 @@ impl Store {
     Ok(())
   }
 
+  /// The record's result is set: it has settled ("complete a record").
   pub fn settle(
     &self,
     uid: &str,

@@ -1,4 +1,7 @@
 //! The data Background Fetch keeps: registrations and their records.
+//! These are the spec's "background fetch" (`RegistrationState`), "background
+//! fetch record" (`RecordState`) and "background fetch response" (`ResponseMeta`
+//! plus the stored bytes).
 
 use serde::{Deserialize, Serialize};
 
@@ -41,19 +44,24 @@ pub struct RequestSpec {
   pub csp: Vec<String>,
   /// Why the request may not go out at all (mixed content, CSP): its
   /// record ends in a network error. Set by the browser.
+  /// (Fetch, "main fetch", step 7: blocked as mixed content or by CSP.)
   #[serde(default, skip_serializing_if = "Option::is_none")]
   pub blocked: Option<String>,
 }
 
+/// Where a fetch is in Background Fetch, "perform a background fetch".
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Phase {
   /// Downloading (or waiting to).
   Active,
   /// Every record settled; the final event is owed.
+  /// (Step 8: the result is set; step 8.13 fires the event.)
   Completed,
   /// The final event is running; its waitUntil is pending.
+  /// (Step 8.13.1: waiting until the event is no longer active.)
   EventDispatched,
   /// Done: records are no longer available.
+  /// (Step 8.13.2: the records available flag is unset.)
   Finished,
 }
 
@@ -77,6 +85,9 @@ impl Phase {
 }
 
 /// A registration as JavaScript sees it (camelCase), plus its phase.
+/// Background Fetch, "background fetch", and the copies a
+/// `BackgroundFetchRegistration` keeps of it (id, totals, uploaded,
+/// downloaded, result, failure reason, records available flag).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistrationState {
@@ -108,6 +119,7 @@ pub struct ResponseMeta {
   pub complete: bool,
 }
 
+/// Background Fetch, "background fetch record".
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordState {
@@ -120,6 +132,8 @@ pub struct RecordState {
 }
 
 /// Notifications for the browser side.
+/// (`Progress` is "update background fetch instances"; `Completed` is
+/// "perform a background fetch", step 8.)
 #[derive(Debug, Clone)]
 pub enum BgFetchEvent {
   Progress(RegistrationState),
@@ -150,6 +164,7 @@ impl From<rusqlite::Error> for BgFetchError {
 
 /// How many fetches download at once, and how many records of one fetch.
 /// Chromium-like defaults: 2 and 3.
+/// Not in the spec, which runs every record at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
   pub active_fetches: usize,

@@ -2,6 +2,10 @@
 //! one line per fetch (title, bytes, rate, ETA) through the terminal's
 //! status lines, and the user can click it or cancel the fetch
 //! (`swharness.clickBackgroundFetch`, `cancelBackgroundFetch`, `uiState`).
+//!
+//! Background Fetch, "display" a background fetch: the UI shows the origin's
+//! fetch, its title and progress, lets the user abort it (setting its abort
+//! all flag) and activate it ("fire a background fetch click event").
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,6 +38,8 @@ fn human(n: u64) -> String {
 }
 
 /// Renders the UI's line for a fetch.
+/// ("Display": the title, and the progress from the download total, the
+/// stored body bytes total and the result.)
 pub fn render(st: &RegistrationState, elapsed: f64) -> String {
   let title = if st.title.is_empty() {
     &st.id
@@ -108,6 +114,9 @@ pub fn show(browser: &Browser, st: &RegistrationState) {
 }
 
 /// Finds the fetch `id` among the registrations of the realm's origin.
+/// As in Background Fetch's WebDriver "background fetch click" command, steps
+/// 5-6: the newest fetch with that id, or an error. Differs: its registration
+/// is any of the origin's, not the one matching the page's URL (step 3).
 fn find(browser: &Browser, realm: RealmId, id: &str) -> Result<RegistrationState, HostError> {
   let svc = super::service(browser)?;
   let url = browser
@@ -122,6 +131,8 @@ fn find(browser: &Browser, realm: RealmId, id: &str) -> Result<RegistrationState
 
 /// The user clicks the download UI: Background Fetch, "fire a background
 /// fetch click event".
+/// (It fires "backgroundfetchclick", a BackgroundFetchEvent, with "fire a
+/// functional event" on the fetch's registration.)
 pub(super) async fn user_click(browser: &Browser, realm: RealmId, id: &str) -> HostResult {
   let st = find(browser, realm, id)?;
   browser.record_ui_action(json!({"action": "click", "id": id}));
@@ -138,6 +149,7 @@ pub(super) async fn user_click(browser: &Browser, realm: RealmId, id: &str) -> H
 }
 
 /// The user cancels in the download UI: the fetch is aborted.
+/// ("Display": the user aborts the fetch by setting its abort all flag.)
 pub(super) fn user_cancel(browser: &Browser, realm: RealmId, id: &str) -> HostResult {
   let st = find(browser, realm, id)?;
   browser.record_ui_action(json!({"action": "cancel", "id": id}));

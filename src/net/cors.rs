@@ -3,6 +3,9 @@
 //! that are not "simple" are preflighted with `OPTIONS`, and a response is
 //! only kept if the server allows the origin. A failed check is a network
 //! error: nothing of the response is stored.
+//!
+//! Spec: Fetch, "CORS protocol": "CORS check", "CORS-preflight fetch" and
+//! the request-header definitions (<https://fetch.spec.whatwg.org/>).
 
 use url::Url;
 
@@ -11,11 +14,14 @@ pub fn is_cross_origin(origin: &str, url: &Url) -> bool {
   url.origin().ascii_serialization() != origin
 }
 
+/// Fetch's "CORS-safelisted method".
 fn is_simple_method(method: &str) -> bool {
   matches!(method, "GET" | "HEAD" | "POST")
 }
 
 /// Fetch's CORS-safelisted request headers (the common cases).
+/// (Fetch's "CORS-safelisted request-header": a value longer than 128 bytes
+/// is not; `Content-Type` must be one of three MIME type essences.)
 fn is_safelisted_header(name: &str, value: &str) -> bool {
   if value.len() > 128 {
     return false;
@@ -41,6 +47,8 @@ fn is_safelisted_header(name: &str, value: &str) -> bool {
 
 /// The request's non-safelisted header names (lowercase, sorted), and
 /// whether a preflight is needed.
+/// Fetch's "CORS-unsafe request-header names" (sorted, lowercase), and the
+/// condition of "HTTP fetch", step 4.1 (there is no preflight cache here).
 pub fn preflight_needed(method: &str, headers: &[(String, String)]) -> (bool, Vec<String>) {
   let mut names: Vec<String> = headers
     .iter()
@@ -74,16 +82,21 @@ pub fn check_response(
   headers: &[(String, String)],
   credentials: bool,
 ) -> Result<(), String> {
+  // Steps 1-2: no `Access-Control-Allow-Origin` is a failure.
   let allowed = header(headers, "access-control-allow-origin")
     .ok_or_else(|| "no Access-Control-Allow-Origin header".to_string())?;
+  // Step 3: `*` when credentials mode is not "include".
   if allowed == "*" && !credentials {
     return Ok(());
   }
+  // Step 4: otherwise it must be the request's origin, serialized.
   if allowed != origin {
     return Err(format!(
       "Access-Control-Allow-Origin '{allowed}' does not allow the origin '{origin}'"
     ));
   }
+  // Steps 5-8: with credentials mode "include", only
+  // `Access-Control-Allow-Credentials: true` passes.
   if credentials && header(headers, "access-control-allow-credentials") != Some("true") {
     return Err("credentials are not allowed (Access-Control-Allow-Credentials)".into());
   }
@@ -91,6 +104,7 @@ pub fn check_response(
 }
 
 /// Checks a preflight's response for `method` and the header names.
+/// Fetch, "CORS-preflight fetch", steps 7-8.
 pub fn check_preflight(
   origin: &str,
   status: u16,
@@ -99,12 +113,19 @@ pub fn check_preflight(
   header_names: &[String],
   credentials: bool,
 ) -> Result<(), String> {
+  // Step 7: the CORS check passes and the status is an ok status; else step 8,
+  // a network error.
   if !(200..300).contains(&status) {
     return Err(format!("the preflight answered with status {status}"));
   }
   check_response(origin, headers, credentials)?;
+  // Steps 7.1-7.2: the allowed methods and header names (7.3, a header that
+  // does not parse, is not checked).
   let methods = list(headers, "access-control-allow-methods");
   let any = |l: &[String]| !credentials && l.iter().any(|m| m == "*");
+  // Step 7.5: a method that is not CORS-safelisted must be listed, or `*`
+  // without credentials. (Step 7.4, the use-CORS-preflight flag, has no use
+  // here.)
   if !is_simple_method(method) && !any(&methods) && !methods.iter().any(|m| m == method) {
     return Err(format!(
       "the method {method} is not allowed by the preflight"
@@ -114,6 +135,9 @@ pub fn check_preflight(
     .into_iter()
     .map(|h| h.to_ascii_lowercase())
     .collect();
+  // Step 7.7: each CORS-unsafe request-header name must be listed, or `*`
+  // without credentials. Differs: step 7.6 (`Authorization` is not covered
+  // by `*`) is not applied.
   for name in header_names {
     if !any(&allowed) && !allowed.contains(name) {
       return Err(format!(

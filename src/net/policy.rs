@@ -3,11 +3,19 @@
 //! page may not fetch from a non-trustworthy `http:` URL) and the page's
 //! Content-Security-Policy `connect-src` (falling back to `default-src`).
 //! A blocked request is a network error, not an exception in `fetch()`.
+//!
+//! These are Fetch's "main fetch", step 7: "should request be blocked due to
+//! a bad port", "should fetching request be blocked as mixed content" (Mixed
+//! Content) and "should request be blocked by Content Security Policy" (CSP).
 
 use url::Url;
 
 /// Potentially trustworthy per Secure Contexts: https/wss, loopback
 /// addresses, `localhost` and its subdomains.
+/// Secure Contexts, "Is url potentially trustworthy?" and "Is origin
+/// potentially trustworthy?": steps 1 (an opaque origin is not), 3 (https,
+/// wss), 4 (127.0.0.0/8, ::1) and 5 (localhost). Differs: `file:` (origin,
+/// step 6) and `about:blank`, `data:` (url, steps 1-2) are not trustworthy here.
 pub fn is_potentially_trustworthy(url: &Url) -> bool {
   match url.scheme() {
     "https" | "wss" => return true,
@@ -26,6 +34,7 @@ pub fn is_potentially_trustworthy(url: &Url) -> bool {
 }
 
 /// Fetch's "bad port" list (the ports Chromium refuses too).
+/// (Fetch's "bad port" list.)
 pub const BAD_PORTS: &[u16] = &[
   1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102,
   103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465,
@@ -41,6 +50,10 @@ pub fn is_bad_port(url: &Url) -> bool {
 }
 
 /// Why a request from `client` to `target` is blocked, if it is.
+/// Mixed Content, "should fetching request be blocked as mixed content?":
+/// allowed when the client does not prohibit mixed security contexts (step
+/// 1.1: its origin is not potentially trustworthy) or the URL is potentially
+/// trustworthy (1.2); blocked otherwise (2). Then CSP's `connect-src`.
 pub fn blocked_reason(client: &Url, csp: &[String], target: &Url) -> Option<String> {
   if is_potentially_trustworthy(client) && !is_potentially_trustworthy(target) {
     return Some(format!(
@@ -53,6 +66,8 @@ pub fn blocked_reason(client: &Url, csp: &[String], target: &Url) -> Option<Stri
 }
 
 /// The directive of `policy` that blocks connecting to `target`, if any.
+/// (CSP3, `connect-src`, with `default-src` as its fallback: "should request
+/// be blocked by Content Security Policy?")
 fn connect_src_violation(policy: &str, client: &Url, target: &Url) -> Option<String> {
   let directives: Vec<(String, Vec<&str>)> = policy
     .split(';')
@@ -156,6 +171,7 @@ fn source_matches(expr: &str, client: &Url, target: &Url) -> bool {
 }
 
 /// A source scheme allows the same scheme and its secure upgrade.
+/// (CSP3, "scheme-part match".)
 fn scheme_ok(source: &str, scheme: &str) -> bool {
   source == scheme || matches!((source, scheme), ("http", "https") | ("ws", "wss"))
 }

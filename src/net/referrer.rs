@@ -9,14 +9,20 @@ use url::Url;
 use crate::net::policy::is_potentially_trustworthy;
 
 /// A referrer URL longer than this is cut to its origin.
+/// ("Determine request's referrer", step 6.)
 const MAX_LEN: usize = 4096;
 
 /// The policy when the request names none.
+/// ("Default referrer policy"; Fetch's "main fetch", step 8, uses the policy
+/// container's when the request's is empty.)
 const DEFAULT_POLICY: &str = "strict-origin-when-cross-origin";
 
 /// The request's referrer, as `Request.referrer` gives it (`about:client`
 /// for the client, `""` for none, else a URL), made concrete with the
 /// client's URL; None for no referrer.
+/// "Determine request's referrer", step 3: switch on the request's referrer
+/// ("client": the client's URL; a URL: that URL). `""` is "no-referrer", for
+/// which Fetch's "main fetch", step 9, does not call it.
 pub fn source(referrer: Option<&str>, client: &str) -> Option<Url> {
   match referrer {
     None | Some("about:client") => Url::parse(client).ok(),
@@ -27,16 +33,24 @@ pub fn source(referrer: Option<&str>, client: &str) -> Option<Url> {
 
 /// The referrer to send to `target`, from `source` under `policy` (a
 /// policy token; empty or unknown means the default).
+/// Referrer Policy, "determine request's referrer", steps 4-8 (step 7, the
+/// user agent's own changes, makes none).
 pub fn determine(source: &Url, policy: &str, target: &Url) -> Option<Url> {
+  // Step 4: referrerURL.
   let url = strip(source, false)?;
+  // Step 5: referrerOrigin.
   let origin = strip(source, true)?;
+  // Step 6: a referrerURL longer than 4096 becomes referrerOrigin.
   let url = if url.as_str().len() > MAX_LEN {
     origin.clone()
   } else {
     url
   };
   let same_origin = url.origin() == target.origin();
+  // "referrerURL is a potentially trustworthy URL and request's current URL
+  // is not" (the strict policies and "no-referrer-when-downgrade").
   let downgrade = is_potentially_trustworthy(&url) && !is_potentially_trustworthy(target);
+  // Step 8: the statements for the policy.
   match normalize(policy) {
     "no-referrer" => None,
     "no-referrer-when-downgrade" => (!downgrade).then_some(url),
@@ -53,6 +67,8 @@ pub fn determine(source: &Url, policy: &str, target: &Url) -> Option<Url> {
 
 /// The policy a redirect response's `Referrer-Policy` header sets, if it
 /// names a known one (the last known token of the list wins).
+/// Referrer Policy, "parse a referrer policy from a `Referrer-Policy`
+/// header", steps 1-4, for "set request's referrer policy on redirect".
 pub fn from_header(value: &str) -> Option<&'static str> {
   value
     .split(',')
@@ -81,6 +97,9 @@ fn known(token: &str) -> Option<&'static str> {
 
 /// "Strip url for use as a referrer": no credentials, no fragment; with
 /// `origin_only`, no path or query either. Local schemes give none.
+/// Steps: 1-2 (no URL or a local scheme: no referrer; here any scheme but
+/// http(s)), 3-4 (no username or password), 5 (no fragment), 6 (origin
+/// only: no path, no query), 7 (return it).
 fn strip(url: &Url, origin_only: bool) -> Option<Url> {
   if !matches!(url.scheme(), "http" | "https") {
     return None;

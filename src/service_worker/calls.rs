@@ -2,6 +2,8 @@
 //! `ServiceWorkerContainer`, `ServiceWorkerRegistration`, `Clients`,
 //! messages, `importScripts`, and a document's CSP; decoded once into
 //! [`Call`].
+//!
+//! Spec: Service Workers; the method steps named at each call.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -83,12 +85,17 @@ pub(super) async fn handle(
     .ok_or_else(|| HostError::invalid_state("unknown realm"))?;
   match call {
     Call::Register { script_url, scope } => {
+      // `ServiceWorkerContainer.register(scriptURL, options)`, steps 3-6: parse
+      // the URLs and "Start Register" (see `lifecycle`).
       let (script_url, scope) =
         lifecycle::resolve_register_args(&here, &script_url, scope.as_deref())?;
       let outcome = lifecycle::register(browser, script_url, scope).await?;
       Ok(outcome.snapshot)
     }
     Call::Update { scope } => {
+      // `ServiceWorkerRegistration.update()`, steps 2-3 (no newest worker: an
+      // InvalidStateError) and 6-8 (an update job for the newest worker's script
+      // URL). Step 4 (called by an installing worker) is not checked.
       let script = super::with(browser, |s| {
         let r = s.registry.regs.get(&scope)?;
         let v = r.installing.or(r.waiting).or(r.active)?;
@@ -97,6 +104,9 @@ pub(super) async fn handle(
       let script = script.ok_or_else(|| HostError::invalid_state("The registration is gone"))?;
       Ok(lifecycle::register(browser, script, scope).await?.snapshot)
     }
+    // `getRegistration(clientURL)`: steps 3-4 (parse; failure is a TypeError),
+    // 6 (another origin is a SecurityError) and 8.1-8.3 ("Match Service Worker
+    // Registration", or undefined).
     Call::GetRegistration { url } => {
       let url = here
         .join(&url)
@@ -114,6 +124,8 @@ pub(super) async fn handle(
           .unwrap_or(Value::Null)
       }))
     }
+    // `getRegistrations()`, step 4.2: the registrations of the caller's origin
+    // (the spec: storage key).
     Call::GetRegistrations {} => Ok(super::with(browser, |s| {
       Value::Array(
         s.registry
@@ -124,15 +136,21 @@ pub(super) async fn handle(
           .collect(),
       )
     })),
+    // The `ready` getter, step 3.
     Call::Ready {} => lifecycle::ready(browser, here)
       .await
       .unwrap_or_else(|_| Err(HostError::invalid_state("shut down"))),
+    // `ServiceWorkerRegistration.unregister()`: an unregister job.
     Call::Unregister { scope } => Ok(json!(lifecycle::unregister(browser, &scope))),
+    // `ServiceWorkerGlobalScope.skipWaiting()`.
     Call::SkipWaiting {} => {
       let v = worker_of(browser, realm)?;
       lifecycle::skip_waiting(browser, v).await;
       Ok(Value::Null)
     }
+    // `importScripts(urls)` ("import scripts into worker global scope"):
+    // every call fetches; the script resource map of the spec's steps is not
+    // kept, so a worker past "installing" fetches from the network too.
     Call::ImportScripts { urls } => {
       let mut out = Vec::new();
       for u in urls {
@@ -149,6 +167,8 @@ pub(super) async fn handle(
       }
       Ok(Value::Array(out))
     }
+    // `ServiceWorker.postMessage(message, options)`: a `message` event (an
+    // ExtendableMessageEvent) in the worker, with the sender as its source.
     Call::PostMessageToWorker {
       worker_id: target,
       data,
@@ -173,6 +193,7 @@ pub(super) async fn handle(
       });
       Ok(Value::Null)
     }
+    // `Client.postMessage(message, options)`.
     Call::PostMessageToClient { client_id, data } => {
       let v = worker_of(browser, realm)?;
       clients::post_to_client(browser, v, &client_id, data)
@@ -182,21 +203,28 @@ pub(super) async fn handle(
       client_type,
     } => {
       let v = worker_of(browser, realm)?;
+      // `Clients.matchAll(options)`, steps 2.5.1-2.5.2: a "window" or "all"
+      // type matches window clients; "worker" and "sharedworker" find none.
       // Every client of a run is a window.
       if !matches!(client_type.as_str(), "window" | "all") {
         return Ok(json!([]));
       }
       Ok(clients::match_all(browser, v, include_uncontrolled))
     }
+    // `Clients.get(id)`.
     Call::ClientsGet { id } => Ok(clients::get(browser, &id)),
+    // `Clients.openWindow(url)`.
     Call::ClientsOpenWindow { url } => {
       let v = worker_of(browser, realm)?;
       clients::open_window(browser, v, &url)
     }
+    // `Clients.claim()`.
     Call::ClientsClaim {} => {
       let v = worker_of(browser, realm)?;
       clients::claim(browser, v)
     }
+    // HTML, a `<meta http-equiv="Content-Security-Policy">`: the policy is
+    // enforced on the document's fetches (CSP).
     Call::SetContentSecurityPolicy { policy } => {
       let client = clients::client_of(browser, realm)
         .ok_or_else(|| HostError::invalid_state("only a window has a document"))?;

@@ -1,6 +1,9 @@
 //! Window clients: the pages of a run. Each `--client` script runs in its
 //! own window realm; `clients.openWindow()` adds a window that the
 //! simulated UI opened (it has a URL but runs no script).
+//!
+//! Spec: Service Workers, the `Clients` and `Client` method steps; a client
+//! here is a "service worker client" (a window client).
 
 use serde_json::{json, Value};
 use url::Url;
@@ -56,6 +59,8 @@ pub struct Client {
 }
 
 impl Client {
+  /// What "Create Window Client" gives a realm: the frame type ("Get Frame
+  /// Type": always "top-level"), visibility state and focus state.
   pub fn info(&self) -> Value {
     json!({
       "id": self.id,
@@ -101,6 +106,8 @@ fn getrandom_fill(buf: &mut [u8]) {
 }
 
 /// The active worker that controls a new client at `url`, if any.
+/// (The client's "active service worker": "Match Service Worker
+/// Registration" for its URL, if that registration has an active worker.)
 fn controller_for(browser: &Browser, url: &Url) -> Option<VersionId> {
   super::with(browser, |s| {
     let r = s.registry.match_scope(url)?;
@@ -257,6 +264,10 @@ pub fn realm_of(browser: &Browser, id: &str) -> Option<RealmId> {
 }
 
 /// `clients.matchAll(options)` for the worker `version`.
+/// Service Workers, `matchAll(options)`, step 2.2: the clients of the
+/// worker's origin (the spec: storage key), without those it does not
+/// control unless `includeUncontrolled` (2.2.3). Sorted in creation order,
+/// not focused first (differs from step 2.6.4).
 pub fn match_all(browser: &Browser, version: VersionId, include_uncontrolled: bool) -> Value {
   super::with(browser, |s| {
     let origin = s
@@ -276,6 +287,9 @@ pub fn match_all(browser: &Browser, version: VersionId, include_uncontrolled: bo
   })
 }
 
+/// Service Workers, `get(id)`, step 2.1: the client with that id. Differs:
+/// any client of the run, where the spec looks only at those of the worker's
+/// storage key.
 pub fn get(browser: &Browser, id: &str) -> Value {
   super::with(browser, |s| {
     s.clients.get(id).map(|c| c.info()).unwrap_or(Value::Null)
@@ -283,6 +297,11 @@ pub fn get(browser: &Browser, id: &str) -> Value {
 }
 
 /// `clients.openWindow(url)`: the simulated UI opens a window.
+/// Service Workers, `openWindow(url)`: steps 1-2 (parse the URL, here
+/// against the script URL; failure is a TypeError), 7 (a new top-level
+/// browsing context navigated to it), 7.2.7.1 (another origin resolves
+/// with null) and 7.2.7.2-7.2.7.3 ("Create Window Client"). Not checked:
+/// step 3 (`about:blank`) and step 4 (user activation).
 pub fn open_window(browser: &Browser, version: VersionId, url: &str) -> HostResult {
   let base = super::with(browser, |s| {
     s.registry
@@ -304,6 +323,11 @@ pub fn open_window(browser: &Browser, version: VersionId, url: &str) -> HostResu
 
 /// `clients.claim()`: the worker becomes the controller of every client in
 /// its scope.
+/// Service Workers, `claim()`: step 1 (only an active worker; else an
+/// InvalidStateError), 3.1 (each client), 3.1.4-3.1.5 (whose URL is in the
+/// worker's scope: a prefix match here, not "Match Service Worker
+/// Registration"), 3.1.6.2 (set its active service worker) and 3.1.6.3
+/// ("Notify Controller Change").
 pub fn claim(browser: &Browser, version: VersionId) -> HostResult {
   let claimed: Vec<RealmId> = super::with(browser, |s| {
     let Some(v) = s.registry.versions.get(&version) else {
@@ -339,6 +363,9 @@ pub fn claim(browser: &Browser, version: VersionId) -> HostResult {
 }
 
 /// `Client.postMessage` from the worker to a client.
+/// Service Workers, `Client.postMessage(message, options)`, step 4: find the
+/// target client (4.2-4.3) and add a task to its client message queue that
+/// dispatches `message` with the origin and source (4.5).
 pub fn post_to_client(
   browser: &Browser,
   version: VersionId,

@@ -1,6 +1,9 @@
 //! The service worker jobs (Service Workers spec, "Register", "Update",
 //! "Install", "Activate", "Try Activate", "Unregister") and
 //! `navigator.serviceWorker.ready`. Jobs run one at a time.
+//!
+//! Spec: Service Workers, Appendix A. Step numbers below are those of the
+//! algorithm named in the function's doc comment.
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -46,6 +49,8 @@ impl Command for ControllerChange {
 
 /// Sends the registration's current state to every realm, so that their
 /// ServiceWorkerRegistration and ServiceWorker objects stay live.
+/// (Service Workers, "Update Registration State": the tasks that set the
+/// installing, waiting and active attributes of every registration object.)
 pub(super) fn broadcast_registration(browser: &Browser, scope: &str) {
   let registration = super::with(browser, |s| s.registry.snapshot(scope));
   browser.broadcast(&RegistrationUpdate {
@@ -54,6 +59,8 @@ pub(super) fn broadcast_registration(browser: &Browser, scope: &str) {
   });
 }
 
+/// Service Workers, "Update Worker State", steps 2-4 (step 4's tasks set
+/// `state` and fire `statechange` in each realm).
 fn set_state(browser: &Browser, version: VersionId, state: WorkerState) {
   let info = super::with(browser, |s| {
     let v = s.registry.versions.get_mut(&version)?;
@@ -70,19 +77,26 @@ fn set_state(browser: &Browser, version: VersionId, state: WorkerState) {
 }
 
 /// Validates a `register()` call as the spec's "Start Register" does.
+/// `register(scriptURL, options)`, steps 3 and 5 (parse against the API base
+/// URL), and "Start Register": steps 1 (failure), 3 (script scheme), 5-6 (the
+/// default scope "./"), 7 (no fragment). "Register", steps 2-3 (same origin),
+/// and the path check of "Update" are made here too, before any job runs.
 pub fn resolve_register_args(
   client_url: &Url,
   script: &str,
   scope: Option<&str>,
 ) -> Result<(Url, String), HostError> {
+  // "Start Register", step 1: a script URL that does not parse is a TypeError.
   let script_url = client_url
     .join(script)
     .map_err(|_| HostError::type_error(format!("Invalid script URL '{script}'")))?;
+  // Step 3: the script URL must be http(s).
   if !matches!(script_url.scheme(), "http" | "https") {
     return Err(HostError::type_error(format!(
       "The script URL '{script_url}' must be http or https"
     )));
   }
+  // Steps 5-6: the scope defaults to "./" resolved against the script URL.
   let scope_url = match scope {
     Some(s) => client_url
       .join(s)
@@ -91,6 +105,8 @@ pub fn resolve_register_args(
       .join("./")
       .map_err(|_| HostError::type_error("Invalid scope"))?,
   };
+  // "Register", steps 2-3: script and scope are same origin with the
+  // referrer, else a SecurityError.
   if script_url.origin() != client_url.origin() || scope_url.origin() != client_url.origin() {
     return Err(HostError::new(
       "SecurityError",
@@ -98,11 +114,15 @@ pub fn resolve_register_args(
     ));
   }
   let mut scope_url = scope_url;
+  // "Start Register", step 7.
   scope_url.set_fragment(None);
   let script_dir = script_url
     .join("./")
     .map(|u| u.path().to_string())
     .unwrap_or_default();
+  // "Update", steps 13 and 16 of "perform the fetch": the scope must start
+  // with the max scope (the script's directory; `Service-Worker-Allowed` is
+  // not supported), else a SecurityError.
   if !scope_url.path().starts_with(&script_dir) {
     return Err(HostError::new(
       "SecurityError",
@@ -124,18 +144,26 @@ pub struct JobOutcome {
 }
 
 /// "Register"/"Update": fetch the script, and if it is new, install it.
+/// Service Workers, "Register" and "Update" (a job of type register or
+/// update); it continues with "Install" and "Try Activate".
 pub async fn register(
   browser: &Browser,
   script_url: Url,
   scope: String,
 ) -> Result<JobOutcome, HostError> {
+  // "Schedule Job" / "Run Job": here one job queue for every scope.
   let _job = super::context(browser).job_lock.lock().await;
   let same = super::with(browser, |s| {
     s.registry
       .newest(&scope)
       .map(|v| v.script_url == script_url)
   });
+  // "Update", step 8: fetch the script.
   let source = browser.opts().net.fetch_script(&script_url).await?;
+  // "Update", step 8's "perform the fetch", step 20, and step 10: a script
+  // that is byte-for-byte the same resolves with the registration. Differs
+  // from "Register", step 5, which resolves without fetching again when the
+  // script URL is the same.
   if same == Some(true) {
     let unchanged = super::with(browser, |s| {
       s.registry.newest(&scope).map(|v| v.source == source)
@@ -148,6 +176,8 @@ pub async fn register(
       });
     }
   }
+  // "Register", step 6: "Set Registration" for a new scope; "Update", steps
+  // 11-12: the new service worker.
   let (version, was_new) = super::with(browser, |s| {
     let was_new = !s.registry.regs.contains_key(&scope);
     s.registry
@@ -167,6 +197,8 @@ pub async fn register(
     json!({"worker": version, "scope": scope, "scriptURL": script_url.as_str(), "state": "parsed"}),
   );
   // Evaluate the script once now: a script that throws fails the job.
+  // "Update", step 16: "Run Service Worker"; step 17: on failure, reject the
+  // job with a TypeError and drop the registration if it was new.
   if let Err(e) = start_worker(browser, version).await {
     super::with(browser, |s| {
       if let Some(v) = s.registry.versions.get_mut(&version) {
@@ -180,6 +212,8 @@ pub async fn register(
   }
   // Install: the registration's installing worker is set and register()
   // resolves; the rest of the job continues in the background.
+  // "Install", step 4: "Update Registration State" (installing). An earlier
+  // installing worker still installing becomes redundant.
   let old_installing = super::with(browser, |s| {
     let r = s.registry.regs.get_mut(&scope)?;
     r.installing.replace(version)
@@ -189,6 +223,7 @@ pub async fn register(
   }
   super::with(browser, |s| {
     if let Some(v) = s.registry.versions.get_mut(&version) {
+      // "Install", step 5: "Update Worker State" (installing).
       v.state = WorkerState::Installing;
     }
   });
@@ -198,6 +233,8 @@ pub async fn register(
     "lifecycle",
     json!({"worker": version, "scope": scope, "scriptURL": script_url.as_str(), "state": "installing"}),
   );
+  // "Install", steps 7-9: resolve the job promise (the snapshot returned
+  // below) and fire `updatefound` on every registration object.
   browser.broadcast(&UpdateFound { scope: &scope });
   let (tx, rx) = oneshot::channel();
   let guard = browser.busy();
@@ -213,9 +250,14 @@ pub async fn register(
   })
 }
 
+/// Service Workers, "Install", steps 11-22.
 async fn install_and_activate(browser: &Browser, version: VersionId, scope: &str) -> WorkerState {
+  // Step 11: dispatch `install`; it fails if any extend lifetime promise
+  // rejects (11.3.1.4.4) or the worker does not run (11.2).
   let installed = dispatch_event(browser, version, "install", json!({})).await;
   let ok = matches!(&installed, Ok(v) if v["rejected"] != json!(true));
+  // Step 12: installing failed: redundant (12.1), no installing worker
+  // (12.2), and the registration goes if it has no worker left (12.3).
   if !ok {
     if let Err(e) = &installed {
       browser.trace("install-failed", json!({"worker": version, "error": e}));
@@ -238,6 +280,8 @@ async fn install_and_activate(browser: &Browser, version: VersionId, scope: &str
     }
     return WorkerState::Redundant;
   }
+  // Steps 16-18: a waiting worker is terminated and redundant; the installing
+  // worker becomes the waiting worker.
   let old_waiting = super::with(browser, |s| {
     let r = s.registry.regs.get_mut(scope)?;
     r.installing = None;
@@ -246,6 +290,7 @@ async fn install_and_activate(browser: &Browser, version: VersionId, scope: &str
   if let Some(old) = old_waiting {
     make_redundant(browser, old);
   }
+  // Step 19: "Update Worker State" (installed); step 22: "Try Activate".
   set_state(browser, version, WorkerState::Installed);
   try_activate(browser, scope).await;
   super::with(browser, |s| {
@@ -259,7 +304,12 @@ async fn install_and_activate(browser: &Browser, version: VersionId, scope: &str
 
 /// Activates the waiting worker if nothing holds it back: no active
 /// worker, `skipWaiting()`, or an active worker that controls no client.
+/// Service Workers, "Try Activate", then "Activate".
 pub async fn try_activate(browser: &Browser, scope: &str) {
+  // "Try Activate", steps 1 and 3: a waiting worker activates if there is no
+  // active worker, its skip waiting flag is set, or no client uses the
+  // registration. Differs: step 2 (an active worker still "activating") and
+  // "Service Worker Has No Pending Events" are not checked.
   let next = super::with(browser, |s| {
     let r = s.registry.regs.get(scope)?;
     let waiting = r.waiting?;
@@ -274,6 +324,8 @@ pub async fn try_activate(browser: &Browser, scope: &str) {
     (r.active.is_none() || skip || !active_controls).then_some(waiting)
   });
   let Some(version) = next else { return };
+  // "Activate", steps 3-4: "Update Registration State" (active, then no
+  // waiting worker).
   let old_active = super::with(browser, |s| {
     let r = s.registry.regs.get_mut(scope)?;
     r.waiting = None;
@@ -281,6 +333,9 @@ pub async fn try_activate(browser: &Browser, scope: &str) {
   });
   if let Some(old) = old_active {
     // Clients of the old worker now use the new one.
+    // "Activate", step 2: the old active worker is terminated and redundant;
+    // step 9: the clients using the registration get the new active worker,
+    // with "Notify Controller Change".
     let moved: Vec<RealmId> = super::with(browser, |s| {
       s.clients
         .values_mut()
@@ -302,6 +357,7 @@ pub async fn try_activate(browser: &Browser, scope: &str) {
       );
     }
   }
+  // "Activate", step 5: "Update Worker State" (activating).
   set_state(browser, version, WorkerState::Activating);
   let (script_url, source) = super::with(browser, |s| {
     let v = &s.registry.versions[&version];
@@ -313,12 +369,17 @@ pub async fn try_activate(browser: &Browser, scope: &str) {
   {
     eprintln!("warning: could not persist the registration {scope}: {e:#}");
   }
+  // "Activate", step 11: dispatch `activate` and wait until it is not active.
   let _ = dispatch_event(browser, version, "activate", json!({})).await;
+  // "Activate", step 12: "Update Worker State" (activated). Then step 7:
+  // resolve the ready promises (here after the activate event, not before).
   set_state(browser, version, WorkerState::Activated);
   wake_ready_waiters(browser);
   browser.notify(BrowserEvent::WorkerActivated { scope });
 }
 
+/// "Terminate Service Worker" and "Update Worker State" (redundant), as in
+/// "Install", step 16, "Activate", step 2, and "Clear Registration".
 fn make_redundant(browser: &Browser, version: VersionId) {
   set_state(browser, version, WorkerState::Redundant);
   let realm = super::with(browser, |s| {
@@ -331,6 +392,8 @@ fn make_redundant(browser: &Browser, version: VersionId) {
 
 /// Resolves `navigator.serviceWorker.ready` for `url` once a registration
 /// matching it has an active worker.
+/// Service Workers, the `ready` getter, step 3: "Match Service Worker
+/// Registration" for the client's URL, resolved once it has an active worker.
 pub fn ready(browser: &Browser, url: Url) -> oneshot::Receiver<HostResult> {
   let (tx, rx) = oneshot::channel();
   super::with(browser, |s| s.registry.ready_waiters.push((url, tx)));
@@ -338,6 +401,7 @@ pub fn ready(browser: &Browser, url: Url) -> oneshot::Receiver<HostResult> {
   rx
 }
 
+/// ("Activate", step 7, and the `ready` getter, step 3.4.)
 fn wake_ready_waiters(browser: &Browser) {
   super::with(browser, |s| {
     let waiters = std::mem::take(&mut s.registry.ready_waiters);
@@ -363,6 +427,10 @@ fn wake_ready_waiters(browser: &Browser) {
 
 /// `registration.unregister()`: removes the registration at once; its
 /// workers become redundant.
+/// Service Workers, `unregister()` and "Unregister": steps 3 (no registration:
+/// false), 4 (remove it from the registration map) and 5 (true). Differs from
+/// step 6, "Try Clear Registration": "Clear Registration" runs at once, and
+/// the clients lose their controller now rather than when they unload.
 pub fn unregister(browser: &Browser, scope: &str) -> bool {
   let reg = super::with(browser, |s| s.registry.regs.remove(scope));
   let Some(reg) = reg else { return false };
@@ -392,6 +460,8 @@ pub fn unregister(browser: &Browser, scope: &str) -> bool {
 }
 
 /// `skipWaiting()` from the worker.
+/// Service Workers, `skipWaiting()`, steps 2.1-2.2: set the skip waiting flag
+/// and "Try Activate".
 pub async fn skip_waiting(browser: &Browser, version: VersionId) {
   let scope = super::with(browser, |s| {
     let v = s.registry.versions.get_mut(&version)?;

@@ -1,6 +1,8 @@
 //! The service worker registry: registrations by scope, their worker
 //! versions (Service Workers spec, "service worker registration" and
 //! "service worker" concepts), and what realms see of them.
+//!
+//! Spec: Service Workers, <https://w3c.github.io/ServiceWorker/>.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,6 +15,8 @@ pub use crate::browser::VersionId;
 use crate::ipc::{HostResult, RealmId};
 use crate::storage::database::Store;
 
+/// A service worker's "state" ("parsed" is the initial one, see "Update
+/// Worker State", step 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WorkerState {
@@ -24,6 +28,8 @@ pub enum WorkerState {
   Redundant,
 }
 
+/// A "service worker": its script url, script resource, state and "skip
+/// waiting flag".
 pub struct Version {
   pub id: VersionId,
   pub scope: String,
@@ -34,6 +40,8 @@ pub struct Version {
   pub skip_waiting: bool,
 }
 
+/// A "service worker registration": its scope url and its installing,
+/// waiting and active workers.
 #[derive(Default)]
 pub struct Registration {
   pub scope: String,
@@ -42,6 +50,8 @@ pub struct Registration {
   pub active: Option<VersionId>,
 }
 
+/// The "registration map", keyed by scope (not by storage key and scope: a
+/// scope URL already holds its origin).
 #[derive(Default)]
 pub struct Registry {
   next_version: VersionId,
@@ -75,6 +85,8 @@ impl Registry {
     Ok(reg)
   }
 
+  /// Service Workers, "Update", steps 11-12: a new service worker with the
+  /// job's script url and the fetched script.
   pub(super) fn new_version(&mut self, scope: &str, script_url: Url, source: String) -> VersionId {
     self.next_version += 1;
     let id = self.next_version;
@@ -94,6 +106,8 @@ impl Registry {
   }
 
   /// The registration whose scope is the longest prefix of `url`.
+  /// Service Workers, "Match Service Worker Registration", step 6: the longest
+  /// scope that `url` starts with (prefix-based, as the spec notes).
   pub fn match_scope(&self, url: &Url) -> Option<&Registration> {
     let s = url.as_str();
     self
@@ -110,6 +124,9 @@ impl Registry {
     }
   }
 
+  /// What "getting the service worker registration object" builds in a realm.
+  /// `updateViaCache` is always "imports": update via cache modes are not
+  /// supported.
   pub fn snapshot(&self, scope: &str) -> Value {
     match self.regs.get(scope) {
       Some(r) => json!({
@@ -123,6 +140,8 @@ impl Registry {
     }
   }
 
+  /// Service Workers, "Get Newest Worker", steps 3-5: the installing, else the
+  /// waiting, else the active worker.
   pub(super) fn newest(&self, scope: &str) -> Option<&Version> {
     let r = self.regs.get(scope)?;
     r.installing

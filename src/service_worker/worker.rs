@@ -27,6 +27,7 @@ impl Command for DispatchEvent<'_> {
 }
 
 /// Starts the worker's realm if it is not running, evaluating its script.
+/// Service Workers, "Run Service Worker".
 pub(super) async fn start_worker(
   browser: &Browser,
   version: VersionId,
@@ -44,9 +45,11 @@ pub(super) async fn start_worker(
   let Some((running, scope, script_url, source, state)) = info else {
     return Err(HostError::invalid_state("the service worker is gone"));
   };
+  // Step 2: a running worker is returned as it is.
   if let Some(realm) = running {
     return Ok(realm);
   }
+  // Step 3: a redundant worker does not run ("failure").
   if state == WorkerState::Redundant {
     return Err(HostError::invalid_state("the service worker is redundant"));
   }
@@ -75,6 +78,7 @@ pub(super) async fn start_worker(
       "color": crate::browser::terminal::console_colors(),
     })
   });
+  // Step 8: a new agent and realm with a ServiceWorkerGlobalScope (8.1-8.9).
   let realm = browser
     .spawn_realm(
       RealmKind::ServiceWorker,
@@ -90,6 +94,7 @@ pub(super) async fn start_worker(
     }
   });
   browser.trace("worker-started", json!({"worker": version, "scope": scope}));
+  // Step 8.13: run the classic script.
   let evaluated = browser
     .request(
       realm,
@@ -99,6 +104,8 @@ pub(super) async fn start_worker(
       },
     )
     .await;
+  // A script that throws: "Update", step 17, fails the job on an abrupt
+  // completion; here it is a failure to start for every caller (step 10).
   if let Err(e) = evaluated {
     browser.count_uncaught();
     eprintln!("[{}] Uncaught {}", browser.realm_label(realm), e.message);
@@ -120,6 +127,13 @@ pub(super) async fn start_worker(
 /// Dispatches an extendable event into the worker (starting it if needed)
 /// and waits until its `waitUntil` promises settle. The handler answers
 /// `{rejected: bool}` plus event-specific fields.
+/// Service Workers, "Fire Functional Event" (and the `install` and
+/// `activate` dispatch of "Install", step 11.3, and "Activate", step 11):
+/// step 5 runs the worker, step 6 queues the task that creates and
+/// dispatches the event, and the answer comes once the event is no longer
+/// active (its extend lifetime promises settled). Not done here: "Should Skip
+/// Event" (step 3), waiting for an "activating" worker (step 4) and "Soft
+/// Update" (step 8).
 pub async fn dispatch_event(
   browser: &Browser,
   version: VersionId,
@@ -147,6 +161,8 @@ pub async fn dispatch_event(
 
 /// After a realm reports idle: an idle service worker is stopped after the
 /// configured timeout, as browsers do; the next event starts it again.
+/// ("Terminate Service Worker", as the user agent may: the spec only asks
+/// not to while "Service Worker Has No Pending Events" is false.)
 pub(super) fn on_realm_idle(browser: &Browser, realm: RealmId, timeout: Option<Duration>) {
   let Some(timeout) = timeout else {
     return;

@@ -2,6 +2,11 @@
 //! origin, in the browser's SQLite database with bodies as files beside it
 //! (names are generated, never taken from URLs). The realms' calls
 //! (`cacheStorage.*`) are decoded once into [`Call`].
+//!
+//! A cache is a "request response list"; an origin's caches are its "name to
+//! cache map" (the spec keys it by storage key). Step numbers are those of the
+//! Service Workers spec's method steps and of "Query Cache", "Request Matches
+//! Cached Item" and "Batch Cache Operations".
 
 use std::any::Any;
 use std::sync::Arc;
@@ -51,6 +56,23 @@ impl Feature for CacheStorage {
   }
 }
 
+/// What `Cache.put` stores: the request, the response and its body.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PutArgs {
+  cache: String,
+  url: String,
+  method: String,
+  request_headers: Value,
+  response_url: String,
+  status: i64,
+  status_text: String,
+  headers: Value,
+  /// The body, base64; or the token of a stored body to copy.
+  body: Option<String>,
+  body_token: Option<String>,
+}
+
 /// The query of `match`, `matchAll`, `keys` and `delete`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -72,29 +94,11 @@ struct QueryArgs {
   deny_unknown_fields
 )]
 enum Call {
-  Open {
-    cache: String,
-  },
-  Has {
-    cache: String,
-  },
-  DeleteCache {
-    cache: String,
-  },
+  Open { cache: String },
+  Has { cache: String },
+  DeleteCache { cache: String },
   Names {},
-  Put {
-    cache: String,
-    url: String,
-    method: String,
-    request_headers: Value,
-    response_url: String,
-    status: i64,
-    status_text: String,
-    headers: Value,
-    /// The body, base64; or the token of a stored body to copy.
-    body: Option<String>,
-    body_token: Option<String>,
-  },
+  Put(Box<PutArgs>),
   Match(QueryArgs),
   Keys(QueryArgs),
   Delete(QueryArgs),
@@ -130,7 +134,13 @@ impl Query {
       ignore_method: args.ignore_method,
     }
   }
+  /// Service Workers, "Request Matches Cached Item", steps 2-5: the URLs are
+  /// equal without fragments (and without queries if `ignoreSearch`). Its
+  /// steps 6-8 (`Vary`) are not applied, and `ignoreVary` is not supported.
   fn matches(&self, url: &str, method: &str) -> bool {
+    // (The method steps' check, e.g. `Cache.matchAll`, step 2.1.2, and
+    // `Cache.delete`, step 2.2; "Request Matches Cached Item", step 1, always
+    // passes, as put() stores GETs only.)
     // A stored entry is always a GET; a query for another method matches
     // nothing unless ignoreMethod is set.
     if !self.ignore_method && self.method.as_deref().is_some_and(|m| m != "GET") {
@@ -170,6 +180,7 @@ struct Entry {
   body_len: i64,
 }
 
+/// A cache's "request response list", in the order entries were added.
 fn entries(store: &Store, cache: i64) -> Result<Vec<Entry>, HostError> {
   store
     .with(|c| {
@@ -250,11 +261,16 @@ async fn handle(
     .map(|u| u.origin().ascii_serialization())
     .ok_or_else(|| HostError::invalid_state("unknown realm"))?;
   match call {
+    // `CacheStorage.open(cacheName)`, step 2: the cache of that name, else a
+    // new request response list set in the name to cache map.
     Call::Open { cache } => {
       ensure_cache(store, &origin, &cache)?;
       Ok(Value::Null)
     }
+    // `CacheStorage.has(cacheName)`, step 2.
     Call::Has { cache } => Ok(json!(cache_id(store, &origin, &cache)?.is_some())),
+    // `CacheStorage.delete(cacheName)`: false if there is no such cache (step
+    // 2.1), else remove it from the name to cache map (2.3.1) and resolve true.
     Call::DeleteCache { cache } => {
       let Some(id) = cache_id(store, &origin, &cache)? else {
         return Ok(json!(false));
@@ -280,6 +296,7 @@ async fn handle(
       }
       Ok(json!(true))
     }
+    // `CacheStorage.keys()`, step 2.1: the names in the order they were added.
     Call::Names {} => store
       .with(|c| {
         let mut stmt = c.prepare("SELECT name FROM caches WHERE origin = ?1 ORDER BY id")?;
@@ -288,12 +305,18 @@ async fn handle(
       })
       .map(|v| json!(v))
       .map_err(storage_err),
-    put @ Call::Put { .. } => self::put(browser, store, &origin, put).await,
-    Call::Match(args) => find(store, &origin, &args, |e| response_json(e)),
+    Call::Put(args) => put(browser, store, &origin, *args).await,
+    // `Cache.matchAll(request, options)`, step 5 (`Cache.match` takes the
+    // first), and `CacheStorage.match(request, options)`.
+    Call::Match(args) => find(store, &origin, &args, response_json),
+    // `Cache.keys(request, options)`, step 5.
     Call::Keys(args) => find(store, &origin, &args, |e| {
       json!({"url": e.url, "method": e.method,
              "headers": serde_json::from_str::<Value>(&e.request_headers).unwrap_or(json!([]))})
     }),
+    // `Cache.delete(request, options)`: a "delete" operation for "Batch Cache
+    // Operations" (steps 4.2.5.1-4.2.5.2: "Query Cache", then remove each
+    // match); true if it removed any.
     Call::Delete(args) => {
       let q = Query::from(&args);
       let Some(id) = cache_id(store, &origin, &args.cache.unwrap_or_default())? else {
@@ -313,6 +336,8 @@ async fn handle(
 
 /// The entries that match a query, in the caches' order, each as `show`
 /// makes it.
+/// Service Workers, "Query Cache", steps 5-6, over one cache or, without a
+/// cache name, over every cache in order (`CacheStorage.match`, step 2).
 fn find(
   store: &Store,
   origin: &str,
@@ -367,8 +392,12 @@ fn ensure_cache(store: &Store, origin: &str, name: &str) -> Result<(), HostError
 
 /// Service Workers, `Cache.put(request, response)`: the body is written
 /// first, then the entry replaces any with the same URL in one step.
-async fn put(browser: &Browser, store: &Store, origin: &str, call: Call) -> HostResult {
-  let Call::Put {
+/// "Batch Cache Operations" for one "put" operation: steps 4.2.6.6-4.2.6.8
+/// ("Query Cache" for the request, remove the matches, append the new entry).
+/// A failed write is an UnknownError here, not the QuotaExceededError of
+/// step 4.2.6.9.
+async fn put(browser: &Browser, store: &Store, origin: &str, args: PutArgs) -> HostResult {
+  let PutArgs {
     cache: name,
     url,
     method,
@@ -379,10 +408,7 @@ async fn put(browser: &Browser, store: &Store, origin: &str, call: Call) -> Host
     headers,
     body,
     body_token,
-  } = call
-  else {
-    return Err(HostError::type_error("not a put"));
-  };
+  } = args;
   ensure_cache(store, origin, &name)?;
   let id = cache_id(store, origin, &name)?.ok_or_else(|| HostError::invalid_state("no cache"))?;
   let url = strip_fragment(&url).to_string();
@@ -406,6 +432,7 @@ async fn put(browser: &Browser, store: &Store, origin: &str, call: Call) -> Host
       .map_err(|e| storage_err(e.into()))?;
     bytes.len() as u64
   };
+  // Step 4.2.6.6: the entries whose request matches (same URL).
   let old: Vec<Entry> = entries(store, id)?
     .into_iter()
     .filter(|e| e.url == url)
@@ -430,6 +457,7 @@ async fn put(browser: &Browser, store: &Store, origin: &str, call: Call) -> Host
       )
     })
     .map_err(storage_err)?;
+  // Step 4.2.6.7: removed once the new entry is in.
   for e in old {
     remove_entry(store, e.id)?;
   }
