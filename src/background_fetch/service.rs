@@ -228,7 +228,8 @@ impl BgFetchService {
       .iter()
       .map(|r| crate::ipc::decode_base64(&r.body).map_or(0, |b| b.len() as u64))
       .sum();
-    let requested = download_total + upload_total;
+    // A downloadTotal near 2^64 must not wrap around to a small number.
+    let requested = download_total.saturating_add(upload_total);
     let available = self.available_bytes();
     // Step 8.9: storing the requests would exceed the quota. Checked up front,
     // and counting downloadTotal too (the spec counts the stored requests).

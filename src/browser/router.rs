@@ -5,6 +5,9 @@
 //! are handled here too.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
 
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -52,7 +55,18 @@ pub(super) async fn message_loop(browser: Browser, mut rx: mpsc::UnboundedReceiv
         let guard = browser.busy();
         let b = browser.clone();
         let mut call = Box::pin(async move {
-          let result = route(&b, realm, &method, args).await;
+          // A panic in a handler answers the call with an error (the
+          // realm would otherwise wait for ever) and counts as uncaught.
+          let result = AssertUnwindSafe(route(&b, realm, &method, args))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+              b.count_uncaught();
+              Err(HostError::new(
+                "Error",
+                format!("internal error in {method}: {}", panic_text(&*panic)),
+              ))
+            });
           if let Err(e) = &result {
             b.trace(
               "call-error",
@@ -111,6 +125,15 @@ pub(super) async fn message_loop(browser: Browser, mut rx: mpsc::UnboundedReceiv
       }
     }
   }
+}
+
+/// The message of a caught panic.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+  panic
+    .downcast_ref::<String>()
+    .cloned()
+    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+    .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// A realm's console output: traced, and printed with the realm's label

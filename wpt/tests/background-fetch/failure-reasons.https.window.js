@@ -97,6 +97,22 @@ bgfTest(async (t, bgf) => {
 }, 'fetch() whose downloadTotal exceeds the quota rejects with QuotaExceededError');
 
 bgfTest(async (t, bgf) => {
+  // -1 converts to 2^64 - 1 (unsigned long long); with a request body the
+  // bytes asked for must not wrap around to a small number.
+  const id = bgfUniqueId('quota-wrap');
+  const request = new Request(bgfBodyUrl({size: 10}), {method: 'POST', body: 'x'});
+  let error = null;
+  try {
+    await bgf.fetch(id, request, {downloadTotal: -1});
+  } catch (e) {
+    error = e;
+  }
+  assert_not_equals(error, null, 'fetch() rejects');
+  assert_equals(error.name, 'QuotaExceededError');
+  assert_array_equals(await bgf.getIds(), [], 'no fetch was started');
+}, 'A downloadTotal of 2^64 - 1 with a request body exceeds the quota');
+
+bgfTest(async (t, bgf) => {
   const key = bgfUuid();
   t.add_cleanup(() => bgfRelease(key));
   const big = 600 * 1024 * 1024;
