@@ -258,8 +258,8 @@ mod tests {
       "{}",
       e.message
     );
-    let e = decode_call::<Call>("t", "get", serde_json::json!({"scope": "s", "extra": 1}))
-      .unwrap_err();
+    let e =
+      decode_call::<Call>("t", "get", serde_json::json!({"scope": "s", "extra": 1})).unwrap_err();
     assert!(e.message.contains("extra"), "{}", e.message);
     let e = decode_call::<Call>("t", "put", Value::Null).unwrap_err();
     assert_eq!(e.message, "unknown browser call 't.put'");
