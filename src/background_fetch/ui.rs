@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::context::stamped;
@@ -156,11 +157,26 @@ pub(super) fn user_cancel(browser: &Browser, realm: RealmId, id: &str) -> HostRe
   Ok(json!(super::service(browser)?.abort(&st.uid)))
 }
 
-/// What the download UI shows for the fetch.
+/// What the download UI shows of a fetch (`swharness.uiState(id)`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UiState<'a> {
+  title: &'a str,
+  icons: &'a Value,
+  downloaded: u64,
+  download_total: u64,
+  result: &'a str,
+  failure_reason: &'a str,
+}
+
 pub(super) fn ui_state(browser: &Browser, realm: RealmId, id: &str) -> HostResult {
   let st = find(browser, realm, id)?;
-  Ok(
-    json!({"title": st.title, "icons": st.icons, "downloaded": st.downloaded,
-            "downloadTotal": st.download_total, "result": st.result, "failureReason": st.failure_reason}),
-  )
+  Ok(json!(UiState {
+    title: &st.title,
+    icons: &st.icons,
+    downloaded: st.downloaded,
+    download_total: st.download_total,
+    result: &st.result,
+    failure_reason: &st.failure_reason,
+  }))
 }

@@ -28,6 +28,26 @@ pub enum WorkerState {
   Redundant,
 }
 
+/// A version as realms see it (the reply and update form).
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerInfo {
+  pub id: VersionId,
+  #[serde(rename = "scriptURL")]
+  pub script_url: String,
+  pub state: WorkerState,
+}
+
+/// A registration as realms see it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrationInfo {
+  pub scope: String,
+  pub update_via_cache: &'static str,
+  pub installing: Option<WorkerInfo>,
+  pub waiting: Option<WorkerInfo>,
+  pub active: Option<WorkerInfo>,
+}
+
 /// A "service worker": its script url, script resource, state and "skip
 /// waiting flag".
 pub struct Version {
@@ -117,27 +137,33 @@ impl Registry {
       .max_by_key(|r| r.scope.len())
   }
 
+  /// What a realm's `ServiceWorker` object shows of a version.
+  pub fn worker_info(&self, id: Option<VersionId>) -> Option<WorkerInfo> {
+    let v = self.versions.get(&id?)?;
+    Some(WorkerInfo {
+      id: v.id,
+      script_url: v.script_url.to_string(),
+      state: v.state,
+    })
+  }
+
   pub fn worker_snapshot(&self, id: Option<VersionId>) -> Value {
-    match id.and_then(|id| self.versions.get(&id)) {
-      Some(v) => json!({"id": v.id, "scriptURL": v.script_url.as_str(), "state": v.state}),
-      None => Value::Null,
-    }
+    json!(self.worker_info(id))
   }
 
   /// What "getting the service worker registration object" builds in a realm.
   /// `updateViaCache` is always "imports": update via cache modes are not
   /// supported.
+  /// What a realm's `ServiceWorkerRegistration` object shows (null when
+  /// the registration is gone).
   pub fn snapshot(&self, scope: &str) -> Value {
-    match self.regs.get(scope) {
-      Some(r) => json!({
-        "scope": r.scope,
-        "updateViaCache": "imports",
-        "installing": self.worker_snapshot(r.installing),
-        "waiting": self.worker_snapshot(r.waiting),
-        "active": self.worker_snapshot(r.active),
-      }),
-      None => Value::Null,
-    }
+    json!(self.regs.get(scope).map(|r| RegistrationInfo {
+      scope: r.scope.clone(),
+      update_via_cache: "imports",
+      installing: self.worker_info(r.installing),
+      waiting: self.worker_info(r.waiting),
+      active: self.worker_info(r.active),
+    }))
   }
 
   /// Service Workers, "Get Newest Worker", steps 3-5: the installing, else the
