@@ -7,6 +7,7 @@ import {
   op_swh_keepalive,
   op_swh_host_sync,
   op_swh_reply,
+  op_swh_report_uncaught,
   op_swh_set_dispatcher,
 } from "ext:core/ops";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
@@ -78,6 +79,40 @@ const OP_DOMEXCEPTIONS = [
   "QuotaExceededError",
   "TypeMismatchError",
 ];
+
+/** The text of an uncaught exception: its name, message and stack. */
+function uncaughtText(e) {
+  if (!(e instanceof Error)) return `${String(e)}`;
+  const head = `${e.name}: ${e.message}`;
+  const stack = String(e.stack ?? "");
+  return stack.startsWith(head) ? stack : `${head}\n${stack}`.trimEnd();
+}
+
+/**
+ * HTML's "report an exception": an event listener that throws is reported
+ * (an `error` event on the global, then the console) and the dispatch goes
+ * on. deno_web's version hands an error event that nobody canceled to
+ * deno_core, which ends the current task: the rest of the dispatch, and
+ * the answer the browser waits for. So the realm's last `error` listener
+ * reports it to the browser and cancels it.
+ */
+function reportUncaught(ev) {
+  if (ev.defaultPrevented) return;
+  ev.preventDefault();
+  op_swh_report_uncaught(uncaughtText(ev.error ?? ev.message));
+}
+
+export function installExceptionReporting() {
+  globalThis.addEventListener("error", reportUncaught);
+}
+
+// Before each browser command: the reporter goes after the listeners the
+// page added since, so that a page's handler that cancels the event still
+// keeps it from the console.
+function keepReporterLast() {
+  globalThis.removeEventListener("error", reportUncaught);
+  globalThis.addEventListener("error", reportUncaught);
+}
 
 /** Lets ops throw DOMExceptions (deno_core needs a builder per class). */
 export function installErrorBuilders() {
@@ -181,6 +216,7 @@ function reply(id, value) {
 }
 
 function dispatcher(kind, payloadJson, id) {
+  keepReporterLast();
   const fn = handlers.get(kind);
   if (!fn) {
     if (id !== 0) {

@@ -7,6 +7,7 @@ import {
 import {
   installDispatcher,
   installErrorBuilders,
+  installExceptionReporting,
 } from "ext:swharness/ipc/01_host.js";
 import { bootstrapServiceWorker } from "ext:swharness/scopes/90_service_worker_scope.js";
 import { bootstrapWindow } from "ext:swharness/scopes/91_window_scope.js";
@@ -46,6 +47,7 @@ function bootstrap(info) {
   installWebGlobals(info);
   if (info.kind === "serviceworker") bootstrapServiceWorker(info);
   else bootstrapWindow(info);
+  installExceptionReporting();
 }
 
 Object.defineProperty(globalThis, key, {

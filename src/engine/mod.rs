@@ -28,6 +28,7 @@ deno_core::extension!(
   deps = [deno_webidl, deno_web, deno_crypto, deno_fetch],
   ops = [
     ops::op_swh_console,
+    ops::op_swh_report_uncaught,
     ops::op_swh_keepalive,
     ops::op_swh_park,
     ops::op_swh_host_sync,

@@ -41,6 +41,19 @@ pub fn op_swh_console(state: &mut OpState, level: u32, #[string] text: &str) {
   });
 }
 
+/// An exception a script did not catch (an event listener threw, say),
+/// reported as the page's error handling reports it: the run counts it and
+/// prints it, and the task that threw goes on (deno_core's own
+/// `reportUnhandledException` would end the realm's current task).
+#[op2(fast)]
+pub fn op_swh_report_uncaught(state: &mut OpState, #[string] text: &str) {
+  let ctx = state.borrow::<RealmCtx>();
+  let _ = ctx.host.send(HostMsg::Uncaught {
+    realm: ctx.id,
+    text: text.to_string(),
+  });
+}
+
 /// Starts a call whose answer comes back as a `rust:reply` command with
 /// this `id`, in order with the browser's other commands (an op's result
 /// would be delivered by its own task, possibly after later commands).
