@@ -30,6 +30,10 @@ import {
   WindowClient,
   wrapClient,
 } from "ext:swharness/service_worker/12_clients.js";
+import {
+  FetchEvent,
+  installFetchEvents,
+} from "ext:swharness/service_worker/14_fetch_event.js";
 import { installCaches } from "ext:swharness/storage/13_cache_storage.js";
 import {
   backgroundFetchEventFor,
@@ -109,6 +113,7 @@ export function bootstrapServiceWorker(info) {
     ServiceWorkerGlobalScope: value(ServiceWorkerGlobalScope),
     ExtendableEvent: value(ExtendableEvent),
     ExtendableMessageEvent: value(ExtendableMessageEvent),
+    FetchEvent: value(FetchEvent),
     ServiceWorker: value(ServiceWorker),
     ServiceWorkerRegistration: value(ServiceWorkerRegistration),
     ServiceWorkerContainer: value(ServiceWorkerContainer),
@@ -117,6 +122,7 @@ export function bootstrapServiceWorker(info) {
     Clients: value(Clients),
   });
   installCaches();
+  installFetchEvents();
   setInitialOnline(info.online);
   installBackgroundFetch({ serviceWorker: true, chromium: info.chromium });
   onBrowserCommand("event", async ({ type, init }) => {

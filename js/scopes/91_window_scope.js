@@ -17,6 +17,7 @@ import {
   ServiceWorkerContainer,
   ServiceWorkerRegistration,
 } from "ext:swharness/service_worker/11_service_worker.js";
+import { controlledFetch } from "ext:swharness/service_worker/14_fetch_event.js";
 import { installCaches } from "ext:swharness/storage/13_cache_storage.js";
 import { installBackgroundFetch } from "ext:swharness/background_fetch/20_background_fetch.js";
 import { createControl } from "ext:swharness/browser/30_control.js";
@@ -118,6 +119,13 @@ export function bootstrapWindow(info) {
     swharness: value(createControl()),
   });
   if (secure) {
+    // A controlled page's fetch() goes to its service worker first.
+    Object.defineProperty(globalThis, "fetch", {
+      value: controlledFetch(globalThis.fetch, () => container.controller !== null),
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
     Object.defineProperties(globalThis, {
       ServiceWorker: value(ServiceWorker),
       ServiceWorkerRegistration: value(ServiceWorkerRegistration),

@@ -124,6 +124,12 @@ webidl.configureInterface(ExtendableMessageEvent);
 // the event is not active. `rejected` is "Install", step 11.3.1.4.4 (a
 // rejected extend lifetime promise fails the install).
 export async function dispatchExtendable(target, ev) {
+  dispatchTrusted(target, ev);
+  return await lifetimeSettled(ev);
+}
+
+/** Dispatches `ev` as a trusted event with its dispatch flag set. */
+export function dispatchTrusted(target, ev) {
   event.setIsTrusted(ev, true);
   const s = stateOf(ev);
   s.dispatching = true;
@@ -132,6 +138,19 @@ export async function dispatchExtendable(target, ev) {
   } finally {
     s.dispatching = false;
   }
+}
+
+/** Whether the event's dispatch flag is set. */
+export function isDispatching(ev) {
+  return !!stateOf(ev)?.dispatching;
+}
+
+/**
+ * Resolves once every lifetime promise of `ev` has settled, with
+ * `{rejected}` (was any rejected?).
+ */
+export async function lifetimeSettled(ev) {
+  const s = stateOf(ev);
   let rejected = false;
   // waitUntil may be called again while earlier promises are pending.
   let seen = 0;

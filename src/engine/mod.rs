@@ -48,6 +48,7 @@ deno_core::extension!(
     "service_worker/10_extendable_events.js",
     "service_worker/11_service_worker.js",
     "service_worker/12_clients.js",
+    "service_worker/14_fetch_event.js",
     "storage/13_cache_storage.js",
     "background_fetch/20_background_fetch.js",
     "browser/30_control.js",

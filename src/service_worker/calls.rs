@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use url::Url;
 
-use super::{clients, lifecycle, worker};
+use super::{clients, fetch_event, lifecycle, worker};
 use crate::browser::Browser;
 use crate::ipc::{decode_call, HostError, HostResult, RealmId};
 
@@ -65,6 +65,17 @@ enum Call {
   /// A `<meta http-equiv="Content-Security-Policy">` of the document.
   SetContentSecurityPolicy {
     policy: String,
+  },
+  /// A controlled client's request, for its controller's `fetch` event.
+  HandleFetch {
+    request: Value,
+  },
+  /// The next chunk of a response body the worker streams.
+  FetchBodyRead {
+    stream: u64,
+  },
+  FetchBodyCancel {
+    stream: u64,
   },
 }
 
@@ -225,6 +236,9 @@ pub(super) async fn handle(
     }
     // HTML, a `<meta http-equiv="Content-Security-Policy">`: the policy is
     // enforced on the document's fetches (CSP).
+    Call::HandleFetch { request } => fetch_event::handle_fetch(browser, realm, request).await,
+    Call::FetchBodyRead { stream } => fetch_event::read_body(browser, realm, stream).await,
+    Call::FetchBodyCancel { stream } => fetch_event::cancel_body(browser, realm, stream),
     Call::SetContentSecurityPolicy { policy } => {
       let client = clients::client_of(browser, realm)
         .ok_or_else(|| HostError::invalid_state("only a window has a document"))?;

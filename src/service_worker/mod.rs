@@ -5,14 +5,16 @@
 //! - `worker`: a worker's realm, started on demand, and the events
 //!   dispatched into it;
 //! - `clients`: window clients, `Clients`, messages;
+//! - `fetch_event`: fetch interception ("Handle Fetch");
 //! - `calls`: what the realms ask (`serviceWorker.*`), decoded once.
 //!
-//! Fetch interception goes here. It may use the core (`browser`, `ipc`,
+//! It may use the core (`browser`, `ipc`,
 //! `engine`), `net` and `storage`; Background Fetch uses it to dispatch
 //! its events.
 
 mod calls;
 pub mod clients;
+mod fetch_event;
 mod lifecycle;
 mod registry;
 mod worker;
@@ -40,6 +42,9 @@ pub struct SwState {
   /// Client ids in the order the clients were made (`matchAll`'s order).
   pub client_order: Vec<String>,
   pub next_client_label: u64,
+  /// Response bodies streaming from a worker to a client, by id.
+  pub body_streams: HashMap<u64, fetch_event::BodyStream>,
+  pub next_body_stream: u64,
 }
 
 /// The feature.
@@ -63,6 +68,8 @@ impl ServiceWorkers {
         clients: HashMap::new(),
         client_order: Vec::new(),
         next_client_label: 1,
+        body_streams: HashMap::new(),
+        next_body_stream: 0,
       }),
       db,
       idle_timeout,
@@ -116,10 +123,12 @@ impl Feature for ServiceWorkers {
   fn on_event(&self, browser: &Browser, event: BrowserEvent<'_>) {
     match event {
       BrowserEvent::RealmIdle(realm) => worker::on_realm_idle(browser, realm, self.idle_timeout),
-      BrowserEvent::RealmExited {
-        realm,
-        owner: Owner::Worker(version),
-      } => worker::on_worker_exited(browser, *version, realm),
+      BrowserEvent::RealmExited { realm, owner } => {
+        fetch_event::forget_realm(browser, realm);
+        if let Owner::Worker(version) = owner {
+          worker::on_worker_exited(browser, *version, realm);
+        }
+      }
       _ => {}
     }
   }

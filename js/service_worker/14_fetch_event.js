@@ -1,0 +1,412 @@
+// Fetch interception (Service Workers spec, "Handle Fetch" and FetchEvent,
+// section 4.6). In a service worker: the FetchEvent interface and the
+// browser's `fetchEvent` command, which fires it and answers with the
+// response that respondWith() gave (its body streamed in chunks the client
+// pulls), "no response", or a network error. In a window: fetch() of a
+// controlled client, which asks the browser first.
+import { core } from "ext:core/mod.js";
+import { op_swh_console } from "ext:core/ops";
+import {
+  btoaBytes,
+  DOMException,
+  hostCall,
+  onBrowserCommand,
+} from "ext:swharness/ipc/01_host.js";
+import {
+  dispatchTrusted,
+  ExtendableEvent,
+  extendLifetime,
+  isDispatching,
+} from "ext:swharness/service_worker/10_extendable_events.js";
+const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
+const requestMod = core.loadExtScript("ext:deno_fetch/23_request.js");
+const responseMod = core.loadExtScript("ext:deno_fetch/23_response.js");
+const { Request } = requestMod;
+const { Response } = responseMod;
+
+// A response body crosses to the client in chunks of at most this size.
+const CHUNK = 1 << 20;
+
+// Request.destination (Fetch): deno_fetch's Request has none. Requests a
+// script makes have the empty destination; a fetch event's request carries
+// the one the client's request had.
+const kDestination = Symbol("destination");
+if (!Object.getOwnPropertyDescriptor(Request.prototype, "destination")) {
+  Object.defineProperty(Request.prototype, "destination", {
+    get() {
+      webidl.assertBranded(this, requestMod.RequestPrototype);
+      return this[kDestination] ?? "";
+    },
+    enumerable: true,
+    configurable: true,
+  });
+}
+
+const kFetch = Symbol("fetchEventState");
+
+export class FetchEvent extends ExtendableEvent {
+  #request;
+  #preloadResponse;
+  #clientId;
+  #resultingClientId;
+  #replacesClientId;
+  #handled;
+  constructor(type, eventInitDict) {
+    const prefix = "Failed to construct 'FetchEvent'";
+    webidl.requiredArguments(arguments.length, 2, prefix);
+    super(type, eventInitDict);
+    const init = eventInitDict ?? {};
+    if (!(init.request instanceof Request)) {
+      throw new TypeError(
+        `${prefix}: required member request is undefined or not a Request.`,
+      );
+    }
+    this.#request = init.request;
+    this.#preloadResponse = init.preloadResponse ?? Promise.resolve(undefined);
+    this.#clientId = String(init.clientId ?? "");
+    this.#resultingClientId = String(init.resultingClientId ?? "");
+    this.#replacesClientId = String(init.replacesClientId ?? "");
+    this.#handled = init.handled ?? Promise.resolve(undefined);
+    this[kFetch] = { entered: false, response: null };
+  }
+  get request() {
+    return this.#request;
+  }
+  get preloadResponse() {
+    return this.#preloadResponse;
+  }
+  get clientId() {
+    return this.#clientId;
+  }
+  get resultingClientId() {
+    return this.#resultingClientId;
+  }
+  get replacesClientId() {
+    return this.#replacesClientId;
+  }
+  get handled() {
+    return this.#handled;
+  }
+
+  // Service Workers, respondWith(r).
+  respondWith(r) {
+    if (!(this instanceof FetchEvent)) throw new TypeError("Illegal invocation");
+    webidl.requiredArguments(
+      arguments.length,
+      1,
+      "Failed to execute 'respondWith' on 'FetchEvent'",
+    );
+    const state = this[kFetch];
+    // Step 2: only while the event is being dispatched.
+    if (!isDispatching(this)) {
+      throw new DOMException(
+        "Failed to execute 'respondWith' on 'FetchEvent': The event handler is already finished.",
+        "InvalidStateError",
+      );
+    }
+    // Step 3: once.
+    if (state.entered) {
+      throw new DOMException(
+        "Failed to execute 'respondWith' on 'FetchEvent': The event has already been responded to.",
+        "InvalidStateError",
+      );
+    }
+    const p = Promise.resolve(r);
+    // Step 4: add lifetime promise r.
+    extendLifetime(this, p, "respondWith");
+    // Step 5: stop propagation and immediate propagation.
+    this.stopImmediatePropagation();
+    // Steps 6-7: the respond-with entered and wait to respond flags.
+    state.entered = true;
+    state.response = p;
+  }
+}
+webidl.configureInterface(FetchEvent);
+
+function bytesOf(b64) {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes;
+}
+
+// The worker's copy of the client's request.
+function requestFrom(d) {
+  const init = {
+    method: d.method,
+    headers: d.headers,
+    body: d.body === null || d.body === undefined ? null : bytesOf(d.body),
+    // "navigate" cannot be given to the constructor; set below.
+    mode: d.mode === "navigate" ? "same-origin" : d.mode,
+    credentials: d.credentials,
+    cache: d.cache,
+    redirect: d.redirect,
+    referrerPolicy: d.referrerPolicy,
+    integrity: d.integrity,
+    keepalive: d.keepalive,
+  };
+  let request;
+  try {
+    request = new Request(d.url, { ...init, referrer: d.referrer });
+  } catch {
+    // A referrer of another origin than the worker's is "client".
+    request = new Request(d.url, init);
+  }
+  if (d.mode === "navigate") requestMod.toInnerRequest(request).mode = "navigate";
+  request[kDestination] = d.destination ?? "";
+  return request;
+}
+
+// A body the worker streams to a client, by id.
+const bodyStreams = new Map();
+let lastStream = 0;
+
+// Reads the next chunk (at most CHUNK bytes) of a stream's body.
+async function nextChunk(entry) {
+  if (!entry.pending) {
+    const { value, done } = await entry.reader.read();
+    if (done) return null;
+    if (!(value instanceof Uint8Array)) {
+      throw new TypeError("The response body stream gave a chunk that is not a Uint8Array.");
+    }
+    entry.pending = value;
+  }
+  const chunk = entry.pending.subarray(0, CHUNK);
+  entry.pending = entry.pending.byteLength > CHUNK ? entry.pending.subarray(CHUNK) : null;
+  return chunk;
+}
+
+function networkError(url, why) {
+  op_swh_console(
+    3,
+    `The FetchEvent for "${url}" resulted in a network error response: ${why}`,
+  );
+  return { outcome: "error", message: why };
+}
+
+// Handle Fetch, steps 21-24, in the worker: fire the event, then answer
+// with what respondWith() was given.
+async function onFetchEvent(init) {
+  const request = requestFrom(init.request);
+  let settleHandled;
+  const handled = new Promise((resolve, reject) => {
+    settleHandled = (ok) => ok ? resolve() : reject(
+      new DOMException("The fetch was not handled.", "NetworkError"),
+    );
+  });
+  handled.catch(() => {});
+  // Handle Fetch, step 24.3.2: a cancelable event.
+  const ev = new FetchEvent("fetch", {
+    cancelable: true,
+    request,
+    clientId: init.clientId,
+    resultingClientId: init.resultingClientId,
+    replacesClientId: init.replacesClientId,
+    handled,
+  });
+  dispatchTrusted(globalThis, ev);
+  const state = ev[kFetch];
+  if (!state.entered) {
+    // preventDefault() without respondWith() is a network error.
+    if (ev.defaultPrevented) {
+      settleHandled(false);
+      return networkError(request.url, "the event was canceled.");
+    }
+    settleHandled(true);
+    return { outcome: "fallback" };
+  }
+  let response;
+  try {
+    response = await state.response;
+  } catch (e) {
+    settleHandled(false);
+    return networkError(request.url, `the promise was rejected${e?.message ? ` (${e.message})` : ""}.`);
+  }
+  const why = unusable(response, request);
+  if (why) {
+    settleHandled(false);
+    return networkError(request.url, why);
+  }
+  const inner = responseMod.getInnerResponse(response);
+  const described = {
+    status: response.status,
+    statusText: response.statusText,
+    headers: [...response.headers],
+    type: response.type,
+    urlList: [...(inner?.urlList ?? [])].map(String),
+  };
+  let body = null;
+  if (response.body !== null) {
+    const entry = { reader: response.body.getReader(), pending: null };
+    const first = await nextChunk(entry).catch(() => null);
+    if (first === null) {
+      body = { chunk: "", done: true };
+    } else {
+      const stream = ++lastStream;
+      bodyStreams.set(stream, entry);
+      body = { chunk: btoaBytes(first), done: false, stream };
+    }
+  }
+  settleHandled(true);
+  return { outcome: "response", response: described, body };
+}
+
+// Why the response respondWith() gave cannot be used (Handle Fetch and
+// Fetch's main fetch), or null.
+function unusable(response, request) {
+  if (!(response instanceof Response)) {
+    return "an object that was not a Response was passed to respondWith().";
+  }
+  if (response.type === "error") {
+    return 'a Response whose "type" is "error" was passed to respondWith().';
+  }
+  if (response.bodyUsed || response.body?.locked) {
+    return "a Response whose body stream is already disturbed or locked was passed to respondWith().";
+  }
+  if (response.type === "opaque" && request.mode !== "no-cors") {
+    return `an "opaque" response was used for a request whose type is not no-cors.`;
+  }
+  if (response.type === "opaqueredirect" && request.redirect !== "manual") {
+    return `an "opaqueredirect" type response was used for a request whose redirect mode is not "manual".`;
+  }
+  if (request.redirect !== "follow" && response.redirected) {
+    return `a redirected response was used for a request whose redirect mode is not "follow".`;
+  }
+  return null;
+}
+
+/** Installs the worker's side: the browser fires fetch events through it. */
+export function installFetchEvents() {
+  onBrowserCommand("fetchEvent", onFetchEvent);
+  onBrowserCommand("fetchBodyRead", async ({ stream }) => {
+    const entry = bodyStreams.get(stream);
+    if (!entry) throw new TypeError("The response body is gone.");
+    let chunk;
+    try {
+      chunk = await nextChunk(entry);
+    } catch (e) {
+      bodyStreams.delete(stream);
+      throw e;
+    }
+    if (chunk === null) {
+      bodyStreams.delete(stream);
+      return { chunk: "", done: true };
+    }
+    return { chunk: btoaBytes(chunk), done: false };
+  });
+  onBrowserCommand("fetchBodyCancel", ({ stream }) => {
+    const entry = bodyStreams.get(stream);
+    bodyStreams.delete(stream);
+    entry?.reader.cancel().catch(() => {});
+  });
+}
+
+// The client's side: the body the worker streams, pulled chunk by chunk.
+function bodyFrom(b) {
+  if (b === null) return null;
+  let first = b.chunk ? bytesOf(b.chunk) : null;
+  let done = b.done;
+  const id = b.stream;
+  return new ReadableStream({
+    type: "bytes",
+    async pull(controller) {
+      if (first) {
+        const chunk = first;
+        first = null;
+        controller.enqueue(chunk);
+        if (done) controller.close();
+        return;
+      }
+      if (done) {
+        controller.close();
+        controller.byobRequest?.respond(0);
+        return;
+      }
+      const r = await hostCall("serviceWorker.fetchBodyRead", { stream: id });
+      if (r.done) {
+        done = true;
+        controller.close();
+        controller.byobRequest?.respond(0);
+        return;
+      }
+      controller.enqueue(bytesOf(r.chunk));
+    },
+    cancel() {
+      if (!done) {
+        done = true;
+        hostCall("serviceWorker.fetchBodyCancel", { stream: id }).catch(() => {});
+      }
+    },
+  });
+}
+
+// The response the client gets: the worker's, filtered as the request's
+// response tainting says (Fetch, main fetch, step 14) when the worker made
+// it itself (type "default"), with the request's URL when it has none.
+function responseFrom({ response: d, body }, request) {
+  let type = d.type;
+  if (type === "default") {
+    const sameOrigin = new URL(request.url).origin === globalThis.location?.origin;
+    type = sameOrigin ? "basic" : request.mode === "no-cors" ? "opaque" : "cors";
+  }
+  const opaque = type === "opaque" || type === "opaqueredirect";
+  const made = new Response(opaque ? null : bodyFrom(body), { status: 200 });
+  const inner = responseMod.getInnerResponse(made);
+  inner.type = type;
+  inner.status = opaque ? 0 : d.status;
+  inner.statusMessage = opaque ? "" : d.statusText;
+  inner.headerList = opaque ? [] : d.headers.map(([k, v]) => [k, v]);
+  inner.urlList = opaque ? [] : (d.urlList.length ? d.urlList : [request.url]);
+  if (opaque && body?.stream) {
+    hostCall("serviceWorker.fetchBodyCancel", { stream: body.stream }).catch(() => {});
+  }
+  return responseMod.fromInnerResponse(inner, "immutable");
+}
+
+/**
+ * fetch() of a window: when the window has a controller, the request goes
+ * to it first ("Handle Fetch"); with no response it goes to the network
+ * (`inner`), as it does for an uncontrolled window.
+ */
+export function controlledFetch(inner, isControlled) {
+  return function fetch(input, init = undefined) {
+    if (!isControlled()) return inner.call(this, input, init);
+    let request;
+    try {
+      request = new Request(input, init);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const scheme = new URL(request.url).protocol;
+    if (scheme !== "http:" && scheme !== "https:") return inner.call(this, request);
+    return (async () => {
+      if (request.signal.aborted) throw request.signal.reason;
+      // The network gets the same request, body included, if the worker
+      // does not answer.
+      const forNetwork = request.clone();
+      const body = request.body === null
+        ? null
+        : btoaBytes(new Uint8Array(await request.arrayBuffer()));
+      const reply = await hostCall("serviceWorker.handleFetch", {
+        request: {
+          method: request.method,
+          url: request.url,
+          headers: [...request.headers],
+          body,
+          mode: request.mode,
+          credentials: request.credentials,
+          cache: request.cache,
+          redirect: request.redirect,
+          referrer: request.referrer,
+          referrerPolicy: request.referrerPolicy,
+          integrity: request.integrity,
+          keepalive: request.keepalive,
+          destination: request.destination,
+        },
+      });
+      if (reply.outcome === "fallback") return inner.call(this, forNetwork);
+      if (reply.outcome !== "response") throw new TypeError("Failed to fetch");
+      return responseFrom(reply, request);
+    })();
+  };
+}

@@ -1,0 +1,209 @@
+//! Fetch interception, the browser's part (Service Workers spec, "Handle
+//! Fetch"): a controlled client's request goes to its controller's `fetch`
+//! event, the worker started first if it was stopped, and what the worker
+//! answers goes back to the client: a response (its body streamed in
+//! chunks, pulled by the client), "no response" (the client then fetches
+//! from the network itself), or a network error.
+//!
+//! The request's shape is the client's business and the worker's: the
+//! browser passes it on as it came and reads only what it traces.
+
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::registry::VersionId;
+use super::{clients, worker};
+use crate::browser::Browser;
+use crate::ipc::{Command, HostError, HostResult, RealmId};
+
+/// "Fire Functional Event" `fetch` in the worker: the request and the
+/// clients it concerns. The worker answers once `respondWith`'s promise
+/// settles (or at once when it was not called): `{outcome, response,
+/// body}` (see `js/service_worker/14_fetch_event.js`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FetchEventCmd<'a> {
+  request: &'a Value,
+  client_id: &'a str,
+  resulting_client_id: &'a str,
+  replaces_client_id: &'a str,
+}
+
+impl Command for FetchEventCmd<'_> {
+  const KIND: &'static str = "fetchEvent";
+}
+
+/// The next chunk of a response body the worker is streaming.
+#[derive(Serialize)]
+struct BodyRead {
+  stream: u64,
+}
+
+impl Command for BodyRead {
+  const KIND: &'static str = "fetchBodyRead";
+}
+
+/// The client no longer wants the body: the worker cancels its stream.
+#[derive(Serialize)]
+struct BodyCancel {
+  stream: u64,
+}
+
+impl Command for BodyCancel {
+  const KIND: &'static str = "fetchBodyCancel";
+}
+
+/// A response body being streamed from a worker to a client.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyStream {
+  worker: RealmId,
+  /// The stream's id in the worker's realm.
+  worker_stream: u64,
+  client: RealmId,
+}
+
+/// Service Workers, "Handle Fetch", for a request of the client realm
+/// `realm`: steps 12-16 (the active worker of the client's controller) and
+/// 21-24 (fire `fetch`, wait for the response or "no response").
+pub(super) async fn handle_fetch(browser: &Browser, realm: RealmId, request: Value) -> HostResult {
+  let Some(client_id) = clients::client_of(browser, realm) else {
+    return Err(HostError::invalid_state(
+      "only a window fetches through a controller",
+    ));
+  };
+  let controller = super::with(browser, |s| s.clients.get(&client_id)?.controller);
+  // Step 12: no active service worker (the page's view was stale): the
+  // request goes to the network.
+  let Some(version) = controller else {
+    return Ok(json!({"outcome": "fallback"}));
+  };
+  let _busy = browser.busy();
+  let started = Instant::now();
+  let answer = dispatch(browser, version, &client_id, &request).await;
+  let (outcome, reply) = match answer {
+    Ok((mut reply, worker_realm)) => {
+      let outcome = reply["outcome"].as_str().unwrap_or("error").to_string();
+      if let Some(stream) = reply["body"]["stream"].as_u64() {
+        let id = register_stream(browser, worker_realm, stream, realm);
+        reply["body"]["stream"] = json!(id);
+      }
+      (outcome, reply)
+    }
+    // The worker could not be started or ended mid-event: a network error.
+    Err(e) => (
+      "error".to_string(),
+      json!({"outcome": "error", "message": e.message}),
+    ),
+  };
+  let outcome = match outcome.as_str() {
+    "response" => "respondWith",
+    "fallback" => "network-fallback",
+    _ => "network-error",
+  };
+  browser.trace(
+    "fetch-event",
+    json!({
+      "url": request["url"],
+      "mode": request["mode"],
+      "destination": request["destination"],
+      "client": client_id,
+      "worker": version,
+      "outcome": outcome,
+      "ms": started.elapsed().as_secs_f64() * 1000.0,
+    }),
+  );
+  Ok(reply)
+}
+
+async fn dispatch(
+  browser: &Browser,
+  version: VersionId,
+  client_id: &str,
+  request: &Value,
+) -> Result<(Value, RealmId), HostError> {
+  // Step 21: "Fire Functional Event" runs the worker first if it is
+  // stopped ("Run Service Worker").
+  let worker_realm = worker::start_worker(browser, version).await?;
+  let reply = browser
+    .request(
+      worker_realm,
+      &FetchEventCmd {
+        request,
+        client_id,
+        resulting_client_id: "",
+        replaces_client_id: "",
+      },
+    )
+    .await?;
+  Ok((reply, worker_realm))
+}
+
+fn register_stream(browser: &Browser, worker: RealmId, worker_stream: u64, client: RealmId) -> u64 {
+  super::with(browser, |s| {
+    s.next_body_stream += 1;
+    let id = s.next_body_stream;
+    s.body_streams.insert(
+      id,
+      BodyStream {
+        worker,
+        worker_stream,
+        client,
+      },
+    );
+    id
+  })
+}
+
+/// The stream `id`, if the client realm `realm` is the one it was given to.
+fn stream_of(browser: &Browser, realm: RealmId, id: u64) -> Result<BodyStream, HostError> {
+  super::with(browser, |s| s.body_streams.get(&id).copied())
+    .filter(|b| b.client == realm)
+    .ok_or_else(|| HostError::type_error("the response body is gone"))
+}
+
+/// The next chunk of a streamed body, `{chunk, done}`; the stream is
+/// forgotten once done.
+pub(super) async fn read_body(browser: &Browser, realm: RealmId, id: u64) -> HostResult {
+  let stream = stream_of(browser, realm, id)?;
+  let result = browser
+    .request(
+      stream.worker,
+      &BodyRead {
+        stream: stream.worker_stream,
+      },
+    )
+    .await;
+  let done = match &result {
+    Ok(v) => v["done"] == json!(true),
+    Err(_) => true,
+  };
+  if done {
+    super::with(browser, |s| s.body_streams.remove(&id));
+  }
+  // The worker ended, or its stream errored: the body errors (a TypeError
+  // in the client, as for a network error mid-body).
+  result.map_err(|e| HostError::type_error(format!("the response body failed: {}", e.message)))
+}
+
+/// The client cancels a streamed body.
+pub(super) fn cancel_body(browser: &Browser, realm: RealmId, id: u64) -> HostResult {
+  let stream = stream_of(browser, realm, id)?;
+  super::with(browser, |s| s.body_streams.remove(&id));
+  browser.post(
+    stream.worker,
+    &BodyCancel {
+      stream: stream.worker_stream,
+    },
+  );
+  Ok(Value::Null)
+}
+
+/// A realm ended: the body streams it was part of are gone.
+pub(super) fn forget_realm(browser: &Browser, realm: RealmId) {
+  super::with(browser, |s| {
+    s.body_streams
+      .retain(|_, b| b.worker != realm && b.client != realm)
+  });
+}
