@@ -71,8 +71,20 @@ fn rejected_install_makes_the_worker_redundant() {
     trace.path().to_str().unwrap(),
   ]);
   assert_eq!(out.status.code(), Some(1));
-  assert!(text(&out.stderr).contains("failed to install and is redundant"));
+  // The reason of the rejected waitUntil promise, with where it was made.
+  let stderr = text(&out.stderr);
+  assert_in_order(
+    &stderr,
+    &[
+      "failed to install and is redundant: Error: install refused",
+      "install-rejects.js:2:",
+    ],
+  );
   let trace = std::fs::read_to_string(trace.path()).unwrap();
+  assert!(
+    trace.contains("\"kind\":\"install-failed\"") && trace.contains("Error: install refused"),
+    "{trace}"
+  );
   assert_in_order(
     &trace,
     &["\"state\":\"installing\"", "\"state\":\"redundant\""],

@@ -80,8 +80,8 @@ const OP_DOMEXCEPTIONS = [
   "TypeMismatchError",
 ];
 
-/** The text of an uncaught exception: its name, message and stack. */
-function uncaughtText(e) {
+/** The text of an exception: its name, message and stack. */
+export function errorText(e) {
   if (!(e instanceof Error)) return `${String(e)}`;
   const head = `${e.name}: ${e.message}`;
   const stack = String(e.stack ?? "");
@@ -99,7 +99,7 @@ function uncaughtText(e) {
 function reportUncaught(ev) {
   if (ev.defaultPrevented) return;
   ev.preventDefault();
-  op_swh_report_uncaught(uncaughtText(ev.error ?? ev.message));
+  op_swh_report_uncaught(errorText(ev.error ?? ev.message));
 }
 
 export function installExceptionReporting() {

@@ -1,7 +1,7 @@
 // ExtendableEvent and ExtendableMessageEvent (Service Workers sections 4.4 and 4.5),
 // and the dispatch of functional events whose lifetime `waitUntil` extends.
 import { core } from "ext:core/mod.js";
-import { DOMException } from "ext:swharness/ipc/01_host.js";
+import { DOMException, errorText } from "ext:swharness/ipc/01_host.js";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 
 const event = core.loadExtScript("ext:deno_web/02_event.js");
@@ -147,22 +147,28 @@ export function isDispatching(ev) {
 
 /**
  * Resolves once every lifetime promise of `ev` has settled, with
- * `{rejected}` (was any rejected?).
+ * `{rejected}` (was any rejected?) and the first rejection's `reason`.
  */
 export async function lifetimeSettled(ev) {
   const s = stateOf(ev);
   let rejected = false;
+  // The first rejection's reason, with its stack (why an install failed).
+  let reason = null;
   // waitUntil may be called again while earlier promises are pending.
   let seen = 0;
   while (seen < s.promises.length) {
     const batch = s.promises.slice(seen);
     seen = s.promises.length;
     const results = await Promise.allSettled(batch);
-    if (results.some((r) => r.status === "rejected")) rejected = true;
+    for (const r of results) {
+      if (r.status !== "rejected") continue;
+      rejected = true;
+      reason ??= errorText(r.reason);
+    }
   }
   // Let the bookkeeping microtasks run so the event is no longer active.
   await new Promise((r) => queueMicrotask(r));
-  return { rejected };
+  return reason === null ? { rejected } : { rejected, reason };
 }
 
 export { event as eventModule };

@@ -303,7 +303,14 @@ async fn register_main(
     })?;
   if let Some(done) = outcome.done {
     match done.await {
-      Ok(WorkerState::Redundant) | Err(_) => {
+      Ok((WorkerState::Redundant, why)) => {
+        let why = why.map(|w| format!(": {w}")).unwrap_or_default();
+        return Err((
+          EXIT_SCRIPT_ERROR,
+          format!("the service worker {script_url} failed to install and is redundant{why}"),
+        ));
+      }
+      Err(_) => {
         return Err((
           EXIT_SCRIPT_ERROR,
           format!("the service worker {script_url} failed to install and is redundant"),

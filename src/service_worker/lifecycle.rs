@@ -140,7 +140,8 @@ pub fn resolve_register_args(
 /// state (activated, installed/waiting, or redundant).
 pub struct JobOutcome {
   pub snapshot: Value,
-  pub done: Option<oneshot::Receiver<WorkerState>>,
+  /// The new worker's final state, and why it failed to install if it did.
+  pub done: Option<oneshot::Receiver<(WorkerState, Option<String>)>>,
 }
 
 /// "Register"/"Update": fetch the script, and if it is new, install it.
@@ -251,17 +252,31 @@ pub async fn register(
 }
 
 /// Service Workers, "Install", steps 11-22.
-async fn install_and_activate(browser: &Browser, version: VersionId, scope: &str) -> WorkerState {
+async fn install_and_activate(
+  browser: &Browser,
+  version: VersionId,
+  scope: &str,
+) -> (WorkerState, Option<String>) {
   // Step 11: dispatch `install`; it fails if any extend lifetime promise
   // rejects (11.3.1.4.4) or the worker does not run (11.2).
   let installed = dispatch_event(browser, version, "install", json!({})).await;
-  let ok = matches!(&installed, Ok(v) if v["rejected"] != json!(true));
+  // Why it failed: the worker could not run, or the first rejected
+  // `waitUntil` promise (its reason and stack).
+  let failure = match &installed {
+    Err(e) => Some(e.to_string()),
+    Ok(v) if v["rejected"] == json!(true) => Some(
+      v["reason"]
+        .as_str()
+        .unwrap_or("a waitUntil() promise was rejected")
+        .to_string(),
+    ),
+    Ok(_) => None,
+  };
   // Step 12: installing failed: redundant (12.1), no installing worker
   // (12.2), and the registration goes if it has no worker left (12.3).
-  if !ok {
-    if let Err(e) = &installed {
-      browser.trace("install-failed", json!({"worker": version, "error": e}));
-    }
+  if let Some(why) = failure {
+    browser.trace("install-failed", json!({"worker": version, "error": why}));
+    let why = Some(why);
     super::with(browser, |s| {
       if let Some(r) = s.registry.regs.get_mut(scope) {
         if r.installing == Some(version) {
@@ -278,7 +293,7 @@ async fn install_and_activate(browser: &Browser, version: VersionId, scope: &str
       super::with(browser, |s| s.registry.regs.remove(scope));
       broadcast_registration(browser, scope);
     }
-    return WorkerState::Redundant;
+    return (WorkerState::Redundant, why);
   }
   // Steps 16-18: a waiting worker is terminated and redundant; the installing
   // worker becomes the waiting worker.
@@ -293,13 +308,14 @@ async fn install_and_activate(browser: &Browser, version: VersionId, scope: &str
   // Step 19: "Update Worker State" (installed); step 22: "Try Activate".
   set_state(browser, version, WorkerState::Installed);
   try_activate(browser, scope).await;
-  super::with(browser, |s| {
+  let state = super::with(browser, |s| {
     s.registry
       .versions
       .get(&version)
       .map(|v| v.state)
       .unwrap_or(WorkerState::Redundant)
-  })
+  });
+  (state, None)
 }
 
 /// Activates the waiting worker if nothing holds it back: no active
