@@ -11,6 +11,7 @@ import {
   op_swh_set_dispatcher,
 } from "ext:core/ops";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
+const infra = core.loadExtScript("ext:deno_web/00_infra.js");
 
 const { DOMException } = core.loadExtScript(
   "ext:deno_web/01_dom_exception.js",
@@ -279,18 +280,16 @@ export function serializeMessage(value) {
 
 /** Base64 of a byte array (for bodies and messages sent as JSON). */
 export function btoaBytes(bytes) {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
+  return infra.forgivingBase64Encode(bytes);
+}
+
+/** The bytes of a base64 text. */
+export function atobBytes(text) {
+  return infra.forgivingBase64Decode(text);
 }
 
 export function deserializeMessage(data) {
-  const bin = atob(data);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return core.deserialize(bytes, { forStorage: false });
+  return core.deserialize(atobBytes(data), { forStorage: false });
 }
 
 export { DOMException, QuotaExceededError };

@@ -7,6 +7,7 @@
 import { core } from "ext:core/mod.js";
 import { op_swh_console } from "ext:core/ops";
 import {
+  atobBytes,
   btoaBytes,
   DOMException,
   hostCall,
@@ -123,19 +124,12 @@ export class FetchEvent extends ExtendableEvent {
 }
 webidl.configureInterface(FetchEvent);
 
-function bytesOf(b64) {
-  const bin = atob(b64);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return bytes;
-}
-
 // The worker's copy of the client's request.
 function requestFrom(d) {
   const init = {
     method: d.method,
     headers: d.headers,
-    body: d.body === null || d.body === undefined ? null : bytesOf(d.body),
+    body: d.body === null || d.body === undefined ? null : atobBytes(d.body),
     // "navigate" cannot be given to the constructor; set below.
     mode: d.mode === "navigate" ? "same-origin" : d.mode,
     credentials: d.credentials,
@@ -236,7 +230,12 @@ async function onFetchEvent(init) {
     urlList: [...(inner?.urlList ?? [])].map(String),
   };
   let body = null;
-  if (response.body !== null) {
+  const known = inner?.body?.length;
+  if (response.body !== null && typeof known === "number" && known <= CHUNK) {
+    // A body of known, small size (a string, a buffer) goes whole with
+    // the answer: no round trip for its end.
+    body = { chunk: btoaBytes(new Uint8Array(await response.arrayBuffer())), done: true };
+  } else if (response.body !== null) {
     const entry = { reader: response.body.getReader(), pending: null };
     const first = await nextChunk(entry).catch(() => null);
     if (first === null) {
@@ -304,7 +303,9 @@ export function installFetchEvents() {
 // The client's side: the body the worker streams, pulled chunk by chunk.
 function bodyFrom(b) {
   if (b === null) return null;
-  let first = b.chunk ? bytesOf(b.chunk) : null;
+  // Whole already: a plain body, no stream to pull.
+  if (b.done) return atobBytes(b.chunk);
+  let first = b.chunk ? atobBytes(b.chunk) : null;
   let done = b.done;
   const id = b.stream;
   return new ReadableStream({
@@ -329,7 +330,7 @@ function bodyFrom(b) {
         controller.byobRequest?.respond(0);
         return;
       }
-      controller.enqueue(bytesOf(r.chunk));
+      controller.enqueue(atobBytes(r.chunk));
     },
     cancel() {
       if (!done) {

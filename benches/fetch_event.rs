@@ -1,0 +1,170 @@
+//! Fetch interception, measured from the page (`cargo bench --bench
+//! fetch_event`): the release binary runs a worker and a page that times
+//! its own `fetch()` calls with `performance.now()`.
+//!
+//! - `respondWith`: a controlled page's `fetch()` answered by
+//!   `respondWith(new Response("x"))`, `SWH_BENCH_FETCHES` sequential
+//!   requests (default 10,000) after 200 warm-up ones;
+//! - `fallback` against `uncontrolled`: the same small network fetch from
+//!   a controlled page whose worker does not answer, and from a page no
+//!   worker controls (default 2,000 each);
+//! - `stream`: the peak RSS of the process (`ru_maxrss` from `wait4`) when
+//!   the page reads a 100 MiB body the worker streams, against a 1 MiB
+//!   one: flat means the body is never held whole.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const SW: &str = r#"
+self.addEventListener("fetch", (e) => {
+  const path = new URL(e.request.url).pathname;
+  if (path.endsWith("/sw")) e.respondWith(new Response("x"));
+  if (path.endsWith("/stream")) {
+    const total = Number(new URL(e.request.url).searchParams.get("bytes"));
+    const chunk = new Uint8Array(64 * 1024).fill(120);
+    let sent = 0;
+    e.respondWith(new Response(new ReadableStream({
+      pull(c) {
+        if (sent >= total) return c.close();
+        sent += chunk.length;
+        c.enqueue(chunk);
+      },
+    })));
+  }
+});
+"#;
+
+const PAGE: &str = r#"
+const params = new URL(location.href).searchParams;
+function median(xs) {
+  xs.sort((a, b) => a - b);
+  return xs[Math.floor(xs.length / 2)];
+}
+async function time(url, n, warm) {
+  for (let i = 0; i < warm; i++) await (await fetch(url)).text();
+  const t = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await (await fetch(url)).text();
+    t.push(performance.now() - t0);
+  }
+  return median(t);
+}
+const mode = globalThis.BENCH_MODE;
+const n = globalThis.BENCH_N;
+let out;
+if (mode === "controlled") {
+  out = {
+    respondWith: await time("sw", n, 200),
+    fallback: await time("data.txt", Math.min(n, 2000), 50),
+  };
+} else if (mode === "uncontrolled") {
+  out = { uncontrolled: await time("../data.txt", Math.min(n, 2000), 50) };
+} else {
+  const reader = (await fetch(`stream?bytes=${globalThis.BENCH_BYTES}`)).body.getReader();
+  let got = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    got += value.byteLength;
+  }
+  out = { streamed: got };
+}
+console.log("RESULT " + JSON.stringify(out));
+"#;
+
+/// Runs `swharness run` with the page, returning its RESULT JSON and the
+/// process's peak RSS in KiB.
+fn run(dir: &Path, page: &str, scope: Option<&str>) -> (serde_json::Value, u64) {
+  let bin = env!("CARGO_BIN_EXE_swharness");
+  let mut args = vec![
+    "run".to_string(),
+    dir.join("sw.js").to_string_lossy().into_owned(),
+    "--client".into(),
+    dir.join(page).to_string_lossy().into_owned(),
+    "--timeout".into(),
+    "300".into(),
+  ];
+  if let Some(s) = scope {
+    args.push("--scope".into());
+    args.push(s.into());
+  }
+  let child = Command::new(bin)
+    .args(&args)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit())
+    .spawn()
+    .expect("swharness runs");
+  let pid = child.id() as libc::pid_t;
+  let mut stdout = child.stdout.expect("stdout");
+  let mut text = String::new();
+  std::io::Read::read_to_string(&mut stdout, &mut text).expect("stdout");
+  let mut status = 0;
+  let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+  let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+  assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
+  let line = text
+    .lines()
+    .find_map(|l| l.split_once("RESULT ").map(|(_, j)| j.to_string()))
+    .unwrap_or_else(|| panic!("no result in:\n{text}"));
+  (
+    serde_json::from_str(&line).expect("result JSON"),
+    usage.ru_maxrss as u64,
+  )
+}
+
+fn write_page(dir: &Path, name: &str, mode: &str, n: u64, bytes: u64) {
+  let head = format!(
+    "globalThis.BENCH_MODE = {mode:?}; globalThis.BENCH_N = {n}; globalThis.BENCH_BYTES = {bytes};\n"
+  );
+  std::fs::write(dir.join(name), head + PAGE).unwrap();
+}
+
+fn main() {
+  let n: u64 = std::env::var("SWH_BENCH_FETCHES")
+    .ok()
+    .and_then(|v| v.parse().ok())
+    .unwrap_or(10_000);
+  let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+  println!(
+    "fetch_event benchmark ({n} requests; load {})",
+    load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+  );
+  let dir = tempfile::tempdir().unwrap();
+  let root = dir.path();
+  let app = root.join("app");
+  std::fs::create_dir_all(&app).unwrap();
+  std::fs::write(app.join("sw.js"), SW).unwrap();
+  std::fs::write(app.join("data.txt"), "network\n").unwrap();
+  std::fs::write(root.join("data.txt"), "network\n").unwrap();
+
+  write_page(&app, "controlled.js", "controlled", n, 0);
+  let (r, _) = run(&app, "controlled.js", None);
+  let respond = r["respondWith"].as_f64().unwrap_or(f64::NAN);
+  let fallback = r["fallback"].as_f64().unwrap_or(f64::NAN);
+  println!("respondWith(new Response): median {respond:.3} ms per fetch()");
+  println!("network fallback:          median {fallback:.3} ms per fetch()");
+
+  // The same fetch from a page no worker controls: the worker's scope is
+  // a folder the page is not in.
+  write_page(&app, "uncontrolled.js", "uncontrolled", n, 0);
+  std::fs::create_dir_all(app.join("elsewhere")).unwrap();
+  std::fs::rename(app.join("uncontrolled.js"), app.join("elsewhere/uncontrolled.js")).unwrap();
+  let (r, _) = run(&app, "elsewhere/uncontrolled.js", Some("nowhere/"));
+  let uncontrolled = r["uncontrolled"].as_f64().unwrap_or(f64::NAN);
+  println!("uncontrolled page:         median {uncontrolled:.3} ms per fetch()");
+  println!(
+    "fallback / uncontrolled:   {:.2}",
+    fallback / uncontrolled.max(f64::MIN_POSITIVE)
+  );
+
+  for (label, bytes) in [("1 MiB", 1u64 << 20), ("100 MiB", 100 << 20)] {
+    write_page(&app, "stream.js", "stream", n, bytes);
+    let (r, rss) = run(&app, "stream.js", None);
+    println!(
+      "streamed {label}: {} bytes read, peak RSS {:.1} MiB",
+      r["streamed"],
+      rss as f64 / 1024.0
+    );
+  }
+}
