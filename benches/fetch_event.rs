@@ -89,20 +89,22 @@ fn run(dir: &Path, page: &str, scope: Option<&str>) -> (serde_json::Value, u64) 
     args.push("--scope".into());
     args.push(s.into());
   }
-  let child = Command::new(bin)
+  let mut child = Command::new(bin)
     .args(&args)
     .stdout(Stdio::piped())
     .stderr(Stdio::inherit())
     .spawn()
     .expect("swharness runs");
   let pid = child.id() as libc::pid_t;
-  let mut stdout = child.stdout.expect("stdout");
+  let mut stdout = child.stdout.take().expect("stdout");
   let mut text = String::new();
   std::io::Read::read_to_string(&mut stdout, &mut text).expect("stdout");
   let mut status = 0;
   let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
   let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
   assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
+  // The child was reaped by wait4; do not let `Child` wait again.
+  std::mem::forget(child);
   let line = text
     .lines()
     .find_map(|l| l.split_once("RESULT ").map(|(_, j)| j.to_string()))
@@ -128,7 +130,11 @@ fn main() {
   let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
   println!(
     "fetch_event benchmark ({n} requests; load {})",
-    load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    load
+      .split_whitespace()
+      .take(3)
+      .collect::<Vec<_>>()
+      .join(" ")
   );
   let dir = tempfile::tempdir().unwrap();
   let root = dir.path();
@@ -149,7 +155,11 @@ fn main() {
   // a folder the page is not in.
   write_page(&app, "uncontrolled.js", "uncontrolled", n, 0);
   std::fs::create_dir_all(app.join("elsewhere")).unwrap();
-  std::fs::rename(app.join("uncontrolled.js"), app.join("elsewhere/uncontrolled.js")).unwrap();
+  std::fs::rename(
+    app.join("uncontrolled.js"),
+    app.join("elsewhere/uncontrolled.js"),
+  )
+  .unwrap();
   let (r, _) = run(&app, "elsewhere/uncontrolled.js", Some("nowhere/"));
   let uncontrolled = r["uncontrolled"].as_f64().unwrap_or(f64::NAN);
   println!("uncontrolled page:         median {uncontrolled:.3} ms per fetch()");

@@ -90,3 +90,64 @@ fn a_controlled_page_fetches_through_its_worker() {
   .collect();
   assert_eq!(outcomes, expected);
 }
+
+#[test]
+fn html_pages_are_navigated_to_through_the_worker() {
+  let dir = tempfile::tempdir().unwrap();
+  let trace = dir.path().join("trace.jsonl");
+  let out = Command::new(env!("CARGO_BIN_EXE_swharness"))
+    .args([
+      "run",
+      &fixture("navigation/sw.js"),
+      "--client",
+      &fixture("navigation/index.html"),
+      "--client",
+      &fixture("navigation/made.html"),
+      "--trace",
+      trace.to_str().unwrap(),
+      "--timeout",
+      "30",
+    ])
+    .output()
+    .unwrap();
+  let stdout = String::from_utf8_lossy(&out.stdout);
+  let stderr = String::from_utf8_lossy(&out.stderr);
+  assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+  for line in [
+    // The worker sees each navigation request.
+    "[sw] navigate /index.html destination=document clientId=\"\" resulting=36\n",
+    "[sw] navigate /made.html destination=document clientId=\"\" resulting=36\n",
+    // The network's page: its title, classic scripts in order, the module
+    // script after them, a subresource answered by its controller.
+    "[client 1] inline sees classic ran Index page\n",
+    "[client 1] module runs last: string\n",
+    "[client 1] subresource: from-sw controlled: true\n",
+    // The worker's page runs, in the client the navigation made.
+    "[client 2] inline in Made by the worker resulting is me: true\n",
+  ] {
+    assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
+  }
+  // The page's requests carry the client id its navigation made.
+  let events: Vec<serde_json::Value> = std::fs::read_to_string(&trace)
+    .unwrap()
+    .lines()
+    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    .filter(|v| v["kind"] == "fetch-event")
+    .collect();
+  let navigation = events
+    .iter()
+    .find(|v| v["url"].as_str().unwrap_or("").ends_with("/index.html"))
+    .expect("the navigation's fetch event");
+  assert_eq!(navigation["mode"], "navigate");
+  assert_eq!(navigation["outcome"], "network-fallback");
+  let hello = events
+    .iter()
+    .find(|v| v["url"].as_str().unwrap_or("").ends_with("/hello"))
+    .expect("the subresource's fetch event");
+  assert_eq!(hello["client"], navigation["resultingClient"]);
+  let made = events
+    .iter()
+    .find(|v| v["url"].as_str().unwrap_or("").ends_with("/made.html"))
+    .unwrap();
+  assert_eq!(made["outcome"], "respondWith");
+}

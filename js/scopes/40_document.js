@@ -303,15 +303,34 @@ export function createDocument(url, title) {
  * finishes loading: DOMContentLoaded on the document, load on the window.
  */
 export async function runPageScripts(steps) {
+  // Classic scripts run as the parser meets them; module scripts are
+  // deferred: they run after parsing, in document order.
   for (const step of steps) {
+    if (step.module) continue;
     if (step.url) await loadClassicScript(step.url);
     else runClassicScript(step.source, step.name ?? location.href);
+  }
+  for (const step of steps) {
+    if (step.module) await runModuleScript(step);
   }
   if (scriptQueue) await scriptQueue;
   document.readyState = "interactive";
   fire(document, "DOMContentLoaded");
   document.readyState = "complete";
   fire(globalThis, "load");
+}
+
+// A module script of the page (`<script type=module>`): an external one by
+// its URL, an inline one as a data: URL (so its relative imports do not
+// resolve against the page, a difference from HTML).
+async function runModuleScript(step) {
+  const url = step.url ??
+    `data:text/javascript,${encodeURIComponent(step.source)}`;
+  try {
+    await import(url);
+  } catch (e) {
+    reportError(e);
+  }
 }
 
 export { Document, Element, HTMLMetaElement, HTMLScriptElement, Node, Text };

@@ -105,6 +105,9 @@ pub(super) async fn handle(
     Call::PermissionQuery { name } => Ok(json!(browser.permission(&name).as_str())),
     Call::FetchModule { url } | Call::FetchScript { url } => {
       let url = Url::parse(&url).map_err(|_| HostError::type_error("Invalid module URL"))?;
+      if url.scheme() == "data" {
+        return data_url_text(&url).map(|t| json!(t));
+      }
       Ok(json!(browser.opts().net.fetch_script(&url).await?))
     }
     Call::BodyPath { token } => browser
@@ -130,5 +133,43 @@ pub fn set_online(browser: &Browser, online: bool) {
   if changed {
     // Every realm: navigator.onLine, the online/offline event, fetch().
     browser.broadcast(&NetworkState { online });
+  }
+}
+
+/// The text of a `data:` URL (a page's inline module script is imported as
+/// one): percent-decoded, or base64-decoded after `;base64`.
+fn data_url_text(url: &Url) -> Result<String, HostError> {
+  let bad = || HostError::type_error(format!("Invalid data: URL '{url}'"));
+  let rest = &url.as_str()["data:".len()..];
+  let (header, data) = rest.split_once(',').ok_or_else(bad)?;
+  let bytes: Vec<u8> = if header.trim_end().to_ascii_lowercase().ends_with(";base64") {
+    let text: String = percent_encoding::percent_decode_str(data)
+      .decode_utf8_lossy()
+      .chars()
+      .filter(|c| !c.is_ascii_whitespace())
+      .collect();
+    crate::ipc::decode_base64(&text).ok_or_else(bad)?
+  } else {
+    percent_encoding::percent_decode_str(data).collect()
+  };
+  String::from_utf8(bytes).map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn data_urls_decode() {
+    let u = |s: &str| Url::parse(s).unwrap();
+    assert_eq!(
+      data_url_text(&u("data:text/javascript,a%20%3D%201")).unwrap(),
+      "a = 1"
+    );
+    assert_eq!(
+      data_url_text(&u("data:text/javascript;base64,YSA9IDE=")).unwrap(),
+      "a = 1"
+    );
+    assert!(data_url_text(&u("data:text/javascript;base64,*")).is_err());
   }
 }

@@ -249,9 +249,15 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
   let work = async {
     register_main(&browser, &script_url, args.scope.as_deref()).await?;
     for c in &clients {
-      sw::open_client(&browser, to_url(c), ClientScript::Module)
-        .await
-        .map_err(|e| (EXIT_SCRIPT_ERROR, e.to_string()))?;
+      let url = to_url(c);
+      // An HTML page is navigated to (through the worker whose scope
+      // matches); a script is a page whose only content is that module.
+      let opened = if is_html(&url) {
+        sw::navigation::open_page(&browser, url).await
+      } else {
+        sw::open_client(&browser, url, ClientScript::Module).await
+      };
+      opened.map_err(|e| (EXIT_SCRIPT_ERROR, e.to_string()))?;
     }
     browser.wait_quiet().await;
     Ok::<(), (i32, String)>(())
@@ -320,6 +326,13 @@ async fn register_main(
     }
   }
   Ok(())
+}
+
+/// Whether a `--client` is an HTML page: its path ends in `.html`,
+/// `.htm` or `/`.
+fn is_html(url: &Url) -> bool {
+  let path = url.path().to_ascii_lowercase();
+  path.ends_with(".html") || path.ends_with(".htm") || path.ends_with('/')
 }
 
 fn url_escape(s: &str) -> String {

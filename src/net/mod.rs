@@ -76,6 +76,30 @@ impl Net {
   ///
   /// network errors, non-OK statuses and non-JavaScript MIME types are
   /// TypeErrors, as the Service Workers spec says.
+  /// A document a navigation loads (HTML): its body as text, whatever
+  /// its status (a 404 page is a page too). A network error is an error.
+  pub async fn fetch_document(&self, url: &url::Url) -> Result<String, HostError> {
+    if !matches!(url.scheme(), "http" | "https") {
+      return Err(HostError::type_error(format!(
+        "Failed to load the page '{url}': unsupported scheme"
+      )));
+    }
+    let fail = |e: &dyn std::error::Error| {
+      HostError::type_error(format!(
+        "Failed to load the page '{url}': {}",
+        error_chain(e)
+      ))
+    };
+    let resp = self
+      .client
+      .get(url.clone())
+      .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+      .send()
+      .await
+      .map_err(|e| fail(&e))?;
+    resp.text().await.map_err(|e| fail(&e))
+  }
+
   pub async fn fetch_script(&self, url: &url::Url) -> Result<String, HostError> {
     if !matches!(url.scheme(), "http" | "https") {
       return Err(HostError::type_error(format!(

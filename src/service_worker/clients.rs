@@ -73,7 +73,7 @@ impl Client {
   }
 }
 
-fn new_client_id() -> String {
+pub(super) fn new_client_id() -> String {
   let mut bytes = [0u8; 16];
   getrandom_fill(&mut bytes);
   bytes[6] = (bytes[6] & 0x0f) | 0x40;
@@ -108,7 +108,7 @@ fn getrandom_fill(buf: &mut [u8]) {
 /// The active worker that controls a new client at `url`, if any.
 /// (The client's "active service worker": "Match Service Worker
 /// Registration" for its URL, if that registration has an active worker.)
-fn controller_for(browser: &Browser, url: &Url) -> Option<VersionId> {
+pub(super) fn controller_for(browser: &Browser, url: &Url) -> Option<VersionId> {
   super::with(browser, |s| {
     let r = s.registry.match_scope(url)?;
     let a = r.active?;
@@ -175,13 +175,33 @@ pub async fn open_client(
   url: Url,
   script: ClientScript,
 ) -> Result<String, HostError> {
+  let controller = controller_for(browser, &url);
+  open_client_as(
+    browser,
+    url,
+    new_client_id(),
+    controller,
+    script,
+    Vec::new(),
+  )
+  .await
+}
+
+/// Opens the window client `id` at `url`, controlled by `controller`, with
+/// its document's CSP, and runs `script` in it.
+pub(super) async fn open_client_as(
+  browser: &Browser,
+  url: Url,
+  id: String,
+  controller: Option<VersionId>,
+  script: ClientScript,
+  csp: Vec<String>,
+) -> Result<String, HostError> {
   let label = super::with(browser, |s| {
     let n = s.next_client_label;
     s.next_client_label += 1;
     format!("client {n}")
   });
-  let controller = controller_for(browser, &url);
-  let id = new_client_id();
   let worker = super::with(browser, |s| s.registry.worker_snapshot(controller));
   let bootstrap = json!({
     "kind": "window",
@@ -208,6 +228,13 @@ pub async fn open_client(
     )
     .map_err(|e| HostError::new("Error", format!("could not start the client: {e}")))?;
   register_client(browser, &id, url.clone(), Some(realm), controller, true);
+  if !csp.is_empty() {
+    super::with(browser, |s| {
+      if let Some(c) = s.clients.get_mut(&id) {
+        c.csp = csp;
+      }
+    });
+  }
   let result = match script {
     ClientScript::Classic(source) => {
       browser

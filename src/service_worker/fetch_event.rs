@@ -79,27 +79,101 @@ pub(super) async fn handle_fetch(browser: &Browser, realm: RealmId, request: Val
   let Some(version) = controller else {
     return Ok(json!({"outcome": "fallback"}));
   };
+  let (mut reply, worker_realm) = fire(browser, version, &request, &client_id, "").await;
+  if let (Some(stream), Some(worker)) = (reply["body"]["stream"].as_u64(), worker_realm) {
+    let id = register_stream(browser, worker, stream, realm);
+    reply["body"]["stream"] = json!(id);
+  }
+  Ok(reply)
+}
+
+/// What a navigation's `fetch` event gave.
+pub(super) enum Navigated {
+  /// The worker's response body.
+  Body(Vec<u8>),
+  /// No response: the navigation goes to the network.
+  Fallback,
+  /// A network error, and why.
+  Error(String),
+}
+
+/// Handle Fetch for a navigation request (mode `navigate`, destination
+/// `document`) to `url` in the worker `version`: no client yet, and
+/// `resulting_client_id` is the window the navigation makes.
+pub(super) async fn navigate(
+  browser: &Browser,
+  version: VersionId,
+  url: &url::Url,
+  resulting_client_id: &str,
+) -> Navigated {
+  let request = json!({
+    "method": "GET",
+    "url": url.as_str(),
+    "headers": [["accept", "text/html,application/xhtml+xml,*/*;q=0.8"]],
+    "body": null,
+    "mode": "navigate",
+    "credentials": "include",
+    "cache": "default",
+    "redirect": "manual",
+    "referrer": "",
+    "referrerPolicy": "",
+    "integrity": "",
+    "keepalive": false,
+    "destination": "document",
+  });
+  let (reply, worker_realm) = fire(browser, version, &request, "", resulting_client_id).await;
+  match reply["outcome"].as_str() {
+    Some("fallback") => return Navigated::Fallback,
+    Some("response") => {}
+    _ => {
+      let why = reply["message"].as_str().unwrap_or("a network error");
+      return Navigated::Error(why.to_string());
+    }
+  }
+  let body = &reply["body"];
+  let mut bytes = body["chunk"]
+    .as_str()
+    .and_then(crate::ipc::decode_base64)
+    .unwrap_or_default();
+  if let (Some(stream), Some(worker)) = (body["stream"].as_u64(), worker_realm) {
+    loop {
+      let next = browser.request(worker, &BodyRead { stream }).await;
+      match next {
+        Ok(v) if v["done"] == json!(true) => break,
+        Ok(v) => bytes.extend(
+          v["chunk"]
+            .as_str()
+            .and_then(crate::ipc::decode_base64)
+            .unwrap_or_default(),
+        ),
+        Err(e) => return Navigated::Error(e.message),
+      }
+    }
+  }
+  Navigated::Body(bytes)
+}
+
+/// Fires `fetch` for `request` in the worker `version` ("Fire Functional
+/// Event", starting the worker if it is stopped) and traces it: the
+/// worker's answer, and its realm.
+async fn fire(
+  browser: &Browser,
+  version: VersionId,
+  request: &Value,
+  client_id: &str,
+  resulting_client_id: &str,
+) -> (Value, Option<RealmId>) {
   let _busy = browser.busy();
   let started = Instant::now();
-  let answer = dispatch(browser, version, &client_id, &request).await;
-  let (outcome, reply) = match answer {
-    Ok((mut reply, worker_realm)) => {
-      let outcome = reply["outcome"].as_str().unwrap_or("error").to_string();
-      if let Some(stream) = reply["body"]["stream"].as_u64() {
-        let id = register_stream(browser, worker_realm, stream, realm);
-        reply["body"]["stream"] = json!(id);
-      }
-      (outcome, reply)
-    }
+  let answer = dispatch(browser, version, client_id, resulting_client_id, request).await;
+  let (reply, worker_realm) = match answer {
+    Ok((reply, realm)) => (reply, Some(realm)),
     // The worker could not be started or ended mid-event: a network error.
-    Err(e) => (
-      "error".to_string(),
-      json!({"outcome": "error", "message": e.message}),
-    ),
+    Err(e) => (json!({"outcome": "error", "message": e.message}), None),
   };
-  let outcome = match outcome.as_str() {
-    "response" => "respondWith",
-    "fallback" => "network-fallback",
+  let outcome = match reply["outcome"].as_str() {
+    Some("response") => "respondWith",
+    Some("fallback") => "network-fallback",
     _ => "network-error",
   };
   browser.trace(
@@ -109,18 +183,20 @@ pub(super) async fn handle_fetch(browser: &Browser, realm: RealmId, request: Val
       "mode": request["mode"],
       "destination": request["destination"],
       "client": client_id,
+      "resultingClient": resulting_client_id,
       "worker": version,
       "outcome": outcome,
       "ms": started.elapsed().as_secs_f64() * 1000.0,
     }),
   );
-  Ok(reply)
+  (reply, worker_realm)
 }
 
 async fn dispatch(
   browser: &Browser,
   version: VersionId,
   client_id: &str,
+  resulting_client_id: &str,
   request: &Value,
 ) -> Result<(Value, RealmId), HostError> {
   // Step 21: "Fire Functional Event" runs the worker first if it is
@@ -132,7 +208,7 @@ async fn dispatch(
       &FetchEventCmd {
         request,
         client_id,
-        resulting_client_id: "",
+        resulting_client_id,
         replaces_client_id: "",
       },
     )

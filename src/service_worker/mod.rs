@@ -16,6 +16,7 @@ mod calls;
 pub mod clients;
 mod fetch_event;
 mod lifecycle;
+pub mod navigation;
 mod registry;
 mod worker;
 

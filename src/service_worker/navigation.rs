@@ -1,0 +1,149 @@
+//! Navigations: a window loads a page. The navigation request (mode
+//! `navigate`, destination `document`) goes through the worker whose scope
+//! matches the URL (Service Workers, "Handle Fetch" for a non-subresource
+//! request), or to the network; the HTML it gets is parsed with html5ever,
+//! and the window it makes (the event's `resultingClientId`) runs its
+//! scripts in document order, controlled from the start.
+
+use scraper::{Html, Selector};
+use serde_json::{json, Value};
+use url::Url;
+
+use super::clients::{self, ClientScript};
+use super::fetch_event::{self, Navigated};
+use crate::browser::Browser;
+use crate::ipc::HostError;
+
+/// What a page's HTML holds for swharness: its title, its scripts in
+/// document order (as `runPageScripts` steps), and the policies of its
+/// `<meta http-equiv="Content-Security-Policy">`.
+#[derive(Debug, Default, PartialEq)]
+pub struct Page {
+  pub title: Option<String>,
+  pub steps: Vec<Value>,
+  pub csp: Vec<String>,
+}
+
+/// Parses a page's HTML (html5ever, as a browser does: forgiving, in
+/// document order); relative script URLs resolve against `url`.
+pub fn parse_page(html: &str, url: &Url) -> Page {
+  let doc = Html::parse_document(html);
+  let mut page = Page::default();
+  let Ok(selector) = Selector::parse("title, script, meta") else {
+    return page;
+  };
+  for el in doc.select(&selector) {
+    let e = el.value();
+    match e.name() {
+      "title" if page.title.is_none() => {
+        page.title = Some(el.text().collect::<String>().trim().to_string());
+      }
+      "meta" => {
+        let csp = e
+          .attr("http-equiv")
+          .is_some_and(|h| h.eq_ignore_ascii_case("content-security-policy"));
+        if let (true, Some(policy)) = (csp, e.attr("content")) {
+          page.csp.push(policy.to_string());
+        }
+      }
+      "script" => {
+        // HTML's "prepare the script element": the type decides.
+        let kind = e.attr("type").unwrap_or("").trim().to_ascii_lowercase();
+        let module = kind == "module";
+        let classic = matches!(
+          kind.as_str(),
+          "" | "text/javascript" | "application/javascript" | "text/ecmascript"
+        );
+        if !module && !classic {
+          continue;
+        }
+        let step = match e.attr("src") {
+          Some(src) => match url.join(src) {
+            Ok(u) => json!({"url": u.as_str(), "module": module}),
+            // A bad URL: the script element fires error and runs nothing.
+            Err(_) => continue,
+          },
+          None => json!({
+            "source": el.text().collect::<String>(),
+            "name": url.as_str(),
+            "module": module,
+          }),
+        };
+        page.steps.push(step);
+      }
+      _ => {}
+    }
+  }
+  page
+}
+
+/// Opens a window at `url` by navigating to it: the navigation request
+/// goes through the controlling worker, if any, and the page it gets runs.
+/// Returns the new client's id.
+pub async fn open_page(browser: &Browser, url: Url) -> Result<String, HostError> {
+  let id = clients::new_client_id();
+  let controller = clients::controller_for(browser, &url);
+  let html = match controller {
+    Some(version) => match fetch_event::navigate(browser, version, &url, &id).await {
+      Navigated::Body(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+      Navigated::Fallback => browser.opts().net.fetch_document(&url).await?,
+      Navigated::Error(why) => {
+        return Err(HostError::type_error(format!(
+          "The navigation to '{url}' failed: {why}"
+        )))
+      }
+    },
+    None => browser.opts().net.fetch_document(&url).await?,
+  };
+  let page = parse_page(&html, &url);
+  clients::open_client_as(
+    browser,
+    url,
+    id,
+    controller,
+    ClientScript::Page {
+      title: page.title,
+      steps: page.steps,
+    },
+    page.csp,
+  )
+  .await
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn a_page_gives_its_title_scripts_in_order_and_csp() {
+    let url = Url::parse("https://example.test/app/index.html").unwrap();
+    let html = r#"<!doctype html><html><head>
+      <title> The app </title>
+      <meta http-equiv="Content-Security-Policy" content="connect-src 'self'">
+      <script src="a.js"></script>
+      <script type="module" src="/m.js"></script>
+      <script>console.log(1 < 2)</script>
+      <script type="text/template">not a script</script>
+      </head><body><script type=module>import "./x.js";</script></body></html>"#;
+    let page = parse_page(html, &url);
+    assert_eq!(page.title.as_deref(), Some("The app"));
+    assert_eq!(page.csp, ["connect-src 'self'"]);
+    assert_eq!(
+      page.steps,
+      [
+        json!({"url": "https://example.test/app/a.js", "module": false}),
+        json!({"url": "https://example.test/m.js", "module": true}),
+        json!({"source": "console.log(1 < 2)", "name": url.as_str(), "module": false}),
+        json!({"source": "import \"./x.js\";", "name": url.as_str(), "module": true}),
+      ]
+    );
+  }
+
+  #[test]
+  fn broken_html_still_parses() {
+    let url = Url::parse("https://example.test/").unwrap();
+    let page = parse_page("<title>x<script>a()</scr", &url);
+    assert_eq!(page.title.as_deref(), Some("x<script>a()</scr"));
+    assert!(page.steps.is_empty());
+  }
+}
