@@ -124,6 +124,9 @@ fn html_pages_are_navigated_to_through_the_worker() {
     "[client 1] subresource: from-sw controlled: true\n",
     // The worker's page runs, in the client the navigation made.
     "[client 2] inline in Made by the worker resulting is me: true\n",
+    // clients.openWindow() navigates too: a third window runs the page.
+    "[sw] opened true window\n",
+    "[client 3] inline in Made by the worker resulting is me: true\n",
   ] {
     assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
   }

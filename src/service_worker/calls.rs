@@ -227,7 +227,7 @@ pub(super) async fn handle(
     // `Clients.openWindow(url)`.
     Call::ClientsOpenWindow { url } => {
       let v = worker_of(browser, realm)?;
-      clients::open_window(browser, v, &url)
+      clients::open_window(browser, v, &url).await
     }
     // `Clients.claim()`.
     Call::ClientsClaim {} => {

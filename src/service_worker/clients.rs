@@ -329,7 +329,7 @@ pub fn get(browser: &Browser, id: &str) -> Value {
 /// browsing context navigated to it), 7.2.7.1 (another origin resolves
 /// with null) and 7.2.7.2-7.2.7.3 ("Create Window Client"). Not checked:
 /// step 3 (`about:blank`) and step 4 (user activation).
-pub fn open_window(browser: &Browser, version: VersionId, url: &str) -> HostResult {
+pub async fn open_window(browser: &Browser, version: VersionId, url: &str) -> HostResult {
   let base = super::with(browser, |s| {
     s.registry
       .versions
@@ -341,10 +341,15 @@ pub fn open_window(browser: &Browser, version: VersionId, url: &str) -> HostResu
     .join(url)
     .map_err(|_| HostError::type_error(format!("Invalid URL '{url}'")))?;
   browser.record_ui_action(json!({"action": "openWindow", "url": url.as_str(), "worker": version}));
-  let id = add_client(browser, url.clone(), None);
+  // A window of another origin opens, but its client is not exposed
+  // (openWindow resolves with null); the run does not load it.
   if url.origin() != base.origin() {
+    add_client(browser, url, None);
     return Ok(Value::Null);
   }
+  // The window navigates to the URL, through the worker whose scope
+  // matches, and runs the page it gets.
+  let id = super::navigation::open_page(browser, url).await?;
   Ok(get(browser, &id))
 }
 
