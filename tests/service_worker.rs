@@ -153,4 +153,56 @@ fn html_pages_are_navigated_to_through_the_worker() {
     .find(|v| v["url"].as_str().unwrap_or("").ends_with("/made.html"))
     .unwrap();
   assert_eq!(made["outcome"], "respondWith");
+  // Each navigation the worker controlled checks for an update.
+  let checks = std::fs::read_to_string(&trace)
+    .unwrap()
+    .lines()
+    .filter(|l| l.contains("\"kind\":\"update-check\""))
+    .count();
+  assert_eq!(checks, 3, "two pages and a window the worker opened");
+}
+
+#[test]
+fn an_update_compares_the_imported_scripts_byte_for_byte() {
+  let dir = tempfile::tempdir().unwrap();
+  let app = dir.path().join("app");
+  let state = dir.path().join("state");
+  std::fs::create_dir_all(&app).unwrap();
+  std::fs::write(
+    app.join("sw.js"),
+    "importScripts('helper.js');\nself.addEventListener('install', () => console.log('install', VERSION));\n",
+  )
+  .unwrap();
+  let run = |trace: &std::path::Path| {
+    let out = Command::new(env!("CARGO_BIN_EXE_swharness"))
+      .args([
+        "run",
+        app.join("sw.js").to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+      ])
+      .output()
+      .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+      out.status.success(),
+      "{stdout}\n{}",
+      String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+  };
+  std::fs::write(app.join("helper.js"), "var VERSION = 1;\n").unwrap();
+  assert!(run(&dir.path().join("1.jsonl")).contains("[sw] install 1\n"));
+  // The same scripts: the registration stays as it is.
+  let same = run(&dir.path().join("2.jsonl"));
+  assert!(!same.contains("install"), "{same}");
+  // Only the imported script changed: a new worker installs, and it sees
+  // the new script, while the old one imports what it was installed with.
+  std::fs::write(app.join("helper.js"), "var VERSION = 2;\n").unwrap();
+  let changed = run(&dir.path().join("3.jsonl"));
+  assert!(changed.contains("install 2\n"), "{changed}");
+  let trace = std::fs::read_to_string(dir.path().join("3.jsonl")).unwrap();
+  assert!(trace.contains("\"state\":\"installing\""), "{trace}");
 }

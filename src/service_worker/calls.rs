@@ -79,6 +79,50 @@ enum Call {
   },
 }
 
+/// Service Workers, importScripts(urls) of a service worker: a worker that
+/// is being installed fetches the script and keeps it in its script
+/// resource map; an installed one imports what the map kept (so an
+/// update can compare them). A URL the map lacks is fetched (Chromium
+/// throws NetworkError there; a worker from an older state directory has
+/// no map).
+async fn import_script(
+  browser: &Browser,
+  version: Option<super::VersionId>,
+  url: &Url,
+) -> Result<String, HostError> {
+  let (kept, installing) = super::with(browser, |s| {
+    let v = version.and_then(|v| s.registry.versions.get(&v));
+    let kept = v.and_then(|v| {
+      v.imported
+        .iter()
+        .find(|(u, _)| u == url.as_str())
+        .map(|(_, src)| src.clone())
+    });
+    let installing = v.is_some_and(|v| {
+      matches!(
+        v.state,
+        super::WorkerState::Parsed | super::WorkerState::Installing
+      )
+    });
+    (kept, installing)
+  });
+  if let (Some(source), false) = (&kept, installing) {
+    return Ok(source.clone());
+  }
+  let source = browser.opts().net.fetch_script(url).await?;
+  if installing {
+    super::with(browser, |s| {
+      if let Some(v) = version.and_then(|v| s.registry.versions.get_mut(&v)) {
+        match v.imported.iter_mut().find(|(u, _)| u == url.as_str()) {
+          Some(entry) => entry.1 = source.clone(),
+          None => v.imported.push((url.to_string(), source.clone())),
+        }
+      }
+    });
+  }
+  Ok(source)
+}
+
 fn worker_of(browser: &Browser, realm: RealmId) -> Result<super::VersionId, HostError> {
   worker::version_of(browser, realm)
     .ok_or_else(|| HostError::invalid_state("only a service worker can do this"))
@@ -163,12 +207,13 @@ pub(super) async fn handle(
     // every call fetches; the script resource map of the spec's steps is not
     // kept, so a worker past "installing" fetches from the network too.
     Call::ImportScripts { urls } => {
+      let version = worker::version_of(browser, realm);
       let mut out = Vec::new();
       for u in urls {
         let url = here
           .join(&u)
           .map_err(|_| HostError::new("SyntaxError", format!("Invalid URL '{u}'")))?;
-        let source = browser.opts().net.fetch_script(&url).await.map_err(|e| {
+        let source = import_script(browser, version, &url).await.map_err(|e| {
           HostError::new(
             "NetworkError",
             format!("Failed to execute 'importScripts': {}", e.message),

@@ -144,6 +144,42 @@ pub struct JobOutcome {
   pub done: Option<oneshot::Receiver<(WorkerState, Option<String>)>>,
 }
 
+/// Service Workers, "Soft Update": an update check of the registration at
+/// `scope` (after a navigation it controlled, say), run in the background;
+/// a failure is traced, not thrown.
+pub fn soft_update(browser: &Browser, scope: &str) {
+  let script = super::with(browser, |s| {
+    s.registry.newest(scope).map(|v| v.script_url.clone())
+  });
+  let Some(script) = script else { return };
+  let guard = browser.busy();
+  let b = browser.clone();
+  let scope = scope.to_string();
+  tokio::spawn(async move {
+    if let Err(e) = register(&b, script, scope.clone()).await {
+      b.trace("update-failed", json!({"scope": scope, "error": e}));
+    }
+    drop(guard);
+  });
+}
+
+/// "Update", step 8's "perform the fetch", step 22.2 (the imported
+/// scripts): each script the newest worker imported, fetched again, is
+/// byte for byte what it was. One that cannot be fetched counts as changed
+/// (the new worker's install then fails on it).
+async fn imports_unchanged(browser: &Browser, imported: &[(String, String)]) -> bool {
+  for (url, old) in imported {
+    let Ok(url) = Url::parse(url) else {
+      return false;
+    };
+    match browser.opts().net.fetch_script(&url).await {
+      Ok(new) if &new == old => {}
+      _ => return false,
+    }
+  }
+  true
+}
+
 /// "Register"/"Update": fetch the script, and if it is new, install it.
 /// Service Workers, "Register" and "Update" (a job of type register or
 /// update); it continues with "Install" and "Try Activate".
@@ -166,10 +202,20 @@ pub async fn register(
   // from "Register", step 5, which resolves without fetching again when the
   // script URL is the same.
   if same == Some(true) {
-    let unchanged = super::with(browser, |s| {
-      s.registry.newest(&scope).map(|v| v.source == source)
+    let newest = super::with(browser, |s| {
+      s.registry
+        .newest(&scope)
+        .map(|v| (v.source == source, v.imported.clone()))
     });
-    if unchanged == Some(true) {
+    let unchanged = match newest {
+      Some((true, imported)) => imports_unchanged(browser, &imported).await,
+      _ => false,
+    };
+    browser.trace(
+      "update-check",
+      json!({"scope": scope, "changed": !unchanged}),
+    );
+    if unchanged {
       let snapshot = super::with(browser, |s| s.registry.snapshot(&scope));
       return Ok(JobOutcome {
         snapshot,
@@ -375,13 +421,20 @@ pub async fn try_activate(browser: &Browser, scope: &str) {
   }
   // "Activate", step 5: "Update Worker State" (activating).
   set_state(browser, version, WorkerState::Activating);
-  let (script_url, source) = super::with(browser, |s| {
-    let v = &s.registry.versions[&version];
-    (v.script_url.to_string(), v.source.clone())
-  });
-  if let Err(e) = super::context(browser)
-    .db
-    .save_registration(scope, &script_url, &source)
+  let Some((script_url, source, imported)) = super::with(browser, |s| {
+    let v = s.registry.versions.get(&version)?;
+    Some((
+      v.script_url.to_string(),
+      v.source.clone(),
+      v.imported.clone(),
+    ))
+  }) else {
+    return;
+  };
+  if let Err(e) =
+    super::context(browser)
+      .db
+      .save_registration(scope, &script_url, &source, &imported)
   {
     eprintln!("warning: could not persist the registration {scope}: {e:#}");
   }

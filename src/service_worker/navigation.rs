@@ -96,6 +96,15 @@ pub async fn open_page(browser: &Browser, url: Url) -> Result<String, HostError>
     None => browser.opts().net.fetch_document(&url).await?,
   };
   let page = parse_page(&html, &url);
+  // Handle Fetch, the last step for a navigation: "Soft Update" of the
+  // registration that controlled it.
+  if let Some(scope) = controller.and_then(|v| {
+    super::with(browser, |s| {
+      s.registry.versions.get(&v).map(|v| v.scope.clone())
+    })
+  }) {
+    super::lifecycle::soft_update(browser, &scope);
+  }
   clients::open_client_as(
     browser,
     url,

@@ -58,6 +58,10 @@ pub struct Version {
   pub state: WorkerState,
   pub realm: Option<RealmId>,
   pub skip_waiting: bool,
+  /// The scripts it imported while it was being installed, (URL, source)
+  /// in the order first imported ("script resource map"): an installed
+  /// worker imports them from here, and an update compares them.
+  pub imported: Vec<(String, String)>,
 }
 
 /// A "service worker registration": its scope url and its installing,
@@ -92,6 +96,7 @@ impl Registry {
       let id = reg.new_version(&stored.scope, script_url, stored.script_source);
       if let Some(v) = reg.versions.get_mut(&id) {
         v.state = WorkerState::Activated;
+        v.imported = stored.imported;
       }
       reg.regs.insert(
         stored.scope.clone(),
@@ -120,6 +125,7 @@ impl Registry {
         state: WorkerState::Parsed,
         realm: None,
         skip_waiting: false,
+        imported: Vec::new(),
       },
     );
     id

@@ -20,6 +20,10 @@ pub struct StoredRegistration {
   pub scope: String,
   pub script_url: String,
   pub script_source: String,
+  /// The scripts it imported (`importScripts`) when it was installed, as
+  /// (URL, source) pairs: an update compares them, and the installed
+  /// worker imports them from here.
+  pub imported: Vec<(String, String)>,
 }
 
 const SCHEMA: &str = "
@@ -58,6 +62,7 @@ impl Store {
     conn
       .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
       .and_then(|_| conn.execute_batch(SCHEMA))
+      .and_then(|_| add_imported_column(&conn))
       .with_context(|| {
         format!(
           "the state database {} is unreadable or corrupt (move it away to start afresh)",
@@ -85,14 +90,18 @@ impl Store {
 
   pub fn registrations(&self) -> anyhow::Result<Vec<StoredRegistration>> {
     self.with(|c| {
-      let mut stmt =
-        c.prepare("SELECT id, scope, script_url, script_source FROM sw_registrations ORDER BY id")?;
+      let mut stmt = c.prepare(
+        "SELECT id, scope, script_url, script_source, imported FROM sw_registrations ORDER BY id",
+      )?;
       let rows = stmt.query_map([], |r| {
+        let imported: String = r.get(4)?;
         Ok(StoredRegistration {
           id: r.get(0)?,
           scope: r.get(1)?,
           script_url: r.get(2)?,
           script_source: r.get(3)?,
+          // A list that does not parse is as if nothing was imported.
+          imported: serde_json::from_str(&imported).unwrap_or_default(),
         })
       })?;
       rows.collect()
@@ -105,13 +114,16 @@ impl Store {
     scope: &str,
     script_url: &str,
     source: &str,
+    imported: &[(String, String)],
   ) -> anyhow::Result<i64> {
+    let imported = serde_json::to_string(imported)?;
     self.with(|c| {
       let tx = c.transaction()?;
       tx.execute(
-        "INSERT INTO sw_registrations (scope, script_url, script_source) VALUES (?1, ?2, ?3)
-         ON CONFLICT(scope) DO UPDATE SET script_url = excluded.script_url, script_source = excluded.script_source",
-        params![scope, script_url, source],
+        "INSERT INTO sw_registrations (scope, script_url, script_source, imported) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(scope) DO UPDATE SET script_url = excluded.script_url,
+           script_source = excluded.script_source, imported = excluded.imported",
+        params![scope, script_url, source, imported],
       )?;
       let id: i64 = tx.query_row(
         "SELECT id FROM sw_registrations WHERE scope = ?1",
@@ -143,4 +155,18 @@ impl Store {
       .optional()
     })
   }
+}
+
+/// State directories made before imported scripts were kept get the
+/// column (empty lists).
+fn add_imported_column(conn: &Connection) -> rusqlite::Result<()> {
+  let has = conn
+    .prepare("SELECT 1 FROM pragma_table_info('sw_registrations') WHERE name = 'imported'")?
+    .exists([])?;
+  if !has {
+    conn.execute_batch(
+      "ALTER TABLE sw_registrations ADD COLUMN imported TEXT NOT NULL DEFAULT '[]'",
+    )?;
+  }
+  Ok(())
 }
