@@ -103,6 +103,8 @@ fn html_pages_are_navigated_to_through_the_worker() {
       &fixture("navigation/index.html"),
       "--client",
       &fixture("navigation/made.html"),
+      "--client",
+      &fixture("navigation/go.html"),
       "--trace",
       trace.to_str().unwrap(),
       "--timeout",
@@ -124,12 +126,19 @@ fn html_pages_are_navigated_to_through_the_worker() {
     "[client 1] subresource: from-sw controlled: true\n",
     // The worker's page runs, in the client the navigation made.
     "[client 2] inline in Made by the worker resulting is me: true\n",
-    // clients.openWindow() navigates too: a third window runs the page.
+    // clients.openWindow() navigates too.
     "[sw] opened true window\n",
-    "[client 3] inline in Made by the worker resulting is me: true\n",
+    // WindowClient.navigate(): a new client replaces the old one.
+    "[sw] navigated true true true true true\n",
   ] {
     assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
   }
+  // The worker's page ran three times: as a --client, in the window
+  // openWindow() opened, and in the one navigate() made.
+  let made = stdout
+    .matches("] inline in Made by the worker resulting is me: true\n")
+    .count();
+  assert_eq!(made, 3, "{stdout}");
   // The page's requests carry the client id its navigation made.
   let events: Vec<serde_json::Value> = std::fs::read_to_string(&trace)
     .unwrap()
@@ -159,7 +168,10 @@ fn html_pages_are_navigated_to_through_the_worker() {
     .lines()
     .filter(|l| l.contains("\"kind\":\"update-check\""))
     .count();
-  assert_eq!(checks, 3, "two pages and a window the worker opened");
+  assert_eq!(
+    checks, 5,
+    "three pages, a window opened, a window navigated"
+  );
 }
 
 #[test]

@@ -57,8 +57,15 @@ export class WindowClient extends Client {
   async focus() {
     return this;
   }
+  // WindowClient.navigate(url): the window navigates (through the worker
+  // whose scope matches); resolves with the new window's client, or null
+  // for another origin.
   async navigate(url) {
-    throw new TypeError("navigate() is not supported by this runtime");
+    const info = await hostCall("serviceWorker.clientsNavigate", {
+      id: this.#info.id,
+      url: String(url),
+    });
+    return info ? wrap(info) : null;
   }
 }
 webidl.configureInterface(WindowClient);

@@ -61,6 +61,10 @@ enum Call {
   ClientsOpenWindow {
     url: String,
   },
+  ClientsNavigate {
+    id: String,
+    url: String,
+  },
   ClientsClaim {},
   /// A `<meta http-equiv="Content-Security-Policy">` of the document.
   SetContentSecurityPolicy {
@@ -275,6 +279,10 @@ pub(super) async fn handle(
       clients::open_window(browser, v, &url).await
     }
     // `Clients.claim()`.
+    Call::ClientsNavigate { id, url } => {
+      let v = worker_of(browser, realm)?;
+      clients::navigate(browser, v, &id, &url).await
+    }
     Call::ClientsClaim {} => {
       let v = worker_of(browser, realm)?;
       clients::claim(browser, v)

@@ -353,6 +353,54 @@ pub async fn open_window(browser: &Browser, version: VersionId, url: &str) -> Ho
   Ok(get(browser, &id))
 }
 
+/// Service Workers, WindowClient.navigate(url): the window of client `id`,
+/// which the worker `version` must control (step 4), navigates to `url`
+/// (resolved against the worker's script URL, step 2): its document and
+/// realm are replaced by the page the navigation loads, a new client.
+pub async fn navigate(browser: &Browser, version: VersionId, id: &str, url: &str) -> HostResult {
+  let (base, client) = super::with(browser, |s| {
+    let base = s
+      .registry
+      .versions
+      .get(&version)
+      .map(|v| v.script_url.clone());
+    let client = s.clients.get(id).map(|c| (c.controller, c.realm));
+    (base, client)
+  });
+  let base = base.ok_or_else(|| HostError::invalid_state("the worker is gone"))?;
+  let url = base
+    .join(url)
+    .map_err(|_| HostError::type_error(format!("Invalid URL '{url}'")))?;
+  if url.as_str() == "about:blank" {
+    return Err(HostError::type_error(
+      "navigate() to about:blank is not allowed",
+    ));
+  }
+  let Some((controller, realm)) = client else {
+    return Err(HostError::type_error("The client is gone"));
+  };
+  if controller != Some(version) {
+    return Err(HostError::type_error(
+      "This service worker is not the client's active service worker.",
+    ));
+  }
+  browser.record_ui_action(json!({"action": "navigate", "client": id, "url": url.as_str()}));
+  // The old document goes away.
+  super::with(browser, |s| {
+    s.clients.remove(id);
+    s.client_order.retain(|c| c != id);
+  });
+  if let Some(realm) = realm {
+    browser.shutdown_realm(realm);
+  }
+  if url.origin() != base.origin() {
+    add_client(browser, url, None);
+    return Ok(Value::Null);
+  }
+  let new_id = super::navigation::open_page(browser, url).await?;
+  Ok(get(browser, &new_id))
+}
+
 /// `clients.claim()`: the worker becomes the controller of every client in
 /// its scope.
 /// Service Workers, `claim()`: step 1 (only an active worker; else an
