@@ -22,6 +22,7 @@ import {
   ServiceWorker,
   ServiceWorkerContainer,
   ServiceWorkerRegistration,
+  NavigationPreloadManager,
 } from "ext:swharness/service_worker/11_service_worker.js";
 import {
   Client,
@@ -116,6 +117,7 @@ export function bootstrapServiceWorker(info) {
     FetchEvent: value(FetchEvent),
     ServiceWorker: value(ServiceWorker),
     ServiceWorkerRegistration: value(ServiceWorkerRegistration),
+    NavigationPreloadManager: value(NavigationPreloadManager),
     ServiceWorkerContainer: value(ServiceWorkerContainer),
     Client: value(Client),
     WindowClient: value(WindowClient),

@@ -16,6 +16,7 @@ import {
   ServiceWorker,
   ServiceWorkerContainer,
   ServiceWorkerRegistration,
+  NavigationPreloadManager,
 } from "ext:swharness/service_worker/11_service_worker.js";
 import { controlledFetch } from "ext:swharness/service_worker/14_fetch_event.js";
 import { installCaches } from "ext:swharness/storage/13_cache_storage.js";
@@ -129,6 +130,7 @@ export function bootstrapWindow(info) {
     Object.defineProperties(globalThis, {
       ServiceWorker: value(ServiceWorker),
       ServiceWorkerRegistration: value(ServiceWorkerRegistration),
+      NavigationPreloadManager: value(NavigationPreloadManager),
       ServiceWorkerContainer: value(ServiceWorkerContainer),
     });
     installCaches();

@@ -80,8 +80,46 @@ export function extendRegistration(fn) {
   registrationExtensions.push(fn);
 }
 
+// Service Workers, NavigationPreloadManager: the registration's navigation
+// preload state lives in the browser.
+export class NavigationPreloadManager {
+  #scope;
+  constructor(key, scope) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+    this.#scope = scope;
+  }
+  // enable() and disable(): InvalidStateError without an active worker.
+  enable() {
+    return hostCall("serviceWorker.navigationPreloadSet", {
+      scope: this.#scope,
+      enabled: true,
+    }).then(() => undefined);
+  }
+  disable() {
+    return hostCall("serviceWorker.navigationPreloadSet", {
+      scope: this.#scope,
+      enabled: false,
+    }).then(() => undefined);
+  }
+  // setHeaderValue(value): a ByteString that is a valid header value.
+  async setHeaderValue(value) {
+    webidl.requiredArguments(arguments.length, 1, "Failed to execute 'setHeaderValue' on 'NavigationPreloadManager'");
+    const v = webidl.converters.ByteString(value);
+    await hostCall("serviceWorker.navigationPreloadSet", {
+      scope: this.#scope,
+      headerValue: v,
+    });
+  }
+  // getState(): {enabled, headerValue}.
+  getState() {
+    return hostCall("serviceWorker.navigationPreloadState", { scope: this.#scope });
+  }
+}
+webidl.configureInterface(NavigationPreloadManager);
+
 export class ServiceWorkerRegistration extends EventTarget {
   #scope;
+  #navigationPreload = null;
   #installing = null;
   #waiting = null;
   #active = null;
@@ -109,9 +147,10 @@ export class ServiceWorkerRegistration extends EventTarget {
   get updateViaCache() {
     return this.#updateViaCache;
   }
-  // NavigationPreloadManager is not implemented.
+  // [SameObject] navigationPreload.
   get navigationPreload() {
-    return undefined;
+    this.#navigationPreload ??= new NavigationPreloadManager(illegal, this.#scope);
+    return this.#navigationPreload;
   }
   // update(): an update job for the newest worker (browser side).
   async update() {

@@ -178,6 +178,25 @@ function networkError(url, why) {
   return { outcome: "error", message: why };
 }
 
+// `event.preloadResponse`: the navigation preload's response, a TypeError
+// if it failed, or undefined without navigation preload.
+function preloadResponseOf(preload) {
+  if (!preload) return Promise.resolve(undefined);
+  if (preload.error !== undefined) {
+    const p = Promise.reject(new TypeError(preload.error));
+    p.catch(() => {});
+    return p;
+  }
+  const nullBody = [101, 103, 204, 205, 304].includes(preload.status);
+  return Promise.resolve(
+    new Response(nullBody ? null : atobBytes(preload.body), {
+      status: preload.status,
+      statusText: preload.statusText,
+      headers: preload.headers,
+    }),
+  );
+}
+
 // Handle Fetch, steps 21-24, in the worker: fire the event, then answer
 // with what respondWith() was given.
 async function onFetchEvent(init) {
@@ -192,6 +211,7 @@ async function onFetchEvent(init) {
   // Handle Fetch, step 24.3.2: a cancelable event.
   const ev = new FetchEvent("fetch", {
     cancelable: true,
+    preloadResponse: preloadResponseOf(init.preload),
     request,
     clientId: init.clientId,
     resultingClientId: init.resultingClientId,

@@ -220,6 +220,28 @@ pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
   Some(out)
 }
 
+/// Standard base64 with padding (what `atobBytes` in JS decodes).
+pub fn encode_base64(bytes: &[u8]) -> String {
+  const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+  for chunk in bytes.chunks(3) {
+    let b = [
+      chunk[0],
+      *chunk.get(1).unwrap_or(&0),
+      *chunk.get(2).unwrap_or(&0),
+    ];
+    let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+    for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+      if i <= chunk.len() {
+        out.push(ABC[((n >> shift) & 63) as usize] as char);
+      } else {
+        out.push('=');
+      }
+    }
+  }
+  out
+}
+
 #[cfg(test)]
 mod tests {
   use super::*;
@@ -263,6 +285,14 @@ mod tests {
     assert!(e.message.contains("extra"), "{}", e.message);
     let e = decode_call::<Call>("t", "put", Value::Null).unwrap_err();
     assert_eq!(e.message, "unknown browser call 't.put'");
+  }
+
+  #[test]
+  fn base64_round_trips() {
+    for data in [&b""[..], b"h", b"hi", b"hi!", b"\x00\xff\x10hello"] {
+      assert_eq!(decode_base64(&encode_base64(data)).unwrap(), data);
+    }
+    assert_eq!(encode_base64(b"hi"), "aGk=");
   }
 
   #[test]

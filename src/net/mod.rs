@@ -100,6 +100,48 @@ impl Net {
     resp.text().await.map_err(|e| fail(&e))
   }
 
+  /// Service Workers, "navigation preload" fetch: the navigation request
+  /// with `Service-Worker-Navigation-Preload: header_value`. The response
+  /// whole, as `{status, statusText, headers, body}` (body base64).
+  pub async fn fetch_preload(
+    &self,
+    url: &url::Url,
+    header_value: &str,
+  ) -> Result<serde_json::Value, HostError> {
+    let fail = |e: &dyn std::error::Error| {
+      HostError::type_error(format!(
+        "The navigation preload of '{url}' failed: {}",
+        error_chain(e)
+      ))
+    };
+    let resp = self
+      .client
+      .get(url.clone())
+      .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+      .header("Service-Worker-Navigation-Preload", header_value)
+      .send()
+      .await
+      .map_err(|e| fail(&e))?;
+    let status = resp.status();
+    let headers: Vec<(String, String)> = resp
+      .headers()
+      .iter()
+      .map(|(k, v)| {
+        (
+          k.to_string(),
+          String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        )
+      })
+      .collect();
+    let body = resp.bytes().await.map_err(|e| fail(&e))?;
+    Ok(serde_json::json!({
+      "status": status.as_u16(),
+      "statusText": status.canonical_reason().unwrap_or(""),
+      "headers": headers,
+      "body": crate::ipc::encode_base64(&body),
+    }))
+  }
+
   pub async fn fetch_script(&self, url: &url::Url) -> Result<String, HostError> {
     if !matches!(url.scheme(), "http" | "https") {
       return Err(HostError::type_error(format!(

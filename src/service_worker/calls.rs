@@ -66,6 +66,16 @@ enum Call {
     url: String,
   },
   ClientsClaim {},
+  /// NavigationPreloadManager enable()/disable() (`enabled`) and
+  /// setHeaderValue() (`headerValue`).
+  NavigationPreloadSet {
+    scope: String,
+    enabled: Option<bool>,
+    header_value: Option<String>,
+  },
+  NavigationPreloadState {
+    scope: String,
+  },
   /// A `<meta http-equiv="Content-Security-Policy">` of the document.
   SetContentSecurityPolicy {
     policy: String,
@@ -283,6 +293,19 @@ pub(super) async fn handle(
       let v = worker_of(browser, realm)?;
       clients::navigate(browser, v, &id, &url).await
     }
+    Call::NavigationPreloadSet {
+      scope,
+      enabled,
+      header_value,
+    } => super::lifecycle::set_navigation_preload(browser, &scope, enabled, header_value),
+    Call::NavigationPreloadState { scope } => super::with(browser, |s| {
+      let r = s
+        .registry
+        .regs
+        .get(&scope)
+        .ok_or_else(|| HostError::invalid_state("The registration is gone"))?;
+      Ok(json!(r.preload))
+    }),
     Call::ClientsClaim {} => {
       let v = worker_of(browser, realm)?;
       clients::claim(browser, v)

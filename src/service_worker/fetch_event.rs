@@ -29,6 +29,10 @@ struct FetchEventCmd<'a> {
   client_id: &'a str,
   resulting_client_id: &'a str,
   replaces_client_id: &'a str,
+  /// A navigation's preload response (`{status, statusText, headers,
+  /// body}`, or `{error}`), for `event.preloadResponse`.
+  #[serde(skip_serializing_if = "Option::is_none")]
+  preload: Option<Value>,
 }
 
 impl Command for FetchEventCmd<'_> {
@@ -79,7 +83,7 @@ pub(super) async fn handle_fetch(browser: &Browser, realm: RealmId, request: Val
   let Some(version) = controller else {
     return Ok(json!({"outcome": "fallback"}));
   };
-  let (mut reply, worker_realm) = fire(browser, version, &request, &client_id, "").await;
+  let (mut reply, worker_realm) = fire(browser, version, &request, &client_id, "", None).await;
   if let (Some(stream), Some(worker)) = (reply["body"]["stream"].as_u64(), worker_realm) {
     let id = register_stream(browser, worker, stream, realm);
     reply["body"]["stream"] = json!(id);
@@ -121,7 +125,27 @@ pub(super) async fn navigate(
     "keepalive": false,
     "destination": "document",
   });
-  let (reply, worker_realm) = fire(browser, version, &request, "", resulting_client_id).await;
+  // Handle Fetch, step 19: with navigation preload on, the navigation
+  // request goes to the network too, with its header; the worker gets the
+  // response as `preloadResponse`.
+  let preload = super::with(browser, |s| {
+    let scope = &s.registry.versions.get(&version)?.scope;
+    let p = &s.registry.regs.get(scope)?.preload;
+    p.enabled.then(|| p.header_value.clone())
+  });
+  let preload = match preload {
+    Some(header) => Some(
+      browser
+        .opts()
+        .net
+        .fetch_preload(url, &header)
+        .await
+        .unwrap_or_else(|e| json!({"error": e.message})),
+    ),
+    None => None,
+  };
+  let (reply, worker_realm) =
+    fire(browser, version, &request, "", resulting_client_id, preload).await;
   match reply["outcome"].as_str() {
     Some("fallback") => return Navigated::Fallback,
     Some("response") => {}
@@ -162,10 +186,19 @@ async fn fire(
   request: &Value,
   client_id: &str,
   resulting_client_id: &str,
+  preload: Option<Value>,
 ) -> (Value, Option<RealmId>) {
   let _busy = browser.busy();
   let started = Instant::now();
-  let answer = dispatch(browser, version, client_id, resulting_client_id, request).await;
+  let answer = dispatch(
+    browser,
+    version,
+    client_id,
+    resulting_client_id,
+    request,
+    preload,
+  )
+  .await;
   let (reply, worker_realm) = match answer {
     Ok((reply, realm)) => (reply, Some(realm)),
     // The worker could not be started or ended mid-event: a network error.
@@ -198,6 +231,7 @@ async fn dispatch(
   client_id: &str,
   resulting_client_id: &str,
   request: &Value,
+  preload: Option<Value>,
 ) -> Result<(Value, RealmId), HostError> {
   // Step 21: "Fire Functional Event" runs the worker first if it is
   // stopped ("Run Service Worker").
@@ -210,6 +244,7 @@ async fn dispatch(
         client_id,
         resulting_client_id,
         replaces_client_id: "",
+        preload,
       },
     )
     .await?;

@@ -144,6 +144,52 @@ pub struct JobOutcome {
   pub done: Option<oneshot::Receiver<(WorkerState, Option<String>)>>,
 }
 
+/// NavigationPreloadManager's enable(), disable() and setHeaderValue():
+/// the registration must have an active worker (InvalidStateError), and a
+/// header value must be a valid one (TypeError). The state is kept with
+/// the registration.
+pub fn set_navigation_preload(
+  browser: &Browser,
+  scope: &str,
+  enabled: Option<bool>,
+  header_value: Option<String>,
+) -> HostResult {
+  if let Some(v) = &header_value {
+    if v.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) || v.trim() != v {
+      return Err(HostError::type_error(format!(
+        "The string provided ('{v}') is not a valid HTTP header field value."
+      )));
+    }
+  }
+  let state = super::with(browser, |s| {
+    let r = s
+      .registry
+      .regs
+      .get_mut(scope)
+      .ok_or_else(|| HostError::invalid_state("The registration is gone"))?;
+    if r.active.is_none() {
+      return Err(HostError::invalid_state(
+        "The registration does not have an active worker.",
+      ));
+    }
+    if let Some(e) = enabled {
+      r.preload.enabled = e;
+    }
+    if let Some(v) = header_value {
+      r.preload.header_value = v;
+    }
+    Ok(r.preload.clone())
+  })?;
+  if let Err(e) =
+    super::context(browser)
+      .db
+      .save_navigation_preload(scope, state.enabled, &state.header_value)
+  {
+    eprintln!("warning: could not persist the navigation preload of {scope}: {e:#}");
+  }
+  Ok(Value::Null)
+}
+
 /// Service Workers, "Soft Update": an update check of the registration at
 /// `scope` (after a navigation it controlled, say), run in the background;
 /// a failure is traced, not thrown.

@@ -33,7 +33,7 @@ use crate::ipc::{HostResult, RealmId};
 use crate::storage::database::Store;
 pub use clients::{open_client, ClientScript};
 pub use lifecycle::{register, resolve_register_args, JobOutcome};
-pub use registry::{Registry, VersionId, WorkerState};
+pub use registry::{NavigationPreload, Registry, VersionId, WorkerState};
 pub use worker::dispatch_event;
 
 /// What the service worker feature keeps: the registry and the clients.

@@ -72,6 +72,26 @@ pub struct Registration {
   pub installing: Option<VersionId>,
   pub waiting: Option<VersionId>,
   pub active: Option<VersionId>,
+  /// Navigation preload: on, and the `Service-Worker-Navigation-Preload`
+  /// header's value (default `true`).
+  pub preload: NavigationPreload,
+}
+
+/// A registration's navigation preload state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NavigationPreload {
+  pub enabled: bool,
+  pub header_value: String,
+}
+
+impl Default for NavigationPreload {
+  fn default() -> Self {
+    NavigationPreload {
+      enabled: false,
+      header_value: "true".into(),
+    }
+  }
 }
 
 /// The "registration map", keyed by scope (not by storage key and scope: a
@@ -103,6 +123,10 @@ impl Registry {
         Registration {
           scope: stored.scope,
           active: Some(id),
+          preload: NavigationPreload {
+            enabled: stored.preload_enabled,
+            header_value: stored.preload_header,
+          },
           ..Default::default()
         },
       );

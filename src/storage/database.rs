@@ -24,6 +24,9 @@ pub struct StoredRegistration {
   /// (URL, source) pairs: an update compares them, and the installed
   /// worker imports them from here.
   pub imported: Vec<(String, String)>,
+  /// Navigation preload: on, and its header's value.
+  pub preload_enabled: bool,
+  pub preload_header: String,
 }
 
 const SCHEMA: &str = "
@@ -62,7 +65,7 @@ impl Store {
     conn
       .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
       .and_then(|_| conn.execute_batch(SCHEMA))
-      .and_then(|_| add_imported_column(&conn))
+      .and_then(|_| add_columns(&conn))
       .with_context(|| {
         format!(
           "the state database {} is unreadable or corrupt (move it away to start afresh)",
@@ -91,7 +94,8 @@ impl Store {
   pub fn registrations(&self) -> anyhow::Result<Vec<StoredRegistration>> {
     self.with(|c| {
       let mut stmt = c.prepare(
-        "SELECT id, scope, script_url, script_source, imported FROM sw_registrations ORDER BY id",
+        "SELECT id, scope, script_url, script_source, imported, preload_enabled, preload_header
+         FROM sw_registrations ORDER BY id",
       )?;
       let rows = stmt.query_map([], |r| {
         let imported: String = r.get(4)?;
@@ -102,6 +106,8 @@ impl Store {
           script_source: r.get(3)?,
           // A list that does not parse is as if nothing was imported.
           imported: serde_json::from_str(&imported).unwrap_or_default(),
+          preload_enabled: r.get(5)?,
+          preload_header: r.get(6)?,
         })
       })?;
       rows.collect()
@@ -135,6 +141,22 @@ impl Store {
     })
   }
 
+  /// Records a registration's navigation preload state.
+  pub fn save_navigation_preload(
+    &self,
+    scope: &str,
+    enabled: bool,
+    header: &str,
+  ) -> anyhow::Result<()> {
+    self.with(|c| {
+      c.execute(
+        "UPDATE sw_registrations SET preload_enabled = ?2, preload_header = ?3 WHERE scope = ?1",
+        params![scope, enabled, header],
+      )?;
+      Ok(())
+    })
+  }
+
   pub fn delete_registration(&self, scope: &str) -> anyhow::Result<()> {
     self.with(|c| {
       c.execute(
@@ -157,16 +179,54 @@ impl Store {
   }
 }
 
-/// State directories made before imported scripts were kept get the
-/// column (empty lists).
-fn add_imported_column(conn: &Connection) -> rusqlite::Result<()> {
-  let has = conn
-    .prepare("SELECT 1 FROM pragma_table_info('sw_registrations') WHERE name = 'imported'")?
-    .exists([])?;
-  if !has {
-    conn.execute_batch(
-      "ALTER TABLE sw_registrations ADD COLUMN imported TEXT NOT NULL DEFAULT '[]'",
-    )?;
+/// State directories made before these columns existed get them (with
+/// their defaults).
+fn add_columns(conn: &Connection) -> rusqlite::Result<()> {
+  for (name, decl) in [
+    ("imported", "TEXT NOT NULL DEFAULT '[]'"),
+    ("preload_enabled", "INTEGER NOT NULL DEFAULT 0"),
+    ("preload_header", "TEXT NOT NULL DEFAULT 'true'"),
+  ] {
+    let has = conn
+      .prepare("SELECT 1 FROM pragma_table_info('sw_registrations') WHERE name = ?1")?
+      .exists([name])?;
+    if !has {
+      conn.execute_batch(&format!(
+        "ALTER TABLE sw_registrations ADD COLUMN {name} {decl}"
+      ))?;
+    }
   }
   Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn an_older_state_database_gets_the_new_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+      let c = Connection::open(dir.path().join("browser.sqlite")).unwrap();
+      c.execute_batch(
+        "CREATE TABLE sw_registrations (id INTEGER PRIMARY KEY, scope TEXT NOT NULL UNIQUE,
+           script_url TEXT NOT NULL, script_source TEXT NOT NULL);
+         INSERT INTO sw_registrations (scope, script_url, script_source)
+           VALUES ('https://a.test/', 'https://a.test/sw.js', 'x');",
+      )
+      .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let regs = store.registrations().unwrap();
+    assert_eq!(regs.len(), 1);
+    assert!(regs[0].imported.is_empty());
+    assert!(!regs[0].preload_enabled);
+    assert_eq!(regs[0].preload_header, "true");
+    store
+      .save_navigation_preload("https://a.test/", true, "v")
+      .unwrap();
+    let regs = store.registrations().unwrap();
+    assert!(regs[0].preload_enabled);
+    assert_eq!(regs[0].preload_header, "v");
+  }
 }
