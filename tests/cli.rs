@@ -606,3 +606,77 @@ fn web_globals_in_the_worker_and_the_page() {
     assert_in_order(&stdout, &needles);
   }
 }
+
+#[test]
+fn a_second_run_on_the_same_state_directory_is_refused_until_the_first_ends() {
+  let dir = tempfile::tempdir().unwrap();
+  let state = dir.path().join("state");
+  std::fs::write(dir.path().join("sw.js"), "// nothing\n").unwrap();
+  std::fs::write(
+    dir.path().join("wait.js"),
+    "await new Promise((r) => setTimeout(r, 60000));\n",
+  )
+  .unwrap();
+  std::fs::write(dir.path().join("quick.js"), "console.log('quick');\n").unwrap();
+  let args = |client: &str| -> Vec<String> {
+    vec![
+      "run".into(),
+      dir.path().join("sw.js").to_string_lossy().into_owned(),
+      "--client".into(),
+      dir.path().join(client).to_string_lossy().into_owned(),
+      "--state".into(),
+      state.to_string_lossy().into_owned(),
+      "--timeout".into(),
+      "120".into(),
+    ]
+  };
+  let mut first = Command::new(env!("CARGO_BIN_EXE_swharness"))
+    .args(args("wait.js"))
+    .stdout(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+  // Bounded wait until the first run holds the lock (it writes its pid).
+  let pid = first.id().to_string();
+  let mut held = false;
+  for _ in 0..400 {
+    if std::fs::read_to_string(state.join("lock")).is_ok_and(|t| t.trim() == pid) {
+      held = true;
+      break;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(25));
+  }
+  assert!(held, "the first run took the lock");
+  let files_before = std::fs::read_dir(&state).unwrap().count();
+  let second = swharness(
+    &args("quick.js")
+      .iter()
+      .map(|s| s.as_str())
+      .collect::<Vec<_>>(),
+  );
+  assert_eq!(second.status.code(), Some(2), "{}", text(&second.stderr));
+  assert!(
+    text(&second.stderr).contains(&format!(
+      "state directory {} is in use by process {pid}",
+      state.display()
+    )),
+    "{}",
+    text(&second.stderr)
+  );
+  assert!(
+    !text(&second.stdout).contains("quick"),
+    "the second run ran nothing"
+  );
+  let files_after = std::fs::read_dir(&state).unwrap().count();
+  assert_eq!(files_before, files_after, "the second run wrote nothing");
+  // kill -9: the lock dies with its holder; the next run takes over.
+  first.kill().unwrap();
+  let _ = first.wait();
+  let third = swharness(
+    &args("quick.js")
+      .iter()
+      .map(|s| s.as_str())
+      .collect::<Vec<_>>(),
+  );
+  assert!(third.status.success(), "{}", text(&third.stderr));
+  assert!(text(&third.stdout).contains("[client 1] quick\n"));
+}

@@ -153,6 +153,26 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
       tmp.path().to_path_buf()
     }
   };
+  // One process per state directory, before anything in it is read or
+  // written: a second run exits at once.
+  #[cfg(target_os = "linux")]
+  let _lock = crate::storage::lock::StateLock::acquire(&state_dir).map_err(|e| match e {
+    crate::storage::lock::LockError::InUse(pid) => (
+      EXIT_USAGE,
+      format!(
+        "state directory {} is in use by process {}",
+        state_dir.display(),
+        pid.map_or("(unknown)".to_string(), |p| p.to_string())
+      ),
+    ),
+    crate::storage::lock::LockError::Io(e) => (
+      EXIT_SCRIPT_ERROR,
+      format!(
+        "could not lock the state directory {}: {e}",
+        state_dir.display()
+      ),
+    ),
+  })?;
   // With --state the local origin keeps its port, so that registrations
   // and storage (which belong to an origin) are found again.
   let port_file = args.state.as_ref().map(|d| d.join("local-origin-port"));
