@@ -1,53 +1,36 @@
 //! Black-box tests of the service worker runtime through `swharness run`:
-//! fetch interception and exceptions in event listeners.
+//! fetch interception, navigations, updates and exceptions in listeners.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod support;
 
-fn fixture(rel: &str) -> String {
-  PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-    .join("fixtures")
-    .join(rel)
-    .to_string_lossy()
-    .into_owned()
-}
+use support::run::{fixture, swharness, trace_events};
 
 #[test]
 fn a_controlled_page_fetches_through_its_worker() {
   let dir = tempfile::tempdir().unwrap();
   let trace = dir.path().join("trace.jsonl");
-  let out = Command::new(env!("CARGO_BIN_EXE_swharness"))
-    .args([
-      "run",
-      &fixture("fetch-event/sw.js"),
-      "--client",
-      &fixture("fetch-event/page.js"),
-      "--trace",
-      trace.to_str().unwrap(),
-      "--timeout",
-      "30",
-    ])
-    .output()
-    .unwrap();
-  let stdout = String::from_utf8_lossy(&out.stdout);
-  let stderr = String::from_utf8_lossy(&out.stderr);
+  let run = swharness(&[
+    "run",
+    &fixture("fetch-event/sw.js"),
+    "--client",
+    &fixture("fetch-event/page.js"),
+    "--trace",
+    trace.to_str().unwrap(),
+    "--timeout",
+    "30",
+  ]);
   // The listeners that threw count as uncaught errors: exit 1, but the run
   // went on to the end.
-  assert_eq!(
-    out.status.code(),
-    Some(1),
-    "stdout: {stdout}\nstderr: {stderr}"
-  );
-  for line in [
+  assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+  run.assert_lines(&[
     "[sw] second install listener\n",
     "[client 1] controlled: true\n",
     "[client 1] hello: from-sw\n",
     "[client 1] network: true\n",
     "[client 1] broken: TypeError\n",
     "[client 1] throws: 404\n",
-  ] {
-    assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
-  }
+  ]);
+  let stderr = &run.stderr;
   assert!(
     stderr.contains("Uncaught Error: the first install listener throws"),
     "{stderr}"
@@ -63,11 +46,8 @@ fn a_controlled_page_fetches_through_its_worker() {
     "{stderr}"
   );
   // The trace has one fetch-event per request, with its outcome.
-  let trace = std::fs::read_to_string(&trace).unwrap();
-  let outcomes: Vec<(String, String)> = trace
-    .lines()
-    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-    .filter(|v| v["kind"] == "fetch-event")
+  let outcomes: Vec<(String, String)> = trace_events(&trace, "fetch-event")
+    .iter()
     .map(|v| {
       let url = v["url"]
         .as_str()
@@ -95,27 +75,22 @@ fn a_controlled_page_fetches_through_its_worker() {
 fn html_pages_are_navigated_to_through_the_worker() {
   let dir = tempfile::tempdir().unwrap();
   let trace = dir.path().join("trace.jsonl");
-  let out = Command::new(env!("CARGO_BIN_EXE_swharness"))
-    .args([
-      "run",
-      &fixture("navigation/sw.js"),
-      "--client",
-      &fixture("navigation/index.html"),
-      "--client",
-      &fixture("navigation/made.html"),
-      "--client",
-      &fixture("navigation/go.html"),
-      "--trace",
-      trace.to_str().unwrap(),
-      "--timeout",
-      "30",
-    ])
-    .output()
-    .unwrap();
-  let stdout = String::from_utf8_lossy(&out.stdout);
-  let stderr = String::from_utf8_lossy(&out.stderr);
-  assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
-  for line in [
+  let run = swharness(&[
+    "run",
+    &fixture("navigation/sw.js"),
+    "--client",
+    &fixture("navigation/index.html"),
+    "--client",
+    &fixture("navigation/made.html"),
+    "--client",
+    &fixture("navigation/go.html"),
+    "--trace",
+    trace.to_str().unwrap(),
+    "--timeout",
+    "30",
+  ]);
+  assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+  run.assert_lines(&[
     // The worker sees each navigation request.
     "[sw] navigate /index.html destination=document clientId=\"\" resulting=36\n",
     "[sw] navigate /made.html destination=document clientId=\"\" resulting=36\n",
@@ -130,46 +105,31 @@ fn html_pages_are_navigated_to_through_the_worker() {
     "[sw] opened true window\n",
     // WindowClient.navigate(): a new client replaces the old one.
     "[sw] navigated true true true true true\n",
-  ] {
-    assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
-  }
+  ]);
   // The worker's page ran three times: as a --client, in the window
   // openWindow() opened, and in the one navigate() made.
-  let made = stdout
+  let made = run
+    .stdout
     .matches("] inline in Made by the worker resulting is me: true\n")
     .count();
-  assert_eq!(made, 3, "{stdout}");
+  assert_eq!(made, 3, "{}", run.stdout);
   // The page's requests carry the client id its navigation made.
-  let events: Vec<serde_json::Value> = std::fs::read_to_string(&trace)
-    .unwrap()
-    .lines()
-    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-    .filter(|v| v["kind"] == "fetch-event")
-    .collect();
-  let navigation = events
-    .iter()
-    .find(|v| v["url"].as_str().unwrap_or("").ends_with("/index.html"))
-    .expect("the navigation's fetch event");
+  let events = trace_events(&trace, "fetch-event");
+  let ends = |suffix: &str| {
+    events
+      .iter()
+      .find(|v| v["url"].as_str().unwrap_or("").ends_with(suffix))
+      .unwrap_or_else(|| panic!("no fetch event for {suffix}"))
+  };
+  let navigation = ends("/index.html");
   assert_eq!(navigation["mode"], "navigate");
   assert_eq!(navigation["outcome"], "network-fallback");
-  let hello = events
-    .iter()
-    .find(|v| v["url"].as_str().unwrap_or("").ends_with("/hello"))
-    .expect("the subresource's fetch event");
-  assert_eq!(hello["client"], navigation["resultingClient"]);
-  let made = events
-    .iter()
-    .find(|v| v["url"].as_str().unwrap_or("").ends_with("/made.html"))
-    .unwrap();
-  assert_eq!(made["outcome"], "respondWith");
+  assert_eq!(ends("/hello")["client"], navigation["resultingClient"]);
+  assert_eq!(ends("/made.html")["outcome"], "respondWith");
   // Each navigation the worker controlled checks for an update.
-  let checks = std::fs::read_to_string(&trace)
-    .unwrap()
-    .lines()
-    .filter(|l| l.contains("\"kind\":\"update-check\""))
-    .count();
   assert_eq!(
-    checks, 5,
+    trace_events(&trace, "update-check").len(),
+    5,
     "three pages, a window opened, a window navigated"
   );
 }
@@ -185,36 +145,29 @@ fn an_update_compares_the_imported_scripts_byte_for_byte() {
     "importScripts('helper.js');\nself.addEventListener('install', () => console.log('install', VERSION));\n",
   )
   .unwrap();
-  let run = |trace: &std::path::Path| {
-    let out = Command::new(env!("CARGO_BIN_EXE_swharness"))
-      .args([
-        "run",
-        app.join("sw.js").to_str().unwrap(),
-        "--state",
-        state.to_str().unwrap(),
-        "--trace",
-        trace.to_str().unwrap(),
-      ])
-      .output()
-      .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-      out.status.success(),
-      "{stdout}\n{}",
-      String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+  let run = |trace: &str| {
+    let run = swharness(&[
+      "run",
+      app.join("sw.js").to_str().unwrap(),
+      "--state",
+      state.to_str().unwrap(),
+      "--trace",
+      dir.path().join(trace).to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    run.stdout
   };
   std::fs::write(app.join("helper.js"), "var VERSION = 1;\n").unwrap();
-  assert!(run(&dir.path().join("1.jsonl")).contains("[sw] install 1\n"));
+  assert!(run("1.jsonl").contains("[sw] install 1\n"));
   // The same scripts: the registration stays as it is.
-  let same = run(&dir.path().join("2.jsonl"));
+  let same = run("2.jsonl");
   assert!(!same.contains("install"), "{same}");
   // Only the imported script changed: a new worker installs, and it sees
   // the new script, while the old one imports what it was installed with.
   std::fs::write(app.join("helper.js"), "var VERSION = 2;\n").unwrap();
-  let changed = run(&dir.path().join("3.jsonl"));
+  let changed = run("3.jsonl");
   assert!(changed.contains("install 2\n"), "{changed}");
-  let trace = std::fs::read_to_string(dir.path().join("3.jsonl")).unwrap();
-  assert!(trace.contains("\"state\":\"installing\""), "{trace}");
+  let checks = trace_events(&dir.path().join("3.jsonl"), "update-check");
+  assert_eq!(checks.len(), 1);
+  assert_eq!(checks[0]["changed"], true);
 }

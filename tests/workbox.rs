@@ -3,8 +3,11 @@
 //! committed) are served beside `fixtures/workbox/sw.js`, which loads them
 //! with `importScripts`.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use support::run::swharness;
 
 const PACKAGES: &[&str] = &["core", "routing", "strategies", "precaching"];
 
@@ -49,37 +52,31 @@ fn workbox_precaching_and_strategies_work_online_and_offline() {
     )
     .unwrap();
   }
-  let out = Command::new(env!("CARGO_BIN_EXE_swharness"))
-    .args([
-      "run",
-      dir.path().join("sw.js").to_str().unwrap(),
-      "--client",
-      dir.path().join("page.js").to_str().unwrap(),
-      "--timeout",
-      "60",
-    ])
-    .output()
-    .unwrap();
-  let stdout = String::from_utf8_lossy(&out.stdout);
-  let stderr = String::from_utf8_lossy(&out.stderr);
-  assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
-  for line in [
-    "controlled true",
-    "online nf 200 nf network body",
-    "online cf 200 cf network body",
-    "online swr 200 swr network body",
+  let run = swharness(&[
+    "run",
+    dir.path().join("sw.js").to_str().unwrap(),
+    "--client",
+    dir.path().join("page.js").to_str().unwrap(),
+    "--timeout",
+    "60",
+  ]);
+  assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+  run.assert_lines(&[
+    "[client 1] controlled true\n",
+    "[client 1] online nf 200 nf network body\n",
+    "[client 1] online cf 200 cf network body\n",
+    "[client 1] online swr 200 swr network body\n",
     // Offline, each answer comes from the caches Workbox filled.
-    "offline precached 200 precached body",
-    "offline nf 200 nf network body",
-    "offline cf 200 cf network body",
-    "offline swr 200 swr network body",
+    "[client 1] offline precached 200 precached body\n",
+    "[client 1] offline nf 200 nf network body\n",
+    "[client 1] offline cf 200 cf network body\n",
+    "[client 1] offline swr 200 swr network body\n",
     // NetworkFirst with nothing cached fails; setCatchHandler answers.
-    "offline uncached 200 offline fallback",
-  ] {
-    assert!(
-      stdout.contains(&format!("[client 1] {line}\n")),
-      "{line:?} missing from:\n{stdout}"
-    );
-  }
-  assert!(stdout.contains("\"nf\",\"cf\",\"swr\""), "{stdout}");
+    "[client 1] offline uncached 200 offline fallback\n",
+  ]);
+  assert!(
+    run.stdout.contains("\"nf\",\"cf\",\"swr\""),
+    "{}",
+    run.stdout
+  );
 }

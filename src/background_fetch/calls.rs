@@ -7,7 +7,6 @@
 //! browser runs fetch()'s step 8 ("enqueue the following steps to the active
 //! background fetches edit queue"); `js/background_fetch/` runs the rest.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::context::stamped;
@@ -16,68 +15,62 @@ use crate::browser::{Browser, PermissionState};
 use crate::ipc::{decode_call, HostError, HostResult, RealmId};
 use crate::service_worker;
 
-#[derive(Deserialize)]
-#[serde(
-  tag = "method",
-  content = "args",
-  rename_all = "camelCase",
-  rename_all_fields = "camelCase",
-  deny_unknown_fields
-)]
-enum Call {
-  /// `BackgroundFetchManager.fetch(id, requests, options)`.
-  Fetch {
-    scope: String,
-    id: String,
-    requests: Vec<RequestSpec>,
-    title: String,
-    icons: Value,
-    /// WebIDL `unsigned long long`: past 2^53 it arrives as a float.
-    download_total: f64,
-    /// Whether the caller's registration object shows an active worker.
-    active: bool,
-  },
-  Get {
-    scope: String,
-    id: String,
-  },
-  GetIds {
-    scope: String,
-  },
-  Abort {
-    uid: String,
-  },
-  /// `match()`/`matchAll()`: the records that match a query.
-  Records {
-    uid: String,
-    url: Option<String>,
-    method: Option<String>,
-    headers: Vec<(String, String)>,
-    ignore_search: bool,
-    ignore_method: bool,
-    ignore_vary: bool,
-  },
-  RecordResponse {
-    uid: String,
-    index: usize,
-  },
-  #[serde(rename = "updateUI")]
-  UpdateUi {
-    uid: String,
-    title: Option<String>,
-    icons: Option<Value>,
-  },
-  /// The simulated download UI (`swharness.*`): the user clicks it,
-  /// cancels the fetch, and what it shows.
-  Click {
-    id: String,
-  },
-  Cancel {
-    id: String,
-  },
-  UiState {
-    id: String,
-  },
+crate::ipc::realm_calls! {
+  enum Call {
+    /// `BackgroundFetchManager.fetch(id, requests, options)`.
+    Fetch {
+      scope: String,
+      id: String,
+      requests: Vec<RequestSpec>,
+      title: String,
+      icons: Value,
+      /// WebIDL `unsigned long long`: past 2^53 it arrives as a float.
+      download_total: f64,
+      /// Whether the caller's registration object shows an active worker.
+      active: bool,
+    },
+    Get {
+      scope: String,
+      id: String,
+    },
+    GetIds {
+      scope: String,
+    },
+    Abort {
+      uid: String,
+    },
+    /// `match()`/`matchAll()`: the records that match a query.
+    Records {
+      uid: String,
+      url: Option<String>,
+      method: Option<String>,
+      headers: Vec<(String, String)>,
+      ignore_search: bool,
+      ignore_method: bool,
+      ignore_vary: bool,
+    },
+    RecordResponse {
+      uid: String,
+      index: usize,
+    },
+    #[serde(rename = "updateUI")]
+    UpdateUi {
+      uid: String,
+      title: Option<String>,
+      icons: Option<Value>,
+    },
+    /// The simulated download UI (`swharness.*`): the user clicks it,
+    /// cancels the fetch, and what it shows.
+    Click {
+      id: String,
+    },
+    Cancel {
+      id: String,
+    },
+    UiState {
+      id: String,
+    },
+  }
 }
 
 fn to_host_error(e: BgFetchError) -> HostError {

@@ -37,41 +37,35 @@ impl PermissionState {
   }
 }
 
-#[derive(Deserialize)]
-#[serde(
-  tag = "method",
-  content = "args",
-  rename_all = "camelCase",
-  rename_all_fields = "camelCase",
-  deny_unknown_fields
-)]
-enum Call {
-  SetOnline {
-    online: bool,
-  },
-  SetPermission {
-    name: String,
-    state: String,
-  },
-  PermissionQuery {
-    name: String,
-  },
-  /// A module script or its import (the realm's module loader).
-  FetchModule {
-    url: String,
-  },
-  /// A page's external classic script.
-  FetchScript {
-    url: String,
-  },
-  /// The file behind a stored body's token (`op_swh_read_body`).
-  BodyPath {
-    token: String,
-  },
-  /// A test page's testharness.js report (`swharness wpt`).
-  PageReport {
-    json: String,
-  },
+crate::ipc::realm_calls! {
+  enum Call {
+    SetOnline {
+      online: bool,
+    },
+    SetPermission {
+      name: String,
+      state: String,
+    },
+    PermissionQuery {
+      name: String,
+    },
+    /// A module script or its import (the realm's module loader).
+    FetchModule {
+      url: String,
+    },
+    /// A page's external classic script.
+    FetchScript {
+      url: String,
+    },
+    /// The file behind a stored body's token (`op_swh_read_body`).
+    BodyPath {
+      token: String,
+    },
+    /// A test page's testharness.js report (`swharness wpt`).
+    PageReport {
+      json: String,
+    },
+  }
 }
 
 /// `navigator.onLine` and the `online`/`offline` events in every realm.

@@ -108,6 +108,26 @@ pub enum HostMsg {
 
 pub type HostSender = mpsc::UnboundedSender<HostMsg>;
 
+/// Declares a feature's realm calls: one enum, decoded once by
+/// [`decode_call`] (tagged by `method` with its fields in `args`,
+/// camelCase names, unknown fields refused). Use it as
+/// `crate::ipc::realm_calls! { enum Call { Get { scope: String }, ... } }`.
+macro_rules! realm_calls {
+  ($(#[$meta:meta])* $vis:vis enum $name:ident { $($body:tt)* }) => {
+    $(#[$meta])*
+    #[derive(serde::Deserialize)]
+    #[serde(
+      tag = "method",
+      content = "args",
+      rename_all = "camelCase",
+      rename_all_fields = "camelCase",
+      deny_unknown_fields
+    )]
+    $vis enum $name { $($body)* }
+  };
+}
+pub(crate) use realm_calls;
+
 /// A command the browser sends into a realm: `kind` names the handler
 /// registered by the realm's JavaScript, `payload` its argument.
 pub struct RealmCmd {
@@ -246,17 +266,12 @@ pub fn encode_base64(bytes: &[u8]) -> String {
 mod tests {
   use super::*;
 
-  #[derive(Debug, Deserialize, PartialEq)]
-  #[serde(
-    tag = "method",
-    content = "args",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase",
-    deny_unknown_fields
-  )]
-  enum Call {
-    Get { scope: String, max_age: Option<u64> },
-    Names {},
+  realm_calls! {
+    #[derive(Debug, PartialEq)]
+    enum Call {
+      Get { scope: String, max_age: Option<u64> },
+      Names {},
+    }
   }
 
   #[test]

@@ -5,7 +5,6 @@
 //!
 //! Spec: Service Workers; the method steps named at each call.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 use url::Url;
 
@@ -13,84 +12,78 @@ use super::{clients, fetch_event, lifecycle, worker};
 use crate::browser::Browser;
 use crate::ipc::{decode_call, HostError, HostResult, RealmId};
 
-#[derive(Deserialize)]
-#[serde(
-  tag = "method",
-  content = "args",
-  rename_all = "camelCase",
-  rename_all_fields = "camelCase",
-  deny_unknown_fields
-)]
-enum Call {
-  Register {
-    #[serde(rename = "scriptURL")]
-    script_url: String,
-    scope: Option<String>,
-  },
-  Update {
-    scope: String,
-  },
-  GetRegistration {
-    url: String,
-  },
-  GetRegistrations {},
-  Ready {},
-  Unregister {
-    scope: String,
-  },
-  SkipWaiting {},
-  ImportScripts {
-    urls: Vec<String>,
-  },
-  PostMessageToWorker {
-    worker_id: u64,
-    data: Value,
-  },
-  PostMessageToClient {
-    client_id: String,
-    data: Value,
-  },
-  ClientsMatchAll {
-    include_uncontrolled: bool,
-    #[serde(rename = "type")]
-    client_type: String,
-  },
-  ClientsGet {
-    id: String,
-  },
-  ClientsOpenWindow {
-    url: String,
-  },
-  ClientsNavigate {
-    id: String,
-    url: String,
-  },
-  ClientsClaim {},
-  /// NavigationPreloadManager enable()/disable() (`enabled`) and
-  /// setHeaderValue() (`headerValue`).
-  NavigationPreloadSet {
-    scope: String,
-    enabled: Option<bool>,
-    header_value: Option<String>,
-  },
-  NavigationPreloadState {
-    scope: String,
-  },
-  /// A `<meta http-equiv="Content-Security-Policy">` of the document.
-  SetContentSecurityPolicy {
-    policy: String,
-  },
-  /// A controlled client's request, for its controller's `fetch` event.
-  HandleFetch {
-    request: Value,
-  },
-  /// The next chunk of a response body the worker streams.
-  FetchBodyRead {
-    stream: u64,
-  },
-  FetchBodyCancel {
-    stream: u64,
-  },
+crate::ipc::realm_calls! {
+  enum Call {
+    Register {
+      #[serde(rename = "scriptURL")]
+      script_url: String,
+      scope: Option<String>,
+    },
+    Update {
+      scope: String,
+    },
+    GetRegistration {
+      url: String,
+    },
+    GetRegistrations {},
+    Ready {},
+    Unregister {
+      scope: String,
+    },
+    SkipWaiting {},
+    ImportScripts {
+      urls: Vec<String>,
+    },
+    PostMessageToWorker {
+      worker_id: u64,
+      data: Value,
+    },
+    PostMessageToClient {
+      client_id: String,
+      data: Value,
+    },
+    ClientsMatchAll {
+      include_uncontrolled: bool,
+      #[serde(rename = "type")]
+      client_type: String,
+    },
+    ClientsGet {
+      id: String,
+    },
+    ClientsOpenWindow {
+      url: String,
+    },
+    ClientsNavigate {
+      id: String,
+      url: String,
+    },
+    ClientsClaim {},
+    /// NavigationPreloadManager enable()/disable() (`enabled`) and
+    /// setHeaderValue() (`headerValue`).
+    NavigationPreloadSet {
+      scope: String,
+      enabled: Option<bool>,
+      header_value: Option<String>,
+    },
+    NavigationPreloadState {
+      scope: String,
+    },
+    /// A `<meta http-equiv="Content-Security-Policy">` of the document.
+    SetContentSecurityPolicy {
+      policy: String,
+    },
+    /// A controlled client's request, for its controller's `fetch` event.
+    HandleFetch {
+      request: Value,
+    },
+    /// The next chunk of a response body the worker streams.
+    FetchBodyRead {
+      stream: u64,
+    },
+    FetchBodyCancel {
+      stream: u64,
+    },
+  }
 }
 
 /// Service Workers, importScripts(urls) of a service worker: a worker that

@@ -85,23 +85,17 @@ struct QueryArgs {
   ignore_method: bool,
 }
 
-#[derive(Deserialize)]
-#[serde(
-  tag = "method",
-  content = "args",
-  rename_all = "camelCase",
-  rename_all_fields = "camelCase",
-  deny_unknown_fields
-)]
-enum Call {
-  Open { cache: String },
-  Has { cache: String },
-  DeleteCache { cache: String },
-  Names {},
-  Put(Box<PutArgs>),
-  Match(QueryArgs),
-  Keys(QueryArgs),
-  Delete(QueryArgs),
+crate::ipc::realm_calls! {
+  enum Call {
+    Open { cache: String },
+    Has { cache: String },
+    DeleteCache { cache: String },
+    Names {},
+    Put(Box<PutArgs>),
+    Match(QueryArgs),
+    Keys(QueryArgs),
+    Delete(QueryArgs),
+  }
 }
 
 fn storage_err(e: anyhow::Error) -> HostError {

@@ -1,0 +1,58 @@
+//! Running the binary from a test: its output, the fixtures, the trace.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What a run of `swharness` gave.
+pub struct Run {
+  pub code: Option<i32>,
+  pub stdout: String,
+  pub stderr: String,
+}
+
+impl Run {
+  /// Panics, showing both streams, unless every line is in stdout.
+  pub fn assert_lines(&self, lines: &[&str]) {
+    for line in lines {
+      assert!(
+        self.stdout.contains(line),
+        "{line:?} missing from:\n{}\nstderr:\n{}",
+        self.stdout,
+        self.stderr
+      );
+    }
+  }
+}
+
+/// Runs `swharness ARGS` to its end.
+pub fn swharness<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+  let out = Command::new(env!("CARGO_BIN_EXE_swharness"))
+    .args(args)
+    .output()
+    .expect("the binary runs");
+  Run {
+    code: out.status.code(),
+    stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+  }
+}
+
+/// The path of a file under `fixtures/`.
+pub fn fixture(rel: &str) -> String {
+  PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    .join("fixtures")
+    .join(rel)
+    .to_string_lossy()
+    .into_owned()
+}
+
+/// The trace's events of `kind`, in order.
+pub fn trace_events(trace: &Path, kind: &str) -> Vec<serde_json::Value> {
+  std::fs::read_to_string(trace)
+    .unwrap_or_default()
+    .lines()
+    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    .filter(|v| v["kind"] == kind)
+    .collect()
+}
