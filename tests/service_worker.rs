@@ -171,3 +171,39 @@ fn an_update_compares_the_imported_scripts_byte_for_byte() {
   assert_eq!(checks.len(), 1);
   assert_eq!(checks[0]["changed"], true);
 }
+
+#[test]
+fn a_worker_without_a_fetch_listener_is_not_asked() {
+  let dir = tempfile::tempdir().unwrap();
+  let page = "console.log('got', (await (await fetch('data.txt')).text()).trim());\n";
+  std::fs::write(dir.path().join("page.js"), page).unwrap();
+  std::fs::write(dir.path().join("data.txt"), "network\n").unwrap();
+  for (sw, expect, events) in [
+    // Handle Fetch, step 16: no fetch listener, no fetch event.
+    (
+      "self.addEventListener('install', () => {});\n",
+      "[client 1] got network\n",
+      0,
+    ),
+    // An onfetch handler is a listener.
+    (
+      "self.onfetch = (e) => e.respondWith(new Response('via onfetch'));\n",
+      "[client 1] got via onfetch\n",
+      1,
+    ),
+  ] {
+    std::fs::write(dir.path().join("sw.js"), sw).unwrap();
+    let trace = dir.path().join("trace.jsonl");
+    let run = swharness(&[
+      "run",
+      dir.path().join("sw.js").to_str().unwrap(),
+      "--client",
+      dir.path().join("page.js").to_str().unwrap(),
+      "--trace",
+      trace.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    run.assert_lines(&[expect]);
+    assert_eq!(trace_events(&trace, "fetch-event").len(), events, "{sw}");
+  }
+}

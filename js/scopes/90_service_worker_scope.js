@@ -127,6 +127,12 @@ export function bootstrapServiceWorker(info) {
   installFetchEvents();
   setInitialOnline(info.online);
   installBackgroundFetch({ serviceWorker: true, chromium: info.chromium });
+  // Service Workers, the worker's "set of event types to handle", as its
+  // script left it: without a fetch listener, the browser never sends it
+  // a fetch event (Handle Fetch, step 16).
+  onBrowserCommand("eventTypes", () => ({
+    fetch: eventMod.listenerCount(globalThis, "fetch") > 0,
+  }));
   onBrowserCommand("event", async ({ type, init }) => {
     const ev = createEvent(type, init);
     const result = await dispatchExtendable(globalThis, ev);

@@ -83,6 +83,10 @@ pub(super) async fn handle_fetch(browser: &Browser, realm: RealmId, request: Val
   let Some(version) = controller else {
     return Ok(json!({"outcome": "fallback"}));
   };
+  // Step 16: a worker with no fetch listener is not asked (nor started).
+  if !worker::handles_fetch(browser, version) {
+    return Ok(json!({"outcome": "fallback"}));
+  }
   let (mut reply, worker_realm) = fire(browser, version, &request, &client_id, "", None).await;
   if let (Some(stream), Some(worker)) = (reply["body"]["stream"].as_u64(), worker_realm) {
     let id = register_stream(browser, worker, stream, realm);
@@ -125,6 +129,10 @@ pub(super) async fn navigate(
     "keepalive": false,
     "destination": "document",
   });
+  // Step 16: a worker with no fetch listener is not asked.
+  if !worker::handles_fetch(browser, version) {
+    return Navigated::Fallback;
+  }
   // Handle Fetch, step 19: with navigation preload on, the navigation
   // request goes to the network too, with its header; the worker gets the
   // response as `preloadResponse`.

@@ -62,6 +62,9 @@ pub struct Version {
   /// in the order first imported ("script resource map"): an installed
   /// worker imports them from here, and an update compares them.
   pub imported: Vec<(String, String)>,
+  /// Whether its "set of event types to handle" has `fetch`, once its
+  /// script has run in this process (None before).
+  pub handles_fetch: Option<bool>,
 }
 
 /// A "service worker registration": its scope url and its installing,
@@ -150,6 +153,7 @@ impl Registry {
         realm: None,
         skip_waiting: false,
         imported: Vec::new(),
+        handles_fetch: None,
       },
     );
     id

@@ -26,6 +26,14 @@ impl Command for DispatchEvent<'_> {
   const KIND: &'static str = "event";
 }
 
+/// Asks the worker which event types its script listens to.
+#[derive(Serialize)]
+struct EventTypes;
+
+impl Command for EventTypes {
+  const KIND: &'static str = "eventTypes";
+}
+
 /// Starts the worker's realm if it is not running, evaluating its script.
 /// Service Workers, "Run Service Worker".
 pub(super) async fn start_worker(
@@ -121,7 +129,35 @@ pub(super) async fn start_worker(
       e.message.lines().next().unwrap_or("")
     )));
   }
+  // The "set of event types to handle" is the script's first run's.
+  let known = super::with(browser, |s| {
+    s.registry
+      .versions
+      .get(&version)
+      .is_some_and(|v| v.handles_fetch.is_some())
+  });
+  if !known {
+    let types = browser.request(realm, &EventTypes).await;
+    let fetch = types.map_or(true, |t| t["fetch"] != json!(false));
+    super::with(browser, |s| {
+      if let Some(v) = s.registry.versions.get_mut(&version) {
+        v.handles_fetch = Some(fetch);
+      }
+    });
+  }
   Ok(realm)
+}
+
+/// Whether the worker `version` handles fetch events: false only when its
+/// script ran and added no fetch listener.
+pub(super) fn handles_fetch(browser: &Browser, version: VersionId) -> bool {
+  super::with(browser, |s| {
+    s.registry
+      .versions
+      .get(&version)
+      .and_then(|v| v.handles_fetch)
+      .unwrap_or(true)
+  })
 }
 
 /// Dispatches an extendable event into the worker (starting it if needed)
