@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::background_fetch::{self, BackgroundFetch};
+use crate::broadcast_channel::BroadcastChannels;
 use crate::browser::{BrowserOptions, Feature};
 use crate::service_worker::ServiceWorkers;
 use crate::storage::cache_storage::CacheStorage;
@@ -26,5 +27,6 @@ pub fn install(browser: &BrowserOptions, opts: &Options) -> anyhow::Result<Vec<B
     Box::new(ServiceWorkers::open(store.clone(), opts.sw_idle_timeout)?),
     Box::new(CacheStorage::new(store)),
     Box::new(BackgroundFetch::new(opts.background_fetch.clone())),
+    Box::new(BroadcastChannels),
   ])
 }

@@ -2,6 +2,7 @@
 //! Background Fetch API. See ARCHITECTURE.md for the map of the layers.
 
 pub mod background_fetch;
+pub mod broadcast_channel;
 pub mod browser;
 pub mod cli;
 pub mod engine;

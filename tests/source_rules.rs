@@ -55,9 +55,16 @@ const LAYERS: &[(&str, &[&str])] = &[
       "service_worker",
     ],
   ),
+  ("broadcast_channel", &["ipc", "browser"]),
   (
     "features",
-    &["browser", "storage", "service_worker", "background_fetch"],
+    &[
+      "browser",
+      "storage",
+      "service_worker",
+      "background_fetch",
+      "broadcast_channel",
+    ],
   ),
   // `*`: every module listed before it.
   ("wpt", &["*"]),

@@ -36,6 +36,7 @@ import {
   installFetchEvents,
 } from "ext:swharness/service_worker/14_fetch_event.js";
 import { installCaches } from "ext:swharness/storage/13_cache_storage.js";
+import { BroadcastChannel } from "ext:swharness/broadcast_channel/15_broadcast_channel.js";
 import {
   backgroundFetchEventFor,
   finishBackgroundFetchEvent,
@@ -113,6 +114,7 @@ export function bootstrapServiceWorker(info) {
     WorkerGlobalScope: value(WorkerGlobalScope),
     ServiceWorkerGlobalScope: value(ServiceWorkerGlobalScope),
     ExtendableEvent: value(ExtendableEvent),
+    BroadcastChannel: value(BroadcastChannel),
     ExtendableMessageEvent: value(ExtendableMessageEvent),
     FetchEvent: value(FetchEvent),
     ServiceWorker: value(ServiceWorker),

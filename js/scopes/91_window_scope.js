@@ -20,6 +20,7 @@ import {
 } from "ext:swharness/service_worker/11_service_worker.js";
 import { controlledFetch } from "ext:swharness/service_worker/14_fetch_event.js";
 import { installCaches } from "ext:swharness/storage/13_cache_storage.js";
+import { BroadcastChannel } from "ext:swharness/broadcast_channel/15_broadcast_channel.js";
 import { installBackgroundFetch } from "ext:swharness/background_fetch/20_background_fetch.js";
 import { createControl } from "ext:swharness/browser/30_control.js";
 import {
@@ -112,6 +113,7 @@ export function bootstrapWindow(info) {
     navigator: getter(() => navigator),
     document: getter(() => document),
     Window: value(Window),
+    BroadcastChannel: value(BroadcastChannel),
     Document: value(Document),
     Node: value(Node),
     Element: value(Element),

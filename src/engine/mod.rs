@@ -50,6 +50,7 @@ deno_core::extension!(
     "service_worker/12_clients.js",
     "service_worker/14_fetch_event.js",
     "storage/13_cache_storage.js",
+    "broadcast_channel/15_broadcast_channel.js",
     "background_fetch/20_background_fetch.js",
     "browser/30_control.js",
     "scopes/40_document.js",
