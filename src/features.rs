@@ -11,6 +11,7 @@ use crate::browser::{BrowserOptions, Feature};
 use crate::service_worker::ServiceWorkers;
 use crate::storage::cache_storage::CacheStorage;
 use crate::storage::database::Store;
+use crate::storage::manager::StorageManager;
 
 /// The features' own options (the core's are in [`BrowserOptions`]).
 #[derive(Clone, Debug, Default)]
@@ -28,5 +29,6 @@ pub fn install(browser: &BrowserOptions, opts: &Options) -> anyhow::Result<Vec<B
     Box::new(CacheStorage::new(store)),
     Box::new(BackgroundFetch::new(opts.background_fetch.clone())),
     Box::new(BroadcastChannels),
+    Box::new(StorageManager::default()),
   ])
 }

@@ -36,6 +36,10 @@ import {
   installFetchEvents,
 } from "ext:swharness/service_worker/14_fetch_event.js";
 import { installCaches } from "ext:swharness/storage/13_cache_storage.js";
+import {
+  createStorageManager,
+  StorageManager,
+} from "ext:swharness/storage/16_storage_manager.js";
 import { BroadcastChannel } from "ext:swharness/broadcast_channel/15_broadcast_channel.js";
 import {
   backgroundFetchEventFor,
@@ -100,6 +104,7 @@ export function bootstrapServiceWorker(info) {
       return isOnline();
     },
     serviceWorker: createContainer(null),
+    storage: createStorageManager(),
   };
   Object.defineProperties(globalThis, {
     self: getter(() => globalThis),
@@ -120,6 +125,7 @@ export function bootstrapServiceWorker(info) {
     ServiceWorker: value(ServiceWorker),
     ServiceWorkerRegistration: value(ServiceWorkerRegistration),
     NavigationPreloadManager: value(NavigationPreloadManager),
+    StorageManager: value(StorageManager),
     ServiceWorkerContainer: value(ServiceWorkerContainer),
     Client: value(Client),
     WindowClient: value(WindowClient),

@@ -20,6 +20,10 @@ import {
 } from "ext:swharness/service_worker/11_service_worker.js";
 import { controlledFetch } from "ext:swharness/service_worker/14_fetch_event.js";
 import { installCaches } from "ext:swharness/storage/13_cache_storage.js";
+import {
+  createStorageManager,
+  StorageManager,
+} from "ext:swharness/storage/16_storage_manager.js";
 import { BroadcastChannel } from "ext:swharness/broadcast_channel/15_broadcast_channel.js";
 import { installBackgroundFetch } from "ext:swharness/background_fetch/20_background_fetch.js";
 import { createControl } from "ext:swharness/browser/30_control.js";
@@ -94,7 +98,7 @@ export function bootstrapWindow(info) {
     get onLine() {
       return isOnline();
     },
-    ...(secure ? { serviceWorker: container } : {}),
+    ...(secure ? { serviceWorker: container, storage: createStorageManager() } : {}),
     permissions,
   };
   const document = createDocument(info.url, info.title);
@@ -133,6 +137,7 @@ export function bootstrapWindow(info) {
       ServiceWorker: value(ServiceWorker),
       ServiceWorkerRegistration: value(ServiceWorkerRegistration),
       NavigationPreloadManager: value(NavigationPreloadManager),
+      StorageManager: value(StorageManager),
       ServiceWorkerContainer: value(ServiceWorkerContainer),
     });
     installCaches();

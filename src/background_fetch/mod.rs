@@ -109,6 +109,10 @@ impl Feature for BackgroundFetch {
     self.service.get()?.body_path(token)
   }
 
+  fn usage(&self, origin: &str) -> u64 {
+    self.service.get().map_or(0, |s| s.usage_of(origin))
+  }
+
   fn on_event(&self, browser: &Browser, event: BrowserEvent<'_>) {
     let Some(svc) = self.service.get() else {
       return;

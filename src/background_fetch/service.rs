@@ -201,6 +201,20 @@ impl BgFetchService {
       .sum()
   }
 
+  /// What the origin's unfinished fetches keep on disk: the bodies so far
+  /// and the request bodies.
+  pub fn usage_of(&self, origin: &str) -> u64 {
+    self
+      .all()
+      .iter()
+      .filter(|s| s.phase != Phase::Finished)
+      .filter(|s| {
+        url::Url::parse(&s.scope).is_ok_and(|u| u.origin().ascii_serialization() == origin)
+      })
+      .map(|s| s.downloaded.saturating_add(s.upload_total))
+      .fold(0, u64::saturating_add)
+  }
+
   pub fn available_bytes(&self) -> u64 {
     self.config.quota_bytes.saturating_sub(self.used_bytes())
   }

@@ -58,6 +58,12 @@ pub trait Feature: Any + Send + Sync {
     None
   }
 
+  /// Bytes the feature stores for the origin (serialized, as
+  /// `https://host:port`), for `navigator.storage.estimate()`.
+  fn usage(&self, _origin: &str) -> u64 {
+    0
+  }
+
   /// Hears of an event of the browser.
   fn on_event(&self, _browser: &Browser, _event: BrowserEvent<'_>) {}
 

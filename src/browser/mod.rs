@@ -168,6 +168,16 @@ impl Browser {
     self.inner.features.iter().find_map(|f| f.body_path(token))
   }
 
+  /// Bytes every feature stores for the origin.
+  pub fn usage(&self, origin: &str) -> u64 {
+    self
+      .inner
+      .features
+      .iter()
+      .map(|f| f.usage(origin))
+      .fold(0, u64::saturating_add)
+  }
+
   pub fn trace(&self, kind: &str, fields: Value) {
     self.inner.opts.trace.record(kind, fields);
   }

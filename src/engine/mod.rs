@@ -51,6 +51,7 @@ deno_core::extension!(
     "service_worker/14_fetch_event.js",
     "storage/13_cache_storage.js",
     "broadcast_channel/15_broadcast_channel.js",
+    "storage/16_storage_manager.js",
     "background_fetch/20_background_fetch.js",
     "browser/30_control.js",
     "scopes/40_document.js",

@@ -46,6 +46,21 @@ impl Feature for CacheStorage {
     Box::pin(handle(browser, &self.store, realm, method, args))
   }
 
+  /// The bodies of the origin's cache entries.
+  fn usage(&self, origin: &str) -> u64 {
+    self
+      .store
+      .with(|c| {
+        c.query_row(
+          "SELECT COALESCE(SUM(e.body_len), 0) FROM cache_entries e
+           JOIN caches c ON e.cache_id = c.id WHERE c.origin = ?1",
+          params![origin],
+          |r| r.get::<_, i64>(0),
+        )
+      })
+      .map_or(0, |n| n.max(0) as u64)
+  }
+
   /// A cache entry's body (`cache:ID`).
   fn body_path(&self, token: &str) -> Option<std::path::PathBuf> {
     body_path(&self.store, token.strip_prefix("cache:")?.parse().ok()?)

@@ -1,0 +1,70 @@
+//! StorageManager (the Storage spec, `navigator.storage`): `estimate()`
+//! sums what every feature stores for the caller's origin (Cache Storage,
+//! Background Fetch bodies) against the origin's quota (`--quota`);
+//! `persist()` grants persistence (a headless run has no user to ask) and
+//! `persisted()` says whether it was granted, for this run.
+
+use std::any::Any;
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use futures::future::BoxFuture;
+use serde_json::{json, Value};
+
+use crate::browser::{Browser, Feature};
+use crate::ipc::{decode_call, HostError, HostResult, RealmId};
+
+crate::ipc::realm_calls! {
+  enum Call {
+    Estimate {},
+    Persist {},
+    Persisted {},
+  }
+}
+
+/// The feature: the origins that asked for persistence.
+#[derive(Default)]
+pub struct StorageManager {
+  persisted: Mutex<HashSet<String>>,
+}
+
+impl Feature for StorageManager {
+  fn namespace(&self) -> &'static str {
+    "storage"
+  }
+
+  fn call<'a>(
+    &'a self,
+    browser: &'a Browser,
+    realm: RealmId,
+    method: &'a str,
+    args: Value,
+  ) -> BoxFuture<'a, HostResult> {
+    Box::pin(async move {
+      let call = decode_call::<Call>("storage", method, args)?;
+      let origin = browser
+        .realm_url(realm)
+        .map(|u| u.origin().ascii_serialization())
+        .ok_or_else(|| HostError::invalid_state("unknown realm"))?;
+      let mut persisted = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
+      Ok(match call {
+        // Storage, "estimate()", steps 5.2-5.3: usage and quota of the
+        // origin's storage shelf.
+        Call::Estimate {} => json!({
+          "usage": browser.usage(&origin),
+          "quota": browser.opts().quota,
+        }),
+        // Storage, "persist()": granted.
+        Call::Persist {} => {
+          persisted.insert(origin);
+          json!(true)
+        }
+        Call::Persisted {} => json!(persisted.contains(&origin)),
+      })
+    })
+  }
+
+  fn as_any(&self) -> &dyn Any {
+    self
+  }
+}
