@@ -104,7 +104,7 @@ fn html_pages_are_navigated_to_through_the_worker() {
     // clients.openWindow() navigates too.
     "[sw] opened true window\n",
     // WindowClient.navigate(): a new client replaces the old one.
-    "[sw] navigated true true true true true\n",
+    "[sw] navigated true true true true\n",
   ]);
   // The worker's page ran three times: as a --client, in the window
   // openWindow() opened, and in the one navigate() made.

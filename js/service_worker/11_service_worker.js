@@ -194,7 +194,7 @@ export function getRegistration(snapshot) {
   return r;
 }
 
-onBrowserCommand("registrationUpdate", ({ scope, registration }) => {
+onBrowserCommand("registrationUpdate", ({ scope, registration, worker }) => {
   const r = registrations.get(scope);
   if (r) {
     if (registration) r._apply(registration, true);
@@ -205,6 +205,8 @@ onBrowserCommand("registrationUpdate", ({ scope, registration }) => {
     const snap = registration?.[k];
     if (snap && workers.has(snap.id)) workers.get(snap.id)._update(snap.state);
   }
+  // The worker whose state changed, in a slot or not (a redundant one).
+  if (worker && workers.has(worker.id)) workers.get(worker.id)._update(worker.state);
 });
 
 // "Install", step 9: fire `updatefound` at the registration objects.

@@ -21,6 +21,10 @@ use crate::ipc::{Command, HostError, HostResult, RealmId};
 struct RegistrationUpdate<'a> {
   scope: &'a str,
   registration: Value,
+  /// The worker whose state changed, even when it is in no slot any more
+  /// (a redundant one): its ServiceWorker objects fire statechange.
+  #[serde(skip_serializing_if = "Option::is_none")]
+  worker: Option<super::registry::WorkerInfo>,
 }
 
 impl Command for RegistrationUpdate<'_> {
@@ -52,10 +56,21 @@ impl Command for ControllerChange {
 /// (Service Workers, "Update Registration State": the tasks that set the
 /// installing, waiting and active attributes of every registration object.)
 pub(super) fn broadcast_registration(browser: &Browser, scope: &str) {
-  let registration = super::with(browser, |s| s.registry.snapshot(scope));
+  broadcast_change(browser, scope, None);
+}
+
+/// The registration's state, with the worker whose state just changed.
+fn broadcast_change(browser: &Browser, scope: &str, worker: Option<VersionId>) {
+  let (registration, worker) = super::with(browser, |s| {
+    (
+      s.registry.snapshot(scope),
+      worker.and_then(|w| s.registry.worker_info(Some(w))),
+    )
+  });
   browser.broadcast(&RegistrationUpdate {
     scope,
     registration,
+    worker,
   });
 }
 
@@ -72,7 +87,7 @@ fn set_state(browser: &Browser, version: VersionId, state: WorkerState) {
       "lifecycle",
       json!({"worker": version, "scope": scope, "scriptURL": url, "state": state}),
     );
-    broadcast_registration(browser, &scope);
+    broadcast_change(browser, &scope, Some(version));
   }
 }
 
