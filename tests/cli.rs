@@ -630,22 +630,28 @@ fn a_second_run_on_the_same_state_directory_is_refused_until_the_first_ends() {
       "120".into(),
     ]
   };
+  let first_trace = dir.path().join("first.jsonl");
   let mut first = Command::new(env!("CARGO_BIN_EXE_swharness"))
     .args(args("wait.js"))
+    .args(["--trace", first_trace.to_str().unwrap()])
     .stdout(std::process::Stdio::null())
     .spawn()
     .unwrap();
-  // Bounded wait until the first run holds the lock (it writes its pid).
+  // Bounded wait until the first run holds the lock (it writes its pid)
+  // and has made everything it keeps in the directory (its page is open).
   let pid = first.id().to_string();
   let mut held = false;
   for _ in 0..400 {
-    if std::fs::read_to_string(state.join("lock")).is_ok_and(|t| t.trim() == pid) {
+    let locked = std::fs::read_to_string(state.join("lock")).is_ok_and(|t| t.trim() == pid);
+    let started =
+      std::fs::read_to_string(&first_trace).is_ok_and(|t| t.contains("\"kind\":\"client\""));
+    if locked && started {
       held = true;
       break;
     }
     std::thread::sleep(std::time::Duration::from_millis(25));
   }
-  assert!(held, "the first run took the lock");
+  assert!(held, "the first run took the lock and opened its page");
   let files_before = std::fs::read_dir(&state).unwrap().count();
   let second = swharness(
     &args("quick.js")
