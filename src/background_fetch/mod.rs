@@ -29,10 +29,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use serde_json::Value;
 
-use crate::browser::{Browser, BrowserEvent, Feature};
-use crate::ipc::{HostError, HostResult, RealmId};
+use crate::browser::{Browser, BrowserEvent, Feature, RealmCall};
+use crate::ipc::{HostError, HostResult};
 pub use service::*;
 pub use types::*;
 
@@ -84,14 +83,8 @@ impl Feature for BackgroundFetch {
     "backgroundFetch"
   }
 
-  fn call<'a>(
-    &'a self,
-    browser: &'a Browser,
-    realm: RealmId,
-    method: &'a str,
-    args: Value,
-  ) -> BoxFuture<'a, HostResult> {
-    Box::pin(calls::handle(browser, realm, method, args))
+  fn call<'a>(&'a self, c: RealmCall<'a>) -> BoxFuture<'a, HostResult> {
+    Box::pin(calls::handle(c.browser, c.realm, c.method, c.args))
   }
 
   fn start(&self, browser: &Browser) -> anyhow::Result<()> {

@@ -12,8 +12,8 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::browser::{Browser, Feature};
-use crate::ipc::{decode_call, Command, HostError, HostResult, RealmId};
+use crate::browser::{Feature, RealmCall};
+use crate::ipc::{decode_call, Command, HostResult};
 
 crate::ipc::realm_calls! {
   enum Call {
@@ -43,21 +43,13 @@ impl Feature for BroadcastChannels {
     "broadcastChannel"
   }
 
-  fn call<'a>(
-    &'a self,
-    browser: &'a Browser,
-    realm: RealmId,
-    method: &'a str,
-    args: Value,
-  ) -> BoxFuture<'a, HostResult> {
+  fn call<'a>(&'a self, c: RealmCall<'a>) -> BoxFuture<'a, HostResult> {
     Box::pin(async move {
-      let Call::Post { name, data } = decode_call::<Call>("broadcastChannel", method, args)?;
+      let Call::Post { name, data } = decode_call::<Call>("broadcastChannel", c.method, c.args)?;
       // "postMessage(message)", steps 4-6: every other realm of the same
       // origin (the sender's own other channels are its own business).
-      let origin = browser
-        .realm_url(realm)
-        .map(|u| u.origin())
-        .ok_or_else(|| HostError::invalid_state("unknown realm"))?;
+      let (browser, realm) = (c.browser, c.realm);
+      let origin = browser.realm_origin(realm)?;
       let serialized = origin.ascii_serialization();
       for other in browser.realm_ids() {
         if other != realm

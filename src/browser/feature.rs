@@ -13,6 +13,15 @@ use serde_json::Value;
 use super::{Browser, Owner};
 use crate::ipc::{HostResult, RealmId};
 
+/// A realm's call for a feature: who asked, the method (without the
+/// namespace) and its arguments, to decode with `ipc::decode_call`.
+pub struct RealmCall<'a> {
+  pub browser: &'a Browser,
+  pub realm: RealmId,
+  pub method: &'a str,
+  pub args: Value,
+}
+
 /// Something that happened in the browser, told to every feature.
 #[derive(Debug, Clone, Copy)]
 pub enum BrowserEvent<'a> {
@@ -33,14 +42,8 @@ pub trait Feature: Any + Send + Sync {
   /// `"cacheStorage.put"`.
   fn namespace(&self) -> &'static str;
 
-  /// Answers one realm call; `method` comes without the namespace.
-  fn call<'a>(
-    &'a self,
-    browser: &'a Browser,
-    realm: RealmId,
-    method: &'a str,
-    args: Value,
-  ) -> BoxFuture<'a, HostResult>;
+  /// Answers one realm call.
+  fn call<'a>(&'a self, call: RealmCall<'a>) -> BoxFuture<'a, HostResult>;
 
   /// Runs once the browser is up (work left from an earlier run resumes).
   fn start(&self, _browser: &Browser) -> anyhow::Result<()> {

@@ -24,7 +24,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, Notify};
 
 pub use control::PermissionState;
-pub use feature::{BrowserEvent, Feature};
+pub use feature::{BrowserEvent, Feature, RealmCall};
 
 use crate::engine::realm::RealmHandle;
 use crate::ipc::{HostMsg, RealmId};

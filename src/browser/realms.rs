@@ -111,6 +111,15 @@ impl Browser {
     self.with_state(|s| s.realms.get(&realm).map(|r| r.url.clone()))
   }
 
+  /// The origin of the realm's global (an InvalidStateError for a realm
+  /// that has ended).
+  pub fn realm_origin(&self, realm: RealmId) -> Result<url::Origin, HostError> {
+    self
+      .realm_url(realm)
+      .map(|u| u.origin())
+      .ok_or_else(|| HostError::invalid_state("unknown realm"))
+  }
+
   pub fn realm_owner(&self, realm: RealmId) -> Option<Owner> {
     self.with_state(|s| s.realms.get(&realm).map(|r| r.owner.clone()))
   }

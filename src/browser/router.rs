@@ -36,7 +36,16 @@ async fn route(
     .iter()
     .find(|f| f.namespace() == namespace)
   {
-    Some(feature) => feature.call(browser, realm, name, args).await,
+    Some(feature) => {
+      feature
+        .call(super::RealmCall {
+          browser,
+          realm,
+          method: name,
+          args,
+        })
+        .await
+    }
     None => Err(HostError::type_error(format!(
       "unknown browser call '{method}'"
     ))),

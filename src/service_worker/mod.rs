@@ -26,10 +26,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use serde_json::Value;
 
-use crate::browser::{Browser, BrowserEvent, Feature, Owner};
-use crate::ipc::{HostResult, RealmId};
+use crate::browser::{Browser, BrowserEvent, Feature, Owner, RealmCall};
+use crate::ipc::HostResult;
 use crate::storage::database::Store;
 pub use clients::{open_client, ClientScript};
 pub use lifecycle::{register, resolve_register_args, JobOutcome};
@@ -111,14 +110,8 @@ impl Feature for ServiceWorkers {
     "serviceWorker"
   }
 
-  fn call<'a>(
-    &'a self,
-    browser: &'a Browser,
-    realm: RealmId,
-    method: &'a str,
-    args: Value,
-  ) -> BoxFuture<'a, HostResult> {
-    Box::pin(calls::handle(browser, realm, method, args))
+  fn call<'a>(&'a self, c: RealmCall<'a>) -> BoxFuture<'a, HostResult> {
+    Box::pin(calls::handle(c.browser, c.realm, c.method, c.args))
   }
 
   fn on_event(&self, browser: &Browser, event: BrowserEvent<'_>) {

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::database::Store;
-use crate::browser::{Browser, Feature};
+use crate::browser::{Browser, Feature, RealmCall};
 use crate::ipc::{decode_call, HostError, HostResult, RealmId};
 
 /// The feature: Cache Storage in the browser's database.
@@ -36,14 +36,8 @@ impl Feature for CacheStorage {
     "cacheStorage"
   }
 
-  fn call<'a>(
-    &'a self,
-    browser: &'a Browser,
-    realm: RealmId,
-    method: &'a str,
-    args: Value,
-  ) -> BoxFuture<'a, HostResult> {
-    Box::pin(handle(browser, &self.store, realm, method, args))
+  fn call<'a>(&'a self, c: RealmCall<'a>) -> BoxFuture<'a, HostResult> {
+    Box::pin(handle(c.browser, &self.store, c.realm, c.method, c.args))
   }
 
   /// The bodies of the origin's cache entries.
@@ -265,10 +259,7 @@ async fn handle(
   args: Value,
 ) -> HostResult {
   let call = decode_call::<Call>("cacheStorage", method, args)?;
-  let origin = browser
-    .realm_url(realm)
-    .map(|u| u.origin().ascii_serialization())
-    .ok_or_else(|| HostError::invalid_state("unknown realm"))?;
+  let origin = browser.realm_origin(realm)?.ascii_serialization();
   match call {
     // `CacheStorage.open(cacheName)`, step 2: the cache of that name, else a
     // new request response list set in the name to cache map.

@@ -9,10 +9,10 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use futures::future::BoxFuture;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::browser::{Browser, Feature};
-use crate::ipc::{decode_call, HostError, HostResult, RealmId};
+use crate::browser::{Feature, RealmCall};
+use crate::ipc::{decode_call, HostResult};
 
 crate::ipc::realm_calls! {
   enum Call {
@@ -33,26 +33,17 @@ impl Feature for StorageManager {
     "storage"
   }
 
-  fn call<'a>(
-    &'a self,
-    browser: &'a Browser,
-    realm: RealmId,
-    method: &'a str,
-    args: Value,
-  ) -> BoxFuture<'a, HostResult> {
+  fn call<'a>(&'a self, c: RealmCall<'a>) -> BoxFuture<'a, HostResult> {
     Box::pin(async move {
-      let call = decode_call::<Call>("storage", method, args)?;
-      let origin = browser
-        .realm_url(realm)
-        .map(|u| u.origin().ascii_serialization())
-        .ok_or_else(|| HostError::invalid_state("unknown realm"))?;
+      let call = decode_call::<Call>("storage", c.method, c.args)?;
+      let origin = c.browser.realm_origin(c.realm)?.ascii_serialization();
       let mut persisted = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
       Ok(match call {
         // Storage, "estimate()", steps 5.2-5.3: usage and quota of the
         // origin's storage shelf.
         Call::Estimate {} => json!({
-          "usage": browser.usage(&origin),
-          "quota": browser.opts().quota,
+          "usage": c.browser.usage(&origin),
+          "quota": c.browser.opts().quota,
         }),
         // Storage, "persist()": granted.
         Call::Persist {} => {
