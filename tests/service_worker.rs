@@ -207,3 +207,30 @@ fn a_worker_without_a_fetch_listener_is_not_asked() {
     assert_eq!(trace_events(&trace, "fetch-event").len(), events, "{sw}");
   }
 }
+
+#[test]
+fn an_endless_page_from_the_worker_fails_the_navigation_instead_of_hanging() {
+  let dir = tempfile::tempdir().unwrap();
+  std::fs::write(
+    dir.path().join("sw.js"),
+    "self.addEventListener('fetch', (e) => {\n  if (e.request.mode !== 'navigate') return;\n  e.respondWith(new Response(new ReadableStream({\n    pull(c) { c.enqueue(new Uint8Array(1 << 20).fill(65)); },\n  })));\n});\n",
+  )
+  .unwrap();
+  std::fs::write(dir.path().join("page.html"), "<title>never seen</title>\n").unwrap();
+  let run = swharness(&[
+    "run",
+    dir.path().join("sw.js").to_str().unwrap(),
+    "--client",
+    dir.path().join("page.html").to_str().unwrap(),
+    "--timeout",
+    "60",
+  ]);
+  assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+  assert!(
+    run
+      .stderr
+      .contains("failed: the page is larger than 64 MiB"),
+    "{}",
+    run.stderr
+  );
+}

@@ -97,7 +97,21 @@ impl Net {
       .send()
       .await
       .map_err(|e| fail(&e))?;
-    resp.text().await.map_err(|e| fail(&e))
+    // A page is read whole before it is parsed: past this size (a hostile
+    // or endless body) the navigation fails rather than the memory.
+    const MAX_PAGE_BYTES: usize = 64 << 20;
+    let mut resp = resp;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| fail(&e))? {
+      body.extend_from_slice(&chunk);
+      if body.len() > MAX_PAGE_BYTES {
+        return Err(HostError::type_error(format!(
+          "Failed to load the page '{url}': it is larger than {} MiB",
+          MAX_PAGE_BYTES >> 20
+        )));
+      }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
   }
 
   /// Service Workers, "navigation preload" fetch: the navigation request

@@ -95,6 +95,9 @@ pub(super) async fn handle_fetch(browser: &Browser, realm: RealmId, request: Val
   Ok(reply)
 }
 
+/// The largest page a navigation reads from the worker.
+const MAX_PAGE_BYTES: usize = 64 << 20;
+
 /// What a navigation's `fetch` event gave.
 pub(super) enum Navigated {
   /// The worker's response body.
@@ -169,6 +172,15 @@ pub(super) async fn navigate(
     .unwrap_or_default();
   if let (Some(stream), Some(worker)) = (body["stream"].as_u64(), worker_realm) {
     loop {
+      // A page is read whole before it is parsed: an endless (or huge)
+      // body from the worker is a network error, not a hang.
+      if bytes.len() > MAX_PAGE_BYTES {
+        browser.post(worker, &BodyCancel { stream });
+        return Navigated::Error(format!(
+          "the page is larger than {} MiB",
+          MAX_PAGE_BYTES >> 20
+        ));
+      }
       let next = browser.request(worker, &BodyRead { stream }).await;
       match next {
         Ok(v) if v["done"] == json!(true) => break,
