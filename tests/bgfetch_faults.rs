@@ -741,6 +741,9 @@ async fn a_fetch_aborted_while_it_waits_for_a_slot_never_downloads() {
   );
   let run = spawn(&client, &["--max-active-fetches", "1"]);
   server.wait_for_request("/aborted", 1).await;
+  // The stall must have begun before the release, or the server would
+  // wait for a release it already had.
+  server.wait_for_stalls(1).await;
   server.release();
   let out = run.finish().await;
   assert_has(&out, "ABORT true");
