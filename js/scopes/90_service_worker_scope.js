@@ -14,6 +14,7 @@ import {
   dispatchExtendable,
   ExtendableEvent,
   ExtendableMessageEvent,
+  InstallEvent,
 } from "ext:swharness/service_worker/10_extendable_events.js";
 import {
   createContainer,
@@ -119,6 +120,7 @@ export function bootstrapServiceWorker(info) {
     WorkerGlobalScope: value(WorkerGlobalScope),
     ServiceWorkerGlobalScope: value(ServiceWorkerGlobalScope),
     ExtendableEvent: value(ExtendableEvent),
+    InstallEvent: value(InstallEvent),
     BroadcastChannel: value(BroadcastChannel),
     ExtendableMessageEvent: value(ExtendableMessageEvent),
     FetchEvent: value(FetchEvent),
@@ -152,6 +154,7 @@ export function bootstrapServiceWorker(info) {
 function createEvent(type, init) {
   switch (type) {
     case "install":
+      return new InstallEvent(type);
     case "activate":
       return new ExtendableEvent(type);
     case "message": {

@@ -1,7 +1,7 @@
 // ExtendableEvent and ExtendableMessageEvent (Service Workers sections 4.4 and 4.5),
 // and the dispatch of functional events whose lifetime `waitUntil` extends.
 import { core } from "ext:core/mod.js";
-import { DOMException, errorText } from "ext:swharness/ipc/01_host.js";
+import { DOMException, errorText, hostCall } from "ext:swharness/ipc/01_host.js";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 
 const event = core.loadExtScript("ext:deno_web/02_event.js");
@@ -76,6 +76,61 @@ export function extendLifetime(ev, f, what) {
 }
 
 webidl.configureInterface(ExtendableEvent);
+
+// The static routing API: a route's condition and source as the browser
+// takes them (src/service_worker/routes.rs), checked for their types here.
+function routerCondition(c) {
+  if (c === null || typeof c !== "object") {
+    throw new TypeError("A route's condition must be an object.");
+  }
+  const out = {};
+  if (c.urlPattern !== undefined) {
+    if (typeof c.urlPattern !== "string") {
+      throw new TypeError("urlPattern must be a URL pattern string here.");
+    }
+    out.urlPattern = c.urlPattern;
+  }
+  for (const k of ["requestMethod", "requestMode", "requestDestination", "runningStatus"]) {
+    if (c[k] !== undefined) out[k] = String(c[k]);
+  }
+  if (c.or !== undefined) out.or = [...c.or].map(routerCondition);
+  if (c.not !== undefined) out.not = routerCondition(c.not);
+  return out;
+}
+
+function routerSource(s) {
+  if (typeof s === "string") return s;
+  if (s !== null && typeof s === "object" && s.cacheName !== undefined) {
+    return { cacheName: String(s.cacheName) };
+  }
+  throw new TypeError("A route's source must be a string or {cacheName}.");
+}
+
+// Service Workers, InstallEvent: addRoutes(rules) while the worker
+// installs; the install waits for the routes to be stored.
+export class InstallEvent extends ExtendableEvent {
+  addRoutes(rules) {
+    if (!(this instanceof InstallEvent)) throw new TypeError("Illegal invocation");
+    if (arguments.length < 1) {
+      throw new TypeError(
+        "Failed to execute 'addRoutes' on 'InstallEvent': 1 argument required, but only 0 present.",
+      );
+    }
+    let list;
+    try {
+      list = (Array.isArray(rules) ? rules : [rules]).map((r) => ({
+        condition: routerCondition(r?.condition),
+        source: routerSource(r?.source),
+      }));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const p = hostCall("serviceWorker.addRoutes", { rules: list }).then(() => undefined);
+    if (isActive(this)) extendLifetime(this, p, "addRoutes");
+    return p;
+  }
+}
+webidl.configureInterface(InstallEvent);
 
 export class ExtendableMessageEvent extends ExtendableEvent {
   #data;

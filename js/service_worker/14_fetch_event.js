@@ -19,6 +19,7 @@ import {
   extendLifetime,
   isDispatching,
 } from "ext:swharness/service_worker/10_extendable_events.js";
+import { responseFromStored } from "ext:swharness/storage/13_cache_storage.js";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 const requestMod = core.loadExtScript("ext:deno_fetch/23_request.js");
 const responseMod = core.loadExtScript("ext:deno_fetch/23_response.js");
@@ -426,6 +427,8 @@ export function controlledFetch(inner, isControlled) {
         },
       });
       if (reply.outcome === "fallback") return inner.call(this, forNetwork);
+      // A static route to Cache Storage answered.
+      if (reply.outcome === "cached") return responseFromStored(reply.meta);
       if (reply.outcome !== "response") throw new TypeError("Failed to fetch");
       return responseFrom(reply, request);
     })();

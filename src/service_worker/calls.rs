@@ -68,6 +68,10 @@ crate::ipc::realm_calls! {
     NavigationPreloadState {
       scope: String,
     },
+    /// InstallEvent.addRoutes(rules), from the installing worker.
+    AddRoutes {
+      rules: Vec<super::routes::Route>,
+    },
     /// A `<meta http-equiv="Content-Security-Policy">` of the document.
     SetContentSecurityPolicy {
       policy: String,
@@ -299,6 +303,26 @@ pub(super) async fn handle(
         .ok_or_else(|| HostError::invalid_state("The registration is gone"))?;
       Ok(json!(r.preload))
     }),
+    Call::AddRoutes { rules } => {
+      let v = worker_of(browser, realm)?;
+      super::with(browser, |s| {
+        let version = s
+          .registry
+          .versions
+          .get_mut(&v)
+          .ok_or_else(|| HostError::invalid_state("the worker is gone"))?;
+        if version.state != super::WorkerState::Installing {
+          return Err(HostError::type_error(
+            "addRoutes() is only allowed while the worker installs.",
+          ));
+        }
+        for rule in &rules {
+          super::routes::check(rule, &version.script_url)?;
+        }
+        version.routes.extend(rules);
+        Ok(Value::Null)
+      })
+    }
     Call::ClientsClaim {} => {
       let v = worker_of(browser, realm)?;
       clients::claim(browser, v)

@@ -83,6 +83,11 @@ pub(super) async fn handle_fetch(browser: &Browser, realm: RealmId, request: Val
   let Some(version) = controller else {
     return Ok(json!({"outcome": "fallback"}));
   };
+  match route(browser, version, &request) {
+    Routed::Network => return Ok(json!({"outcome": "fallback"})),
+    Routed::Cached(meta) => return Ok(json!({"outcome": "cached", "meta": meta})),
+    Routed::FetchEvent => {}
+  }
   // Step 16: a worker with no fetch listener is not asked (nor started).
   if !worker::handles_fetch(browser, version) {
     return Ok(json!({"outcome": "fallback"}));
@@ -93,6 +98,70 @@ pub(super) async fn handle_fetch(browser: &Browser, realm: RealmId, request: Val
     reply["body"]["stream"] = json!(id);
   }
   Ok(reply)
+}
+
+/// What a static route decides for a request, before any fetch event.
+enum Routed {
+  /// The network, without the worker.
+  Network,
+  /// A response from Cache Storage (`responseFromStored`'s shape).
+  Cached(Value),
+  /// The fetch event, as without routes.
+  FetchEvent,
+}
+
+/// Handle Fetch, the static routing steps: the first of the worker's
+/// routes that the request meets decides its source. A cache miss goes
+/// to the network.
+fn route(browser: &Browser, version: VersionId, request: &Value) -> Routed {
+  let Some(url) = request["url"]
+    .as_str()
+    .and_then(|u| url::Url::parse(u).ok())
+  else {
+    return Routed::FetchEvent;
+  };
+  let source = super::with(browser, |s| {
+    let v = s.registry.versions.get(&version)?;
+    let r = super::routes::Request {
+      url: &url,
+      method: request["method"].as_str().unwrap_or("GET"),
+      mode: request["mode"].as_str().unwrap_or(""),
+      destination: request["destination"].as_str().unwrap_or(""),
+      running: v.realm.is_some(),
+    };
+    super::routes::find(&v.routes, &r, &v.script_url)
+      .cloned()
+      .map(|src| (src, v.script_url.origin().ascii_serialization()))
+  });
+  let Some((source, origin)) = source else {
+    return Routed::FetchEvent;
+  };
+  use super::routes::Source;
+  let routed = match &source {
+    Source::Network => Routed::Network,
+    Source::FetchEvent | Source::RaceNetworkAndFetchHandler => Routed::FetchEvent,
+    Source::Cache | Source::CacheName(_) => {
+      let name = match &source {
+        Source::CacheName(n) => Some(n.as_str()),
+        _ => None,
+      };
+      match crate::storage::cache_storage::lookup(
+        &super::context(browser).db,
+        &origin,
+        name,
+        url.as_str(),
+      ) {
+        Some(meta) => Routed::Cached(meta),
+        None => Routed::Network,
+      }
+    }
+  };
+  browser.trace(
+    "fetch-route",
+    json!({"url": url.as_str(), "worker": version, "source": source,
+           "outcome": match routed { Routed::Network => "network", Routed::Cached(_) => "cache", Routed::FetchEvent => "fetch-event" }}),
+  );
+  routed
 }
 
 /// The largest page a navigation reads from the worker.
@@ -132,6 +201,19 @@ pub(super) async fn navigate(
     "keepalive": false,
     "destination": "document",
   });
+  match route(browser, version, &request) {
+    Routed::Network => return Navigated::Fallback,
+    Routed::Cached(meta) => {
+      let path = meta["bodyToken"]
+        .as_str()
+        .and_then(|t| browser.body_path(t));
+      return match path.map(std::fs::read) {
+        Some(Ok(bytes)) => Navigated::Body(bytes),
+        _ => Navigated::Error("the cached page's body is gone".into()),
+      };
+    }
+    Routed::FetchEvent => {}
+  }
   // Step 16: a worker with no fetch listener is not asked.
   if !worker::handles_fetch(browser, version) {
     return Navigated::Fallback;

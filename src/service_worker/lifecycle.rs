@@ -482,12 +482,14 @@ pub async fn try_activate(browser: &Browser, scope: &str) {
   }
   // "Activate", step 5: "Update Worker State" (activating).
   set_state(browser, version, WorkerState::Activating);
-  let Some((script_url, source, imported)) = super::with(browser, |s| {
+  let Some((script_url, source, imported, routes)) = super::with(browser, |s| {
     let v = s.registry.versions.get(&version)?;
+    let routes = serde_json::to_string(&v.routes).unwrap_or_else(|_| "[]".into());
     Some((
       v.script_url.to_string(),
       v.source.clone(),
       v.imported.clone(),
+      routes,
     ))
   }) else {
     return;
@@ -495,7 +497,7 @@ pub async fn try_activate(browser: &Browser, scope: &str) {
   if let Err(e) =
     super::context(browser)
       .db
-      .save_registration(scope, &script_url, &source, &imported)
+      .save_registration(scope, &script_url, &source, &imported, &routes)
   {
     eprintln!("warning: could not persist the registration {scope}: {e:#}");
   }

@@ -5,7 +5,8 @@
 //! - `worker`: a worker's realm, started on demand, and the events
 //!   dispatched into it;
 //! - `clients`: window clients, `Clients`, messages;
-//! - `fetch_event`: fetch interception ("Handle Fetch");
+//! - `fetch_event`: fetch interception ("Handle Fetch"), with `routes`
+//!   (static routing) and `navigation` (pages);
 //! - `calls`: what the realms ask (`serviceWorker.*`), decoded once.
 //!
 //! It may use the core (`browser`, `ipc`,
@@ -18,6 +19,7 @@ mod fetch_event;
 mod lifecycle;
 pub mod navigation;
 mod registry;
+pub mod routes;
 mod worker;
 
 use std::any::Any;

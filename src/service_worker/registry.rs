@@ -65,6 +65,8 @@ pub struct Version {
   /// Whether its "set of event types to handle" has `fetch`, once its
   /// script has run in this process (None before).
   pub handles_fetch: Option<bool>,
+  /// The static routes it added while it installed.
+  pub routes: Vec<super::routes::Route>,
 }
 
 /// A "service worker registration": its scope url and its installing,
@@ -120,6 +122,7 @@ impl Registry {
       if let Some(v) = reg.versions.get_mut(&id) {
         v.state = WorkerState::Activated;
         v.imported = stored.imported;
+        v.routes = serde_json::from_str(&stored.routes).unwrap_or_default();
       }
       reg.regs.insert(
         stored.scope.clone(),
@@ -154,6 +157,7 @@ impl Registry {
         skip_waiting: false,
         imported: Vec::new(),
         handles_fetch: None,
+        routes: Vec::new(),
       },
     );
     id

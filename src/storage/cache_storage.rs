@@ -334,6 +334,21 @@ async fn handle(
   }
 }
 
+/// The stored response for a GET of `url` in the origin's caches (or in
+/// the cache `name` only), as `responseFromStored` takes it: a static
+/// route's "cache" source.
+pub fn lookup(store: &Store, origin: &str, name: Option<&str>, url: &str) -> Option<Value> {
+  let args = QueryArgs {
+    cache: name.map(str::to_string),
+    url: Some(url.to_string()),
+    method: Some("GET".into()),
+    ignore_search: false,
+    ignore_method: false,
+  };
+  let found = find(store, origin, &args, response_json).ok()?;
+  found.as_array()?.first().cloned()
+}
+
 /// The entries that match a query, in the caches' order, each as `show`
 /// makes it.
 /// Service Workers, "Query Cache", steps 5-6, over one cache or, without a

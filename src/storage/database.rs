@@ -27,6 +27,8 @@ pub struct StoredRegistration {
   /// Navigation preload: on, and its header's value.
   pub preload_enabled: bool,
   pub preload_header: String,
+  /// The static routes its worker added while it installed (JSON).
+  pub routes: String,
 }
 
 const SCHEMA: &str = "
@@ -94,7 +96,8 @@ impl Store {
   pub fn registrations(&self) -> anyhow::Result<Vec<StoredRegistration>> {
     self.with(|c| {
       let mut stmt = c.prepare(
-        "SELECT id, scope, script_url, script_source, imported, preload_enabled, preload_header
+        "SELECT id, scope, script_url, script_source, imported, preload_enabled, preload_header,
+           routes
          FROM sw_registrations ORDER BY id",
       )?;
       let rows = stmt.query_map([], |r| {
@@ -108,6 +111,7 @@ impl Store {
           imported: serde_json::from_str(&imported).unwrap_or_default(),
           preload_enabled: r.get(5)?,
           preload_header: r.get(6)?,
+          routes: r.get(7)?,
         })
       })?;
       rows.collect()
@@ -121,15 +125,18 @@ impl Store {
     script_url: &str,
     source: &str,
     imported: &[(String, String)],
+    routes: &str,
   ) -> anyhow::Result<i64> {
     let imported = serde_json::to_string(imported)?;
     self.with(|c| {
       let tx = c.transaction()?;
       tx.execute(
-        "INSERT INTO sw_registrations (scope, script_url, script_source, imported) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO sw_registrations (scope, script_url, script_source, imported, routes)
+         VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(scope) DO UPDATE SET script_url = excluded.script_url,
-           script_source = excluded.script_source, imported = excluded.imported",
-        params![scope, script_url, source, imported],
+           script_source = excluded.script_source, imported = excluded.imported,
+           routes = excluded.routes",
+        params![scope, script_url, source, imported, routes],
       )?;
       let id: i64 = tx.query_row(
         "SELECT id FROM sw_registrations WHERE scope = ?1",
@@ -186,6 +193,7 @@ fn add_columns(conn: &Connection) -> rusqlite::Result<()> {
     ("imported", "TEXT NOT NULL DEFAULT '[]'"),
     ("preload_enabled", "INTEGER NOT NULL DEFAULT 0"),
     ("preload_header", "TEXT NOT NULL DEFAULT 'true'"),
+    ("routes", "TEXT NOT NULL DEFAULT '[]'"),
   ] {
     let has = conn
       .prepare("SELECT 1 FROM pragma_table_info('sw_registrations') WHERE name = ?1")?
