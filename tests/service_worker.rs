@@ -234,3 +234,39 @@ fn an_endless_page_from_the_worker_fails_the_navigation_instead_of_hanging() {
     run.stderr
   );
 }
+
+#[test]
+fn static_routes_are_kept_with_the_registration() {
+  let dir = tempfile::tempdir().unwrap();
+  std::fs::write(
+    dir.path().join("sw.js"),
+    "self.addEventListener('install', (e) => e.addRoutes({condition: {urlPattern: 'data.txt'}, source: 'network'}));\nself.addEventListener('fetch', (e) => e.respondWith(new Response('from-sw')));\n",
+  )
+  .unwrap();
+  std::fs::write(dir.path().join("data.txt"), "network\n").unwrap();
+  std::fs::write(
+    dir.path().join("page.js"),
+    "console.log('got', (await (await fetch('data.txt')).text()).trim());\n",
+  )
+  .unwrap();
+  let state = dir.path().join("state");
+  for n in 1..=2 {
+    let trace = dir.path().join(format!("{n}.jsonl"));
+    let run = swharness(&[
+      "run",
+      dir.path().join("sw.js").to_str().unwrap(),
+      "--client",
+      dir.path().join("page.js").to_str().unwrap(),
+      "--state",
+      state.to_str().unwrap(),
+      "--trace",
+      trace.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    // The second run installs nothing: the route came back from --state.
+    run.assert_lines(&["[client 1] got network\n"]);
+    let routes = trace_events(&trace, "fetch-route");
+    assert_eq!(routes.len(), 1, "run {n}");
+    assert_eq!(routes[0]["outcome"], "network");
+  }
+}
