@@ -316,10 +316,8 @@ pub(super) async fn handle(
             "addRoutes() is only allowed while the worker installs.",
           ));
         }
-        for rule in &rules {
-          super::routes::check(rule, &version.script_url)?;
-        }
-        version.routes.extend(rules);
+        let base = version.script_url.clone();
+        version.routes.add(rules, &base)?;
         Ok(Value::Null)
       })
     }

@@ -114,14 +114,13 @@ enum Routed {
 /// routes that the request meets decides its source. A cache miss goes
 /// to the network.
 fn route(browser: &Browser, version: VersionId, request: &Value) -> Routed {
-  let Some(url) = request["url"]
-    .as_str()
-    .and_then(|u| url::Url::parse(u).ok())
-  else {
-    return Routed::FetchEvent;
-  };
   let source = super::with(browser, |s| {
     let v = s.registry.versions.get(&version)?;
+    // Most workers add no routes: nothing to parse or match.
+    if v.routes.is_empty() {
+      return None;
+    }
+    let url = url::Url::parse(request["url"].as_str()?).ok()?;
     let r = super::routes::Request {
       url: &url,
       method: request["method"].as_str().unwrap_or("GET"),
@@ -129,11 +128,15 @@ fn route(browser: &Browser, version: VersionId, request: &Value) -> Routed {
       destination: request["destination"].as_str().unwrap_or(""),
       running: v.realm.is_some(),
     };
-    super::routes::find(&v.routes, &r, &v.script_url)
-      .cloned()
-      .map(|src| (src, v.script_url.origin().ascii_serialization()))
+    v.routes.find(&r).cloned().map(|src| {
+      (
+        src,
+        v.script_url.origin().ascii_serialization(),
+        url.clone(),
+      )
+    })
   });
-  let Some((source, origin)) = source else {
+  let Some((source, origin, url)) = source else {
     return Routed::FetchEvent;
   };
   use super::routes::Source;

@@ -484,7 +484,7 @@ pub async fn try_activate(browser: &Browser, scope: &str) {
   set_state(browser, version, WorkerState::Activating);
   let Some((script_url, source, imported, routes)) = super::with(browser, |s| {
     let v = s.registry.versions.get(&version)?;
-    let routes = serde_json::to_string(&v.routes).unwrap_or_else(|_| "[]".into());
+    let routes = v.routes.to_json();
     Some((
       v.script_url.to_string(),
       v.source.clone(),

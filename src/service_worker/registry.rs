@@ -66,7 +66,7 @@ pub struct Version {
   /// script has run in this process (None before).
   pub handles_fetch: Option<bool>,
   /// The static routes it added while it installed.
-  pub routes: Vec<super::routes::Route>,
+  pub routes: super::routes::Router,
 }
 
 /// A "service worker registration": its scope url and its installing,
@@ -122,7 +122,7 @@ impl Registry {
       if let Some(v) = reg.versions.get_mut(&id) {
         v.state = WorkerState::Activated;
         v.imported = stored.imported;
-        v.routes = serde_json::from_str(&stored.routes).unwrap_or_default();
+        v.routes = super::routes::Router::load(&stored.routes, &v.script_url);
       }
       reg.regs.insert(
         stored.scope.clone(),
@@ -157,7 +157,7 @@ impl Registry {
         skip_waiting: false,
         imported: Vec::new(),
         handles_fetch: None,
-        routes: Vec::new(),
+        routes: Default::default(),
       },
     );
     id

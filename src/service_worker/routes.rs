@@ -4,8 +4,9 @@
 //! to the network, to Cache Storage, or to the fetch event. The browser
 //! matches them, so a "network" route never starts the worker.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use url::Url;
 
 use crate::ipc::HostError;
@@ -69,13 +70,106 @@ fn pattern(p: &str, base: &Url) -> Result<urlpattern::UrlPattern, HostError> {
   urlpattern::UrlPattern::parse(init, Default::default()).map_err(bad)
 }
 
-/// Checks a rule as `addRoutes()` does: a condition names at least one
-/// thing, `or` stands alone, patterns parse (TypeError otherwise).
-pub fn check(route: &Route, base: &Url) -> Result<(), HostError> {
-  check_condition(&route.condition, base)
+/// A worker's static routes, with their URL patterns compiled once (when
+/// they are added or loaded), not at each request.
+#[derive(Default)]
+pub struct Router {
+  rules: Vec<Route>,
+  patterns: HashMap<String, urlpattern::UrlPattern>,
 }
 
-fn check_condition(c: &Condition, base: &Url) -> Result<(), HostError> {
+impl Router {
+  /// Adds rules as `addRoutes()` does: each condition names at least one
+  /// thing, `or` stands alone, patterns parse (a TypeError otherwise, and
+  /// then none of the rules is added).
+  pub fn add(&mut self, rules: Vec<Route>, base: &Url) -> Result<(), HostError> {
+    let mut patterns = HashMap::new();
+    for rule in &rules {
+      check_condition(&rule.condition, base, &mut patterns)?;
+    }
+    self.rules.extend(rules);
+    self.patterns.extend(patterns);
+    Ok(())
+  }
+
+  /// The routes kept with a registration (none if they do not parse).
+  pub fn load(json: &str, base: &Url) -> Router {
+    let mut router = Router::default();
+    let rules = serde_json::from_str(json).unwrap_or_default();
+    if router.add(rules, base).is_err() {
+      return Router::default();
+    }
+    router
+  }
+
+  /// The routes, to keep with the registration.
+  pub fn to_json(&self) -> String {
+    serde_json::to_string(&self.rules).unwrap_or_else(|_| "[]".into())
+  }
+
+  pub fn is_empty(&self) -> bool {
+    self.rules.is_empty()
+  }
+
+  /// The source of the first route whose condition the request meets
+  /// ("Get Router Source").
+  pub fn find(&self, r: &Request) -> Option<&Source> {
+    self
+      .rules
+      .iter()
+      .find(|route| self.matches(&route.condition, r))
+      .map(|route| &route.source)
+  }
+
+  fn matches(&self, c: &Condition, r: &Request) -> bool {
+    if let Some(any) = &c.or {
+      return any.iter().any(|sub| self.matches(sub, r));
+    }
+    if let Some(p) = &c.url_pattern {
+      let hit = self.patterns.get(p).is_some_and(|p| {
+        p.test(urlpattern::UrlPatternMatchInput::Url(r.url.clone()))
+          .unwrap_or(false)
+      });
+      if !hit {
+        return false;
+      }
+    }
+    if c
+      .request_method
+      .as_deref()
+      .is_some_and(|m| !m.eq_ignore_ascii_case(r.method))
+    {
+      return false;
+    }
+    if c.request_mode.as_deref().is_some_and(|m| m != r.mode) {
+      return false;
+    }
+    if c
+      .request_destination
+      .as_deref()
+      .is_some_and(|d| d != r.destination)
+    {
+      return false;
+    }
+    if let Some(s) = &c.running_status {
+      if (s == "running") != r.running {
+        return false;
+      }
+    }
+    if let Some(n) = &c.not {
+      if self.matches(n, r) {
+        return false;
+      }
+    }
+    true
+  }
+}
+
+fn check_condition(
+  c: &Condition,
+  base: &Url,
+  patterns: &mut HashMap<String, urlpattern::UrlPattern>,
+) -> Result<(), HostError> {
   let others = c.url_pattern.is_some()
     || c.request_method.is_some()
     || c.request_mode.is_some()
@@ -93,7 +187,9 @@ fn check_condition(c: &Condition, base: &Url) -> Result<(), HostError> {
     ));
   }
   if let Some(p) = &c.url_pattern {
-    pattern(p, base)?;
+    if !patterns.contains_key(p) {
+      patterns.insert(p.clone(), pattern(p, base)?);
+    }
   }
   if let Some(s) = &c.running_status {
     if s != "running" && s != "not-running" {
@@ -103,72 +199,12 @@ fn check_condition(c: &Condition, base: &Url) -> Result<(), HostError> {
     }
   }
   for sub in c.or.iter().flatten() {
-    check_condition(sub, base)?;
+    check_condition(sub, base, patterns)?;
   }
   if let Some(n) = &c.not {
-    check_condition(n, base)?;
+    check_condition(n, base, patterns)?;
   }
   Ok(())
-}
-
-fn matches(c: &Condition, r: &Request, base: &Url) -> bool {
-  if let Some(any) = &c.or {
-    return any.iter().any(|sub| matches(sub, r, base));
-  }
-  if let Some(p) = &c.url_pattern {
-    let hit = pattern(p, base)
-      .ok()
-      .and_then(|p| {
-        p.test(urlpattern::UrlPatternMatchInput::Url(r.url.clone()))
-          .ok()
-      })
-      .unwrap_or(false);
-    if !hit {
-      return false;
-    }
-  }
-  if c
-    .request_method
-    .as_deref()
-    .is_some_and(|m| !m.eq_ignore_ascii_case(r.method))
-  {
-    return false;
-  }
-  if c.request_mode.as_deref().is_some_and(|m| m != r.mode) {
-    return false;
-  }
-  if c
-    .request_destination
-    .as_deref()
-    .is_some_and(|d| d != r.destination)
-  {
-    return false;
-  }
-  if let Some(s) = &c.running_status {
-    if (s == "running") != r.running {
-      return false;
-    }
-  }
-  if let Some(n) = &c.not {
-    if matches(n, r, base) {
-      return false;
-    }
-  }
-  true
-}
-
-/// The source of the first route whose condition the request meets
-/// ("Get Router Source").
-pub fn find<'a>(routes: &'a [Route], r: &Request, base: &Url) -> Option<&'a Source> {
-  routes
-    .iter()
-    .find(|route| matches(&route.condition, r, base))
-    .map(|route| &route.source)
-}
-
-/// The routes from their stored JSON (none if it does not parse).
-pub fn from_json(v: &Value) -> Vec<Route> {
-  serde_json::from_value(v.clone()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -186,9 +222,8 @@ mod tests {
       {"condition": {"not": {"runningStatus": "running"}}, "source": "fetch-event"},
     ]))
     .unwrap();
-    for r in &routes {
-      check(r, &base).unwrap();
-    }
+    let mut router = Router::default();
+    router.add(routes, &base).unwrap();
     let url = |s: &str| Url::parse(s).unwrap();
     let req = |u: &'static str, method: &'static str, dest: &'static str, running: bool| {
       (u, method, dest, running)
@@ -221,7 +256,7 @@ mod tests {
         destination: dest,
         running,
       };
-      assert_eq!(find(&routes, &r, &base).cloned(), want, "{u}");
+      assert_eq!(router.find(&r).cloned(), want, "{u}");
     }
   }
 
@@ -235,7 +270,8 @@ mod tests {
       json!({"condition": {"runningStatus": "maybe"}, "source": "network"}),
     ] {
       let route: Route = serde_json::from_value(bad.clone()).unwrap();
-      assert_eq!(check(&route, &base).unwrap_err().name, "TypeError", "{bad}");
+      let err = Router::default().add(vec![route], &base).unwrap_err();
+      assert_eq!(err.name, "TypeError", "{bad}");
     }
     assert!(serde_json::from_value::<Route>(
       json!({"condition": {"urlPattern": "/x"}, "source": "nowhere"})
