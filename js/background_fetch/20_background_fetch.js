@@ -7,6 +7,7 @@
 import { core } from "ext:core/mod.js";
 import { op_swh_bad_ports } from "ext:core/ops";
 import { brandCheckAccessor } from "ext:swharness/engine/02_idl.js";
+import { describeRequest } from "ext:swharness/net/03_network.js";
 import {
   btoaBytes,
   DOMException,
@@ -366,19 +367,7 @@ export class BackgroundFetchManager {
     for (const r of list) {
       // Step 8.8: the request bodies are read (and counted) before it resolves.
       const body = r.body ? btoaBytes(new Uint8Array(await r.arrayBuffer())) : "";
-      specs.push({
-        method: r.method,
-        url: r.url,
-        headers: requestHeaderList(r.headers),
-        body,
-        mode: r.mode,
-        credentials: r.credentials,
-        cache: r.cache,
-        redirect: r.redirect,
-        referrer: r.referrer,
-        referrerPolicy: r.referrerPolicy,
-        integrity: r.integrity,
-      });
+      specs.push(describeRequest(r, requestHeaderList(r.headers), body));
     }
     let state;
     try {

@@ -19,6 +19,29 @@ export function isOnline() {
   return online;
 }
 
+/**
+ * A Request as the browser takes it (a fetch event's request, a background
+ * fetch's record): its fields, with `headers` (pairs) and `body` (base64)
+ * as the caller prepares them.
+ */
+export function describeRequest(r, headers, body) {
+  return {
+    method: r.method,
+    url: r.url,
+    headers,
+    body,
+    mode: r.mode,
+    credentials: r.credentials,
+    cache: r.cache,
+    redirect: r.redirect,
+    referrer: r.referrer,
+    referrerPolicy: r.referrerPolicy,
+    integrity: r.integrity,
+    keepalive: r.keepalive,
+    destination: r.destination,
+  };
+}
+
 /** `fetch` that rejects with a TypeError (a network error) while offline. */
 export function offlineAwareFetch(inner) {
   // A named function of one declared argument: fetch.name and fetch.length

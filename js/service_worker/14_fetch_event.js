@@ -19,6 +19,7 @@ import {
   extendLifetime,
   isDispatching,
 } from "ext:swharness/service_worker/10_extendable_events.js";
+import { describeRequest } from "ext:swharness/net/03_network.js";
 import { responseFromStored } from "ext:swharness/storage/13_cache_storage.js";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 const requestMod = core.loadExtScript("ext:deno_fetch/23_request.js");
@@ -410,21 +411,7 @@ export function controlledFetch(inner, isControlled) {
         ? null
         : btoaBytes(new Uint8Array(await request.arrayBuffer()));
       const reply = await hostCall("serviceWorker.handleFetch", {
-        request: {
-          method: request.method,
-          url: request.url,
-          headers: [...request.headers],
-          body,
-          mode: request.mode,
-          credentials: request.credentials,
-          cache: request.cache,
-          redirect: request.redirect,
-          referrer: request.referrer,
-          referrerPolicy: request.referrerPolicy,
-          integrity: request.integrity,
-          keepalive: request.keepalive,
-          destination: request.destination,
-        },
+        request: describeRequest(request, [...request.headers], body),
       });
       if (reply.outcome === "fallback") return inner.call(this, forNetwork);
       // A static route to Cache Storage answered.
