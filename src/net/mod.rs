@@ -79,38 +79,9 @@ impl Net {
   /// A document a navigation loads (HTML): its body as text, whatever
   /// its status (a 404 page is a page too). A network error is an error.
   pub async fn fetch_document(&self, url: &url::Url) -> Result<String, HostError> {
-    if !matches!(url.scheme(), "http" | "https") {
-      return Err(HostError::type_error(format!(
-        "Failed to load the page '{url}': unsupported scheme"
-      )));
-    }
-    let fail = |e: &dyn std::error::Error| {
-      HostError::type_error(format!(
-        "Failed to load the page '{url}': {}",
-        error_chain(e)
-      ))
-    };
-    let resp = self
-      .client
-      .get(url.clone())
-      .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
-      .send()
-      .await
-      .map_err(|e| fail(&e))?;
-    // A page is read whole before it is parsed: past this size (a hostile
-    // or endless body) the navigation fails rather than the memory.
-    const MAX_PAGE_BYTES: usize = 64 << 20;
-    let mut resp = resp;
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| fail(&e))? {
-      body.extend_from_slice(&chunk);
-      if body.len() > MAX_PAGE_BYTES {
-        return Err(HostError::type_error(format!(
-          "Failed to load the page '{url}': it is larger than {} MiB",
-          MAX_PAGE_BYTES >> 20
-        )));
-      }
-    }
+    let (_, body) = self
+      .navigation_get(url, None, "Failed to load the page")
+      .await?;
     Ok(String::from_utf8_lossy(&body).into_owned())
   }
 
@@ -122,38 +93,63 @@ impl Net {
     url: &url::Url,
     header_value: &str,
   ) -> Result<serde_json::Value, HostError> {
-    let fail = |e: &dyn std::error::Error| {
-      HostError::type_error(format!(
-        "The navigation preload of '{url}' failed: {}",
-        error_chain(e)
-      ))
-    };
-    let resp = self
-      .client
-      .get(url.clone())
-      .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
-      .header("Service-Worker-Navigation-Preload", header_value)
-      .send()
-      .await
-      .map_err(|e| fail(&e))?;
-    let status = resp.status();
-    let headers: Vec<(String, String)> = resp
-      .headers()
-      .iter()
-      .map(|(k, v)| {
-        (
-          k.to_string(),
-          String::from_utf8_lossy(v.as_bytes()).into_owned(),
-        )
-      })
-      .collect();
-    let body = resp.bytes().await.map_err(|e| fail(&e))?;
+    let (head, body) = self
+      .navigation_get(url, Some(header_value), "The navigation preload failed for")
+      .await?;
     Ok(serde_json::json!({
-      "status": status.as_u16(),
-      "statusText": status.canonical_reason().unwrap_or(""),
-      "headers": headers,
+      "status": head.status.as_u16(),
+      "statusText": head.status.canonical_reason().unwrap_or(""),
+      "headers": head.headers,
       "body": crate::ipc::encode_base64(&body),
     }))
+  }
+
+  /// A navigation's GET of `url` (with the preload header when given):
+  /// its status and headers, and its body, read whole up to
+  /// `MAX_PAGE_BYTES` (past that, a hostile or endless body fails the
+  /// navigation rather than the memory). Errors start with `what`.
+  async fn navigation_get(
+    &self,
+    url: &url::Url,
+    preload: Option<&str>,
+    what: &str,
+  ) -> Result<(PageHead, Vec<u8>), HostError> {
+    let fail = |why: String| HostError::type_error(format!("{what} '{url}': {why}"));
+    if !matches!(url.scheme(), "http" | "https") {
+      return Err(fail("unsupported scheme".into()));
+    }
+    let mut req = self
+      .client
+      .get(url.clone())
+      .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8");
+    if let Some(v) = preload {
+      req = req.header("Service-Worker-Navigation-Preload", v);
+    }
+    let mut resp = req.send().await.map_err(|e| fail(error_chain(&e)))?;
+    let head = PageHead {
+      status: resp.status(),
+      headers: resp
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+          (
+            k.to_string(),
+            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+          )
+        })
+        .collect(),
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| fail(error_chain(&e)))? {
+      body.extend_from_slice(&chunk);
+      if body.len() > MAX_PAGE_BYTES {
+        return Err(fail(format!(
+          "it is larger than {} MiB",
+          MAX_PAGE_BYTES >> 20
+        )));
+      }
+    }
+    Ok((head, body))
   }
 
   pub async fn fetch_script(&self, url: &url::Url) -> Result<String, HostError> {
@@ -216,6 +212,15 @@ pub fn is_javascript_mime(mime: &str) -> bool {
 }
 
 /// The error and its causes, `a: b: c`.
+/// The largest page (or preload response) a navigation reads.
+pub const MAX_PAGE_BYTES: usize = 64 << 20;
+
+/// A navigation response's status and headers.
+struct PageHead {
+  status: reqwest::StatusCode,
+  headers: Vec<(String, String)>,
+}
+
 pub fn error_chain(e: &dyn std::error::Error) -> String {
   let mut out = e.to_string();
   let mut src = e.source();

@@ -167,9 +167,6 @@ fn route(browser: &Browser, version: VersionId, request: &Value) -> Routed {
   routed
 }
 
-/// The largest page a navigation reads from the worker.
-const MAX_PAGE_BYTES: usize = 64 << 20;
-
 /// What a navigation's `fetch` event gave.
 pub(super) enum Navigated {
   /// The worker's response body.
@@ -259,11 +256,11 @@ pub(super) async fn navigate(
     loop {
       // A page is read whole before it is parsed: an endless (or huge)
       // body from the worker is a network error, not a hang.
-      if bytes.len() > MAX_PAGE_BYTES {
+      if bytes.len() > crate::net::MAX_PAGE_BYTES {
         browser.post(worker, &BodyCancel { stream });
         return Navigated::Error(format!(
           "the page is larger than {} MiB",
-          MAX_PAGE_BYTES >> 20
+          crate::net::MAX_PAGE_BYTES >> 20
         ));
       }
       let next = browser.request(worker, &BodyRead { stream }).await;
