@@ -341,14 +341,18 @@ pub async fn open_window(browser: &Browser, version: VersionId, url: &str) -> Ho
     .join(url)
     .map_err(|_| HostError::type_error(format!("Invalid URL '{url}'")))?;
   browser.record_ui_action(json!({"action": "openWindow", "url": url.as_str(), "worker": version}));
-  // A window of another origin opens, but its client is not exposed
-  // (openWindow resolves with null); the run does not load it.
+  navigated_window(browser, url, &base).await
+}
+
+/// A window the worker opened or navigated, at `url`: of another origin
+/// than the worker (`base`), it is listed but not loaded, and the worker
+/// gets null; otherwise it navigates (through the worker whose scope
+/// matches) and runs the page it gets, and the worker gets its client.
+async fn navigated_window(browser: &Browser, url: Url, base: &Url) -> HostResult {
   if url.origin() != base.origin() {
     add_client(browser, url, None);
     return Ok(Value::Null);
   }
-  // The window navigates to the URL, through the worker whose scope
-  // matches, and runs the page it gets.
   let id = super::navigation::open_page(browser, url).await?;
   Ok(get(browser, &id))
 }
@@ -393,12 +397,7 @@ pub async fn navigate(browser: &Browser, version: VersionId, id: &str, url: &str
   if let Some(realm) = realm {
     browser.shutdown_realm(realm);
   }
-  if url.origin() != base.origin() {
-    add_client(browser, url, None);
-    return Ok(Value::Null);
-  }
-  let new_id = super::navigation::open_page(browser, url).await?;
-  Ok(get(browser, &new_id))
+  navigated_window(browser, url, &base).await
 }
 
 /// `clients.claim()`: the worker becomes the controller of every client in
