@@ -37,7 +37,7 @@ impl Feature for StorageManager {
     Box::pin(async move {
       let call = decode_call::<Call>("storage", c.method, c.args)?;
       let origin = c.browser.realm_origin(c.realm)?.ascii_serialization();
-      let mut persisted = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
+      let persisted = || self.persisted.lock().unwrap_or_else(|p| p.into_inner());
       Ok(match call {
         // Storage, "estimate()", steps 5.2-5.3: usage and quota of the
         // origin's storage shelf.
@@ -47,10 +47,10 @@ impl Feature for StorageManager {
         }),
         // Storage, "persist()": granted.
         Call::Persist {} => {
-          persisted.insert(origin);
+          persisted().insert(origin);
           json!(true)
         }
-        Call::Persisted {} => json!(persisted.contains(&origin)),
+        Call::Persisted {} => json!(persisted().contains(&origin)),
       })
     })
   }
