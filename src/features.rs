@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::background_fetch::{self, BackgroundFetch};
 use crate::broadcast_channel::BroadcastChannels;
 use crate::browser::{BrowserOptions, Feature};
+use crate::indexed_db::IndexedDb;
 use crate::service_worker::ServiceWorkers;
 use crate::storage::cache_storage::CacheStorage;
 use crate::storage::database::Store;
@@ -30,5 +31,6 @@ pub fn install(browser: &BrowserOptions, opts: &Options) -> anyhow::Result<Vec<B
     Box::new(BackgroundFetch::new(opts.background_fetch.clone())),
     Box::new(BroadcastChannels),
     Box::new(StorageManager::default()),
+    Box::new(IndexedDb::new(&browser.state_dir)),
   ])
 }

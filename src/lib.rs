@@ -7,6 +7,7 @@ pub mod browser;
 pub mod cli;
 pub mod engine;
 pub mod features;
+pub mod indexed_db;
 pub mod ipc;
 pub mod net;
 pub mod service_worker;

@@ -56,6 +56,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ],
   ),
   ("broadcast_channel", &["ipc", "browser"]),
+  ("indexed_db", &["ipc", "browser"]),
   (
     "features",
     &[
@@ -64,6 +65,7 @@ const LAYERS: &[(&str, &[&str])] = &[
       "service_worker",
       "background_fetch",
       "broadcast_channel",
+      "indexed_db",
     ],
   ),
   // `*`: every module listed before it.

@@ -42,6 +42,7 @@ import {
   StorageManager,
 } from "ext:swharness/storage/16_storage_manager.js";
 import { BroadcastChannel } from "ext:swharness/broadcast_channel/15_broadcast_channel.js";
+import { indexedDBGlobals } from "ext:swharness/indexed_db/21_indexed_db.js";
 import {
   backgroundFetchEventFor,
   finishBackgroundFetchEvent,
@@ -122,6 +123,7 @@ export function bootstrapServiceWorker(info) {
     ExtendableEvent: value(ExtendableEvent),
     InstallEvent: value(InstallEvent),
     BroadcastChannel: value(BroadcastChannel),
+    ...indexedDBGlobals(value, getter),
     ExtendableMessageEvent: value(ExtendableMessageEvent),
     FetchEvent: value(FetchEvent),
     ServiceWorker: value(ServiceWorker),

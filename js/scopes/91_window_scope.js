@@ -25,6 +25,7 @@ import {
   StorageManager,
 } from "ext:swharness/storage/16_storage_manager.js";
 import { BroadcastChannel } from "ext:swharness/broadcast_channel/15_broadcast_channel.js";
+import { indexedDBGlobals } from "ext:swharness/indexed_db/21_indexed_db.js";
 import { installBackgroundFetch } from "ext:swharness/background_fetch/20_background_fetch.js";
 import { createControl } from "ext:swharness/browser/30_control.js";
 import {
@@ -118,6 +119,7 @@ export function bootstrapWindow(info) {
     document: getter(() => document),
     Window: value(Window),
     BroadcastChannel: value(BroadcastChannel),
+    ...indexedDBGlobals(value, getter),
     Document: value(Document),
     Node: value(Node),
     Element: value(Element),

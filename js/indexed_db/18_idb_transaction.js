@@ -1,0 +1,462 @@
+// IndexedDB 3.0 requests and transactions (sections 4.1, 4.9, 5).
+//
+// A transaction sends its requests to the browser in order, in batches
+// (one batch in flight at a time): the browser runs them once the
+// transaction has started, and answers with one result per request. Each
+// result is then delivered as a task of its own, with the transaction
+// active while its event is dispatched and until the task's microtasks
+// have run (so promise wrappers such as `idb` can go on using it).
+import { core } from "ext:core/mod.js";
+import { op_void_async_deferred } from "ext:core/ops";
+import { DOMException, hostCall, makeError } from "ext:swharness/ipc/01_host.js";
+const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
+const { Event, EventTarget, defineEventHandler, setIsTrusted } = core
+  .loadExtScript("ext:deno_web/02_event.js");
+
+export const illegal = Symbol("illegal");
+
+// Tasks ---------------------------------------------------------------------
+
+const tasks = [];
+let pumping = false;
+
+function pump() {
+  const fn = tasks.shift();
+  try {
+    fn();
+  } catch (e) {
+    globalThis.reportError(e);
+  }
+  if (tasks.length) op_void_async_deferred().then(pump);
+  else pumping = false;
+}
+
+/** Queues a task: it runs after the current one and its microtasks. */
+export function queueTask(fn, first = false) {
+  if (first) tasks.unshift(fn);
+  else tasks.push(fn);
+  if (!pumping) {
+    pumping = true;
+    op_void_async_deferred().then(pump);
+  }
+}
+
+// Events --------------------------------------------------------------------
+
+const kParent = Symbol("event parent");
+
+// deno_web builds an event's path from `parentNode`: a request's parent is
+// its transaction, a transaction's its connection ("get the parent").
+export function setEventParent(proto) {
+  Object.defineProperties(proto, {
+    nodeType: { get: () => 0, configurable: true },
+    parentNode: {
+      get() {
+        return this[kParent]?.() ?? null;
+      },
+      configurable: true,
+    },
+    getRootNode: {
+      value() {
+        let n = this;
+        while (n.parentNode) n = n.parentNode;
+        return n;
+      },
+      configurable: true,
+    },
+  });
+}
+
+/**
+ * Fires an event; says whether a listener threw (IndexedDB then aborts the
+ * transaction) and whether the event was canceled.
+ */
+export function fire(target, type, { bubbles = false, cancelable = false, event } = {}) {
+  const ev = event ?? new Event(type, { bubbles, cancelable });
+  setIsTrusted(ev, true);
+  let threw = false;
+  const onError = () => {
+    threw = true;
+  };
+  globalThis.addEventListener("error", onError);
+  try {
+    target.dispatchEvent(ev);
+  } finally {
+    globalThis.removeEventListener("error", onError);
+  }
+  return { threw, canceled: ev.defaultPrevented };
+}
+
+export class IDBVersionChangeEvent extends Event {
+  #oldVersion;
+  #newVersion;
+  constructor(type, init = {}) {
+    const prefix = "Failed to construct 'IDBVersionChangeEvent'";
+    webidl.requiredArguments(arguments.length, 1, prefix);
+    super(type, init);
+    this.#oldVersion = webidl.converters["unsigned long long"](init?.oldVersion ?? 0, prefix);
+    const nv = init?.newVersion;
+    this.#newVersion = nv === null || nv === undefined
+      ? null
+      : webidl.converters["unsigned long long"](nv, prefix);
+  }
+  get oldVersion() {
+    return this.#oldVersion;
+  }
+  get newVersion() {
+    return this.#newVersion;
+  }
+}
+webidl.configureInterface(IDBVersionChangeEvent);
+
+/** A DOMStringList of sorted names. */
+export class DOMStringList {
+  #list;
+  constructor(key, list) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+    this.#list = list;
+    list.forEach((v, i) => Object.defineProperty(this, i, { value: v, enumerable: true }));
+  }
+  get length() {
+    return this.#list.length;
+  }
+  item(i) {
+    return this.#list[i >>> 0] ?? null;
+  }
+  contains(s) {
+    return this.#list.includes(String(s));
+  }
+  *[Symbol.iterator]() {
+    yield* this.#list;
+  }
+}
+webidl.configureInterface(DOMStringList);
+
+export function stringList(names) {
+  return new DOMStringList(illegal, [...names].sort());
+}
+
+// Requests ------------------------------------------------------------------
+
+export const kDone = Symbol("done");
+export const kResult = Symbol("result");
+export const kError = Symbol("error");
+export const kSource = Symbol("source");
+export const kTx = Symbol("transaction");
+
+export class IDBRequest extends EventTarget {
+  constructor(key, source = null, tx = null) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+    super();
+    this[kDone] = false;
+    this[kResult] = undefined;
+    this[kError] = null;
+    this[kSource] = source;
+    this[kTx] = tx;
+    this[kParent] = () => this[kTx];
+  }
+  get result() {
+    if (!this[kDone]) {
+      throw new DOMException("The request has not finished.", "InvalidStateError");
+    }
+    return this[kResult];
+  }
+  get error() {
+    if (!this[kDone]) {
+      throw new DOMException("The request has not finished.", "InvalidStateError");
+    }
+    return this[kError];
+  }
+  get source() {
+    return this[kSource];
+  }
+  get transaction() {
+    return this[kTx];
+  }
+  get readyState() {
+    return this[kDone] ? "done" : "pending";
+  }
+}
+defineEventHandler(IDBRequest.prototype, "success");
+defineEventHandler(IDBRequest.prototype, "error");
+setEventParent(IDBRequest.prototype);
+webidl.configureInterface(IDBRequest);
+
+export class IDBOpenDBRequest extends IDBRequest {}
+defineEventHandler(IDBOpenDBRequest.prototype, "blocked");
+defineEventHandler(IDBOpenDBRequest.prototype, "upgradeneeded");
+webidl.configureInterface(IDBOpenDBRequest);
+
+// Transactions --------------------------------------------------------------
+
+export const kDb = Symbol("db");
+export const kScope = Symbol("scope");
+export const kMode = Symbol("mode");
+export const kState = Symbol("state");
+export const kActive = Symbol("active");
+export const kStores = Symbol("stores");
+const kPending = Symbol("pending requests");
+const kOutbox = Symbol("outbox");
+const kInFlight = Symbol("in flight");
+export const kId = Symbol("id");
+export const kHooks = Symbol("hooks");
+const kDurability = Symbol("durability");
+
+let lastTxId = 0;
+let makeStore = null;
+
+/** The IDBObjectStore constructor (19_idb_stores.js), set once. */
+export function setStoreFactory(fn) {
+  makeStore = fn;
+}
+
+export class IDBTransaction extends EventTarget {
+  constructor(key, db, scope, mode, durability, id) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+    super();
+    this[kDb] = db;
+    this[kScope] = scope;
+    this[kMode] = mode;
+    this[kDurability] = durability;
+    this[kState] = "running";
+    this[kActive] = true;
+    this[kError] = null;
+    this[kStores] = new Map();
+    this[kPending] = [];
+    this[kOutbox] = [];
+    this[kInFlight] = false;
+    this[kId] = id ?? ++lastTxId;
+    this[kHooks] = {};
+    this[kParent] = () => this[kDb];
+    // Inactive once the task that made it ends; then it may commit.
+    queueTask(() => deactivate(this), true);
+  }
+  get objectStoreNames() {
+    if (this[kMode] === "versionchange") return this[kDb].objectStoreNames;
+    return stringList(this[kScope]);
+  }
+  get mode() {
+    return this[kMode];
+  }
+  get durability() {
+    return this[kDurability];
+  }
+  get db() {
+    return this[kDb];
+  }
+  get error() {
+    return this[kError];
+  }
+  objectStore(name) {
+    webidl.requiredArguments(arguments.length, 1, "Failed to execute 'objectStore' on 'IDBTransaction'");
+    name = webidl.converters.DOMString(name);
+    if (this[kState] === "finished") {
+      throw new DOMException("The transaction has finished.", "InvalidStateError");
+    }
+    const inScope = this[kMode] === "versionchange"
+      ? this[kDb].objectStoreNames.contains(name)
+      : this[kScope].includes(name);
+    if (!inScope) {
+      throw new DOMException(`No object store named '${name}' in this transaction.`, "NotFoundError");
+    }
+    const meta = this[kDb].storeMeta(name);
+    let store = this[kStores].get(meta);
+    if (!store) {
+      store = makeStore(this, meta);
+      this[kStores].set(meta, store);
+    }
+    return store;
+  }
+  commit() {
+    if (this[kState] !== "running" || !this[kActive]) {
+      throw new DOMException("The transaction is not active.", "InvalidStateError");
+    }
+    commitTx(this);
+  }
+  abort() {
+    if (this[kState] !== "running") {
+      throw new DOMException("The transaction has finished or is committing.", "InvalidStateError");
+    }
+    abortTx(this, null);
+  }
+}
+defineEventHandler(IDBTransaction.prototype, "abort");
+defineEventHandler(IDBTransaction.prototype, "complete");
+defineEventHandler(IDBTransaction.prototype, "error");
+setEventParent(IDBTransaction.prototype);
+webidl.configureInterface(IDBTransaction);
+
+export function newTransaction(db, scope, mode, durability, id) {
+  return new IDBTransaction(illegal, db, scope, mode, durability, id);
+}
+
+/** An id for a transaction the browser makes (an upgrade). */
+export function reserveTxId() {
+  return ++lastTxId;
+}
+
+export function isActive(tx) {
+  return tx[kState] === "running" && tx[kActive];
+}
+
+/** Throws TransactionInactiveError unless the transaction is active. */
+export function checkActive(tx) {
+  if (!isActive(tx)) {
+    throw new DOMException("The transaction is not active.", "TransactionInactiveError");
+  }
+}
+
+function deactivate(tx) {
+  tx[kActive] = false;
+  maybeCommit(tx);
+}
+
+function wire(tx) {
+  return { name: tx[kDb].name, tx: tx[kId] };
+}
+
+// "Auto-commit": no request left, and inactive.
+function maybeCommit(tx) {
+  if (
+    tx[kState] === "running" && !tx[kActive] && tx[kPending].length === 0 &&
+    tx[kOutbox].length === 0 && !tx[kInFlight]
+  ) {
+    commitTx(tx);
+  }
+}
+
+/**
+ * Queues an operation for the browser. With a request, its result is
+ * delivered to it (`map` turns the answer into `result`); without one,
+ * `onResult` sees the answer (a failure aborts the transaction).
+ */
+export function enqueue(tx, op, { request, map = (v) => v, onResult, barrier = false } = {}) {
+  const item = { op, request, map, onResult, barrier };
+  if (request) {
+    request[kDone] = false;
+    tx[kPending].push(item);
+  }
+  tx[kOutbox].push(item);
+  flush(tx);
+  return request;
+}
+
+/** Puts an operation before the queued ones (an index's population). */
+export function enqueueFirst(tx, op) {
+  tx[kOutbox].unshift({ op });
+}
+
+function flush(tx) {
+  if (tx[kInFlight] || tx[kOutbox].length === 0 || tx[kState] === "finished") return;
+  let n = tx[kOutbox].findIndex((i) => i.barrier) + 1;
+  if (n === 0) n = tx[kOutbox].length;
+  const batch = tx[kOutbox].splice(0, n);
+  tx[kInFlight] = true;
+  hostCall("indexedDB.run", { ...wire(tx), ops: batch.map((i) => i.op) }).then(
+    (results) => {
+      tx[kInFlight] = false;
+      if (tx[kState] === "finished") return;
+      batch.forEach((item, i) => answer(tx, item, results[i]));
+      flush(tx);
+    },
+    (e) => {
+      tx[kInFlight] = false;
+      queueTask(() => abortTx(tx, e));
+    },
+  );
+}
+
+function answer(tx, item, result) {
+  if (item.request) {
+    queueTask(() => deliver(tx, item, result));
+  } else if (result.error) {
+    queueTask(() => abortTx(tx, makeError(result.error)));
+  } else if (item.onResult) {
+    try {
+      item.onResult(result.ok);
+    } catch (e) {
+      queueTask(() => abortTx(tx, e));
+    }
+  }
+}
+
+// Delivers a request's result ("fire a success event" / "fire an error
+// event"); a listener that throws aborts the transaction, and so does an
+// error event nobody canceled.
+function deliver(tx, item, result) {
+  if (tx[kState] === "finished") return;
+  const i = tx[kPending].indexOf(item);
+  if (i >= 0) tx[kPending].splice(i, 1);
+  const req = item.request;
+  let error = result.error ? makeError(result.error) : null;
+  let value;
+  if (!error) {
+    try {
+      value = item.map(result.ok);
+    } catch (e) {
+      error = e;
+    }
+  }
+  req[kDone] = true;
+  req[kResult] = error ? undefined : value;
+  req[kError] = error;
+  tx[kActive] = true;
+  const { threw, canceled } = error
+    ? fire(req, "error", { bubbles: true, cancelable: true })
+    : fire(req, "success");
+  queueTask(() => deactivate(tx), true);
+  if (threw) {
+    abortTx(tx, new DOMException("An event listener threw.", "AbortError"));
+  } else if (error && !canceled) {
+    abortTx(tx, error);
+  }
+}
+
+function commitTx(tx) {
+  tx[kState] = "committing";
+  hostCall("indexedDB.commit", wire(tx)).then(
+    () =>
+      queueTask(() => {
+        tx[kState] = "finished";
+        tx[kHooks].beforeComplete?.();
+        fire(tx, "complete");
+        tx[kHooks].afterComplete?.();
+      }),
+    (e) => queueTask(() => abortTx(tx, e, true)),
+  );
+}
+
+/** "Abort a transaction", with `error` (or null for `abort()`). */
+export function abortTx(tx, error, committing = false) {
+  if (tx[kState] === "finished" || (tx[kState] === "committing" && !committing)) return;
+  tx[kState] = "finished";
+  tx[kActive] = false;
+  if (error) tx[kError] = error;
+  hostCall("indexedDB.abort", wire(tx)).catch(() => {});
+  tx[kHooks].onAbort?.();
+  const pending = tx[kPending].splice(0);
+  tx[kOutbox].length = 0;
+  for (const item of pending) {
+    queueTask(() => {
+      const req = item.request;
+      req[kDone] = true;
+      req[kResult] = undefined;
+      req[kError] = new DOMException("The transaction was aborted.", "AbortError");
+      fire(req, "error", { bubbles: true, cancelable: true });
+    });
+  }
+  queueTask(() => {
+    fire(tx, "abort", { bubbles: true });
+    tx[kHooks].afterAbort?.();
+  });
+}
+
+/** Tells the browser of a new transaction (before any of its requests). */
+export function beginTx(tx, conn) {
+  hostCall("indexedDB.begin", {
+    ...wire(tx),
+    conn,
+    mode: tx[kMode],
+    scope: tx[kScope],
+  }).catch((e) => queueTask(() => abortTx(tx, e)));
+}

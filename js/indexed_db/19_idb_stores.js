@@ -1,0 +1,602 @@
+// IndexedDB 3.0 object stores, indexes and cursors (sections 4.5-4.8).
+// Each method checks its arguments and the transaction as the spec orders
+// the steps, then queues one operation for the browser
+// (18_idb_transaction.js). Values are structured-cloned here, and index
+// keys computed here from the clone, as Chromium's renderer does.
+import { core } from "ext:core/mod.js";
+import { atobBytes, btoaBytes, DOMException } from "ext:swharness/ipc/01_host.js";
+import {
+  canInject,
+  compareEncoded,
+  convertKeyPath,
+  decodeKey,
+  extractKey,
+  injectKey,
+  INVALID,
+  isValidKeyPath,
+  NO_VALUE,
+  onlyEncoded,
+  toKey,
+  toRange,
+} from "ext:swharness/indexed_db/17_idb_keys.js";
+import {
+  checkActive,
+  enqueue,
+  enqueueFirst,
+  IDBRequest,
+  illegal,
+  kActive,
+  kDb,
+  kMode,
+  kState,
+  setStoreFactory,
+  stringList,
+} from "ext:swharness/indexed_db/18_idb_transaction.js";
+const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
+
+const kTx = Symbol("transaction");
+const kMeta = Symbol("meta");
+const kStore = Symbol("store");
+const kIndexes = Symbol("indexes");
+
+function err(name, message) {
+  return new DOMException(message, name);
+}
+
+/** Structured-clones a value for storage: its bytes, and a clone to read. */
+function cloneForStorage(tx, value, needClone) {
+  let bytes;
+  // "Clone": the transaction is inactive meanwhile (getters cannot use it).
+  const wasActive = tx[kActive];
+  tx[kActive] = false;
+  try {
+    bytes = core.serialize(value, { forStorage: true });
+  } catch (e) {
+    if (e instanceof DOMException) throw e;
+    if (e instanceof TypeError || e?.name === "Error") {
+      throw err("DataCloneError", String(e.message ?? e));
+    }
+    throw e;
+  } finally {
+    tx[kActive] = wasActive;
+  }
+  return { bytes, clone: needClone ? core.deserialize(bytes, { forStorage: true }) : undefined };
+}
+
+/** A stored value as the API returns it (its generated key put back). */
+function readValue(meta, row) {
+  const value = core.deserialize(atobBytes(row.value), { forStorage: true });
+  if (row.inject && typeof meta.keyPath === "string") {
+    injectKey(value, meta.keyPath, decodeKey(row.primaryKey));
+  }
+  return value;
+}
+
+function sameKeyPath(a, b) {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function keyPathValue(meta) {
+  if (!Array.isArray(meta.keyPath)) return meta.keyPath;
+  meta.keyPathArray ??= [...meta.keyPath];
+  return meta.keyPathArray;
+}
+
+function toCount(count, prefix) {
+  if (count === undefined) return null;
+  const n = webidl.converters["unsigned long"](count, prefix, "Argument 2", { enforceRange: true });
+  return n === 0 ? null : n;
+}
+
+function toDirection(direction, prefix) {
+  const d = direction === undefined ? "next" : webidl.converters.DOMString(direction, prefix);
+  if (!["next", "nextunique", "prev", "prevunique"].includes(d)) {
+    throw new TypeError(`${prefix}: '${d}' is not a valid IDBCursorDirection`);
+  }
+  return d;
+}
+
+// The checks every request makes, in the spec's order.
+function checkSource(tx, meta, imeta, write) {
+  if (meta.deleted || imeta?.deleted) {
+    throw err("InvalidStateError", "The object store or index has been deleted.");
+  }
+  checkActive(tx);
+  if (write && tx[kMode] === "readonly") {
+    throw err("ReadOnlyError", "The transaction is read-only.");
+  }
+}
+
+// A read through a store or an index, as one queued operation.
+function read(source, tx, meta, imeta, op, map) {
+  const request = new IDBRequest(illegal, source, tx);
+  return enqueue(tx, { op: "read", store: meta.name, index: imeta?.name ?? null, ...op }, {
+    request,
+    map,
+  });
+}
+
+// get/getKey/getAll/getAllKeys/count/openCursor/openKeyCursor, shared by
+// stores and indexes.
+function getters(proto, isIndex) {
+  const who = isIndex ? "IDBIndex" : "IDBObjectStore";
+  const src = (self) => isIndex ? [self[kStore][kTx], self[kStore][kMeta], self[kMeta]] : [self[kTx], self[kMeta], null];
+  Object.assign(proto, {
+    get(query) {
+      const prefix = `Failed to execute 'get' on '${who}'`;
+      webidl.requiredArguments(arguments.length, 1, prefix);
+      const [tx, meta, imeta] = src(this);
+      checkSource(tx, meta, imeta);
+      const range = toRange(query, true);
+      return read(this, tx, meta, imeta, { range: range.toWire(), limit: 1, values: true }, (rows) =>
+        rows.length ? readValue(meta, rows[0]) : undefined);
+    },
+    getKey(query) {
+      const prefix = `Failed to execute 'getKey' on '${who}'`;
+      webidl.requiredArguments(arguments.length, 1, prefix);
+      const [tx, meta, imeta] = src(this);
+      checkSource(tx, meta, imeta);
+      const range = toRange(query, true);
+      return read(this, tx, meta, imeta, { range: range.toWire(), limit: 1 }, (rows) =>
+        rows.length ? decodeKey(rows[0].primaryKey) : undefined);
+    },
+    getAll(query, count) {
+      const prefix = `Failed to execute 'getAll' on '${who}'`;
+      const [tx, meta, imeta] = src(this);
+      checkSource(tx, meta, imeta);
+      const range = toRange(query);
+      const limit = toCount(count, prefix);
+      return read(this, tx, meta, imeta, { range: range.toWire(), limit, values: true }, (rows) =>
+        rows.map((r) => readValue(meta, r)));
+    },
+    getAllKeys(query, count) {
+      const prefix = `Failed to execute 'getAllKeys' on '${who}'`;
+      const [tx, meta, imeta] = src(this);
+      checkSource(tx, meta, imeta);
+      const range = toRange(query);
+      const limit = toCount(count, prefix);
+      return read(this, tx, meta, imeta, { range: range.toWire(), limit }, (rows) =>
+        rows.map((r) => decodeKey(r.primaryKey)));
+    },
+    count(query) {
+      const [tx, meta, imeta] = src(this);
+      checkSource(tx, meta, imeta);
+      const range = toRange(query);
+      const request = new IDBRequest(illegal, this, tx);
+      return enqueue(tx, {
+        op: "count",
+        store: meta.name,
+        index: imeta?.name ?? null,
+        range: range.toWire(),
+      }, { request });
+    },
+    openCursor(query, direction) {
+      const prefix = `Failed to execute 'openCursor' on '${who}'`;
+      const [tx, meta, imeta] = src(this);
+      checkSource(tx, meta, imeta);
+      const range = toRange(query);
+      return openCursor(this, tx, meta, imeta, range, toDirection(direction, prefix), false);
+    },
+    openKeyCursor(query, direction) {
+      const prefix = `Failed to execute 'openKeyCursor' on '${who}'`;
+      const [tx, meta, imeta] = src(this);
+      checkSource(tx, meta, imeta);
+      const range = toRange(query);
+      return openCursor(this, tx, meta, imeta, range, toDirection(direction, prefix), true);
+    },
+  });
+}
+
+// "Store a record into an object store", from put/add/cursor.update.
+function storeRecord(source, tx, meta, value, key, noOverwrite) {
+  let k = key === undefined ? null : key;
+  const { bytes, clone } = cloneForStorage(tx, value, meta.keyPath !== null || meta.indexes.size > 0);
+  if (meta.keyPath !== null) {
+    const kp = extractKey(clone, meta.keyPath);
+    if (kp === INVALID) {
+      throw err("DataError", "Evaluating the object store's key path yielded a value that is not a valid key.");
+    }
+    if (kp === NO_VALUE) {
+      if (!meta.autoIncrement) {
+        throw err("DataError", "Evaluating the object store's key path did not yield a value.");
+      }
+      if (!canInject(clone, meta.keyPath)) {
+        throw err("DataError", "A generated key could not be inserted into the value.");
+      }
+    } else {
+      k = kp;
+    }
+  }
+  const indexKeys = [];
+  for (const im of meta.indexes.values()) {
+    if (k === null && sameKeyPath(im.keyPath, meta.keyPath)) {
+      indexKeys.push({ index: im.name, keys: [], primary: true });
+      continue;
+    }
+    const r = extractKey(clone, im.keyPath, im.multiEntry);
+    if (r === INVALID || r === NO_VALUE) continue;
+    const keys = Array.isArray(r) ? r : [r];
+    if (keys.length) indexKeys.push({ index: im.name, keys });
+  }
+  const request = new IDBRequest(illegal, source, tx);
+  return enqueue(tx, {
+    op: "put",
+    store: meta.name,
+    key: k,
+    value: btoaBytes(bytes),
+    indexKeys,
+    noOverwrite,
+  }, { request, map: decodeKey });
+}
+
+export class IDBObjectStore {
+  constructor(key, tx, meta) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+    this[kTx] = tx;
+    this[kMeta] = meta;
+    this[kIndexes] = new Map();
+  }
+  get name() {
+    return this[kMeta].name;
+  }
+  set name(value) {
+    const tx = this[kTx];
+    const meta = this[kMeta];
+    value = webidl.converters.DOMString(value);
+    if (tx[kMode] !== "versionchange") {
+      throw err("InvalidStateError", "Object stores are renamed only during an upgrade.");
+    }
+    if (meta.deleted) throw err("InvalidStateError", "The object store has been deleted.");
+    checkActive(tx);
+    if (meta.name === value) return;
+    if (tx[kDb].objectStoreNames.contains(value)) {
+      throw err("ConstraintError", `An object store named '${value}' exists.`);
+    }
+    enqueue(tx, { op: "renameStore", store: meta.name, name: value });
+    tx[kDb].renameStore(meta, value);
+  }
+  get keyPath() {
+    return keyPathValue(this[kMeta]);
+  }
+  get indexNames() {
+    return stringList(this[kMeta].indexes.keys());
+  }
+  get transaction() {
+    return this[kTx];
+  }
+  get autoIncrement() {
+    return this[kMeta].autoIncrement;
+  }
+  put(value, key) {
+    webidl.requiredArguments(arguments.length, 1, "Failed to execute 'put' on 'IDBObjectStore'");
+    return this.#store(value, key, false);
+  }
+  add(value, key) {
+    webidl.requiredArguments(arguments.length, 1, "Failed to execute 'add' on 'IDBObjectStore'");
+    return this.#store(value, key, true);
+  }
+  #store(value, key, noOverwrite) {
+    const tx = this[kTx];
+    const meta = this[kMeta];
+    checkSource(tx, meta, null, true);
+    if (meta.keyPath !== null && key !== undefined) {
+      throw err("DataError", "The object store uses in-line keys and the key parameter was provided.");
+    }
+    if (meta.keyPath === null && !meta.autoIncrement && key === undefined) {
+      throw err("DataError", "The object store uses out-of-line keys and has no key generator and the key parameter was not provided.");
+    }
+    const k = key === undefined ? undefined : toKey(key);
+    return storeRecord(this, tx, meta, value, k, noOverwrite);
+  }
+  delete(query) {
+    webidl.requiredArguments(arguments.length, 1, "Failed to execute 'delete' on 'IDBObjectStore'");
+    const tx = this[kTx];
+    checkSource(tx, this[kMeta], null, true);
+    const range = toRange(query, true);
+    const request = new IDBRequest(illegal, this, tx);
+    return enqueue(tx, { op: "delete", store: this[kMeta].name, range: range.toWire() }, {
+      request,
+      map: () => undefined,
+    });
+  }
+  clear() {
+    const tx = this[kTx];
+    checkSource(tx, this[kMeta], null, true);
+    const request = new IDBRequest(illegal, this, tx);
+    return enqueue(tx, { op: "clear", store: this[kMeta].name }, { request, map: () => undefined });
+  }
+  index(name) {
+    webidl.requiredArguments(arguments.length, 1, "Failed to execute 'index' on 'IDBObjectStore'");
+    name = webidl.converters.DOMString(name);
+    const meta = this[kMeta];
+    if (meta.deleted || this[kTx][kState] === "finished") {
+      throw err("InvalidStateError", "The object store has been deleted or its transaction has finished.");
+    }
+    const imeta = meta.indexes.get(name);
+    if (!imeta) throw err("NotFoundError", `No index named '${name}'.`);
+    let index = this[kIndexes].get(imeta);
+    if (!index) {
+      index = new IDBIndex(illegal, this, imeta);
+      this[kIndexes].set(imeta, index);
+    }
+    return index;
+  }
+  createIndex(name, keyPath, options = {}) {
+    const prefix = "Failed to execute 'createIndex' on 'IDBObjectStore'";
+    webidl.requiredArguments(arguments.length, 2, prefix);
+    name = webidl.converters.DOMString(name, prefix);
+    keyPath = convertKeyPath(keyPath, prefix);
+    const unique = !!options?.unique;
+    const multiEntry = !!options?.multiEntry;
+    const tx = this[kTx];
+    const meta = this[kMeta];
+    if (tx[kMode] !== "versionchange") {
+      throw err("InvalidStateError", "Indexes are created only during an upgrade.");
+    }
+    if (meta.deleted) throw err("InvalidStateError", "The object store has been deleted.");
+    checkActive(tx);
+    if (meta.indexes.has(name)) throw err("ConstraintError", `An index named '${name}' exists.`);
+    if (!isValidKeyPath(keyPath)) throw err("SyntaxError", "The key path is not valid.");
+    if (multiEntry && Array.isArray(keyPath)) {
+      throw err("InvalidAccessError", "A multiEntry index cannot have an array key path.");
+    }
+    const imeta = { name, keyPath, unique, multiEntry, deleted: false };
+    meta.indexes.set(name, imeta);
+    enqueue(tx, { op: "createIndex", store: meta.name, name, keyPath, unique, multiEntry });
+    // The index gets the records already stored: read them, then fill it
+    // before anything queued after it.
+    const storeName = meta.name;
+    enqueue(tx, { op: "read", store: storeName, index: null, range: {}, values: true }, {
+      barrier: true,
+      onResult: (rows) => {
+        const entries = [];
+        for (const row of rows) {
+          const r = extractKey(readValue(meta, row), keyPath, multiEntry);
+          if (r === INVALID || r === NO_VALUE) continue;
+          for (const k of Array.isArray(r) ? r : [r]) entries.push([k, row.primaryKey]);
+        }
+        enqueueFirst(tx, { op: "populate", store: storeName, index: name, entries });
+      },
+    });
+    return this.index(name);
+  }
+  deleteIndex(name) {
+    webidl.requiredArguments(arguments.length, 1, "Failed to execute 'deleteIndex' on 'IDBObjectStore'");
+    name = webidl.converters.DOMString(name);
+    const tx = this[kTx];
+    const meta = this[kMeta];
+    if (tx[kMode] !== "versionchange") {
+      throw err("InvalidStateError", "Indexes are deleted only during an upgrade.");
+    }
+    if (meta.deleted) throw err("InvalidStateError", "The object store has been deleted.");
+    checkActive(tx);
+    const imeta = meta.indexes.get(name);
+    if (!imeta) throw err("NotFoundError", `No index named '${name}'.`);
+    imeta.deleted = true;
+    meta.indexes.delete(name);
+    enqueue(tx, { op: "deleteIndex", store: meta.name, index: name });
+  }
+}
+getters(IDBObjectStore.prototype, false);
+webidl.configureInterface(IDBObjectStore);
+setStoreFactory((tx, meta) => new IDBObjectStore(illegal, tx, meta));
+
+export class IDBIndex {
+  constructor(key, store, imeta) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+    this[kStore] = store;
+    this[kMeta] = imeta;
+  }
+  get name() {
+    return this[kMeta].name;
+  }
+  set name(value) {
+    value = webidl.converters.DOMString(value);
+    const store = this[kStore];
+    const tx = store[kTx];
+    const imeta = this[kMeta];
+    if (tx[kMode] !== "versionchange") {
+      throw err("InvalidStateError", "Indexes are renamed only during an upgrade.");
+    }
+    if (imeta.deleted || store[kMeta].deleted) {
+      throw err("InvalidStateError", "The index has been deleted.");
+    }
+    checkActive(tx);
+    if (imeta.name === value) return;
+    const indexes = store[kMeta].indexes;
+    if (indexes.has(value)) throw err("ConstraintError", `An index named '${value}' exists.`);
+    enqueue(tx, { op: "renameIndex", store: store[kMeta].name, index: imeta.name, name: value });
+    indexes.delete(imeta.name);
+    imeta.name = value;
+    indexes.set(value, imeta);
+  }
+  get objectStore() {
+    return this[kStore];
+  }
+  get keyPath() {
+    return keyPathValue(this[kMeta]);
+  }
+  get multiEntry() {
+    return this[kMeta].multiEntry;
+  }
+  get unique() {
+    return this[kMeta].unique;
+  }
+}
+getters(IDBIndex.prototype, true);
+webidl.configureInterface(IDBIndex);
+
+// Cursors -------------------------------------------------------------------
+
+const kC = Symbol("cursor state");
+
+function openCursor(source, tx, meta, imeta, range, direction, keysOnly) {
+  const Class = keysOnly ? IDBCursor : IDBCursorWithValue;
+  const request = new IDBRequest(illegal, source, tx);
+  const cursor = new Class(illegal, {
+    source,
+    tx,
+    meta,
+    imeta,
+    range,
+    direction,
+    keysOnly,
+    request,
+    key: undefined,
+    primaryKey: undefined,
+    value: undefined,
+    got: false,
+  });
+  step(cursor, {});
+  return request;
+}
+
+// "Iterate a cursor": the next record past the position, from the browser.
+function step(cursor, { target, skip = 0 }) {
+  const c = cursor[kC];
+  const after = c.key === undefined ? null : {
+    key: c.key,
+    primaryKey: c.imeta ? c.primaryKey : null,
+  };
+  enqueue(c.tx, {
+    op: "read",
+    store: c.meta.name,
+    index: c.imeta?.name ?? null,
+    range: c.range.toWire(),
+    direction: c.direction,
+    after,
+    target: target ?? null,
+    skip,
+    limit: 1,
+    values: !c.keysOnly,
+  }, {
+    request: c.request,
+    map: (rows) => {
+      if (!rows.length) {
+        c.key = c.primaryKey = c.value = undefined;
+        c.keyValue = c.primaryKeyValue = undefined;
+        return null;
+      }
+      const row = rows[0];
+      c.key = row.key;
+      c.primaryKey = row.primaryKey;
+      c.keyValue = decodeKey(row.key);
+      c.primaryKeyValue = decodeKey(row.primaryKey);
+      c.value = c.keysOnly ? undefined : readValue(c.meta, row);
+      c.got = true;
+      return cursor;
+    },
+  });
+}
+
+function checkCursor(c, write) {
+  checkActive(c.tx);
+  if (write && c.tx[kMode] === "readonly") throw err("ReadOnlyError", "The transaction is read-only.");
+  if (c.meta.deleted || c.imeta?.deleted) {
+    throw err("InvalidStateError", "The cursor's source has been deleted.");
+  }
+  if (!c.got) throw err("InvalidStateError", "The cursor is being iterated or has iterated past its end.");
+  if (write && c.keysOnly) throw err("InvalidStateError", "The cursor is a key cursor.");
+}
+
+export class IDBCursor {
+  constructor(key, state) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+    this[kC] = state;
+  }
+  get source() {
+    return this[kC].source;
+  }
+  get direction() {
+    return this[kC].direction;
+  }
+  get key() {
+    return this[kC].keyValue;
+  }
+  get primaryKey() {
+    return this[kC].primaryKeyValue;
+  }
+  get request() {
+    return this[kC].request;
+  }
+  advance(count) {
+    const prefix = "Failed to execute 'advance' on 'IDBCursor'";
+    webidl.requiredArguments(arguments.length, 1, prefix);
+    count = webidl.converters["unsigned long"](count, prefix, "Argument 1", { enforceRange: true });
+    if (count === 0) throw new TypeError(`${prefix}: A count argument with value 0 (zero) was supplied, must be greater than 0.`);
+    const c = this[kC];
+    checkCursor(c, false);
+    c.got = false;
+    step(this, { skip: count - 1 });
+  }
+  continue(key) {
+    const c = this[kC];
+    checkCursor(c, false);
+    let target;
+    if (key !== undefined) {
+      const k = toKey(key);
+      const cmp = compareEncoded(k, c.key);
+      if (c.direction.startsWith("next") ? cmp <= 0 : cmp >= 0) {
+        throw err("DataError", "The key is not past the cursor's position in its direction.");
+      }
+      target = { key: k, primaryKey: null };
+    }
+    c.got = false;
+    step(this, { target });
+  }
+  continuePrimaryKey(key, primaryKey) {
+    webidl.requiredArguments(arguments.length, 2, "Failed to execute 'continuePrimaryKey' on 'IDBCursor'");
+    const c = this[kC];
+    checkActive(c.tx);
+    if (c.meta.deleted || c.imeta?.deleted) {
+      throw err("InvalidStateError", "The cursor's source has been deleted.");
+    }
+    if (!c.imeta) throw err("InvalidAccessError", "The cursor's source is not an index.");
+    if (c.direction !== "next" && c.direction !== "prev") {
+      throw err("InvalidAccessError", "The cursor's direction is not 'next' or 'prev'.");
+    }
+    if (!c.got) throw err("InvalidStateError", "The cursor is being iterated or has iterated past its end.");
+    const k = toKey(key);
+    const pk = toKey(primaryKey);
+    const cmp = compareEncoded(k, c.key);
+    const pcmp = compareEncoded(pk, c.primaryKey);
+    const behind = c.direction === "next"
+      ? cmp < 0 || (cmp === 0 && pcmp <= 0)
+      : cmp > 0 || (cmp === 0 && pcmp >= 0);
+    if (behind) throw err("DataError", "The key is not past the cursor's position in its direction.");
+    c.got = false;
+    step(this, { target: { key: k, primaryKey: pk } });
+  }
+  update(value) {
+    webidl.requiredArguments(arguments.length, 1, "Failed to execute 'update' on 'IDBCursor'");
+    const c = this[kC];
+    checkCursor(c, true);
+    if (c.meta.keyPath !== null) {
+      const { clone } = cloneForStorage(c.tx, value, true);
+      const kp = extractKey(clone, c.meta.keyPath);
+      if (kp === INVALID || kp === NO_VALUE || kp !== c.primaryKey) {
+        throw err("DataError", "The new value's key does not match the cursor's primary key.");
+      }
+      return storeRecord(this, c.tx, c.meta, value, undefined, false);
+    }
+    return storeRecord(this, c.tx, c.meta, value, c.primaryKey, false);
+  }
+  delete() {
+    const c = this[kC];
+    checkCursor(c, true);
+    const request = new IDBRequest(illegal, this, c.tx);
+    return enqueue(c.tx, {
+      op: "delete",
+      store: c.meta.name,
+      range: onlyEncoded(c.primaryKey).toWire(),
+    }, { request, map: () => undefined });
+  }
+}
+webidl.configureInterface(IDBCursor);
+
+export class IDBCursorWithValue extends IDBCursor {
+  get value() {
+    return this[kC].value;
+  }
+}
+webidl.configureInterface(IDBCursorWithValue);
