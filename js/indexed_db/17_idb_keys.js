@@ -172,6 +172,25 @@ export function compareEncoded(a, b) {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+// Names ---------------------------------------------------------------------
+
+// Database, store and index names are any JS string, lone surrogates
+// included, which JSON cannot carry to the browser. Such a name (and any
+// that starts with U+0000) travels as U+0000 and its code units in hex.
+export function encodeName(name) {
+  if (name.isWellFormed() && !name.startsWith("\0")) return name;
+  let out = "\0";
+  for (let i = 0; i < name.length; i++) out += name.charCodeAt(i).toString(16).padStart(4, "0");
+  return out;
+}
+
+export function decodeName(wire) {
+  if (!wire.startsWith("\0")) return wire;
+  let out = "";
+  for (let i = 1; i < wire.length; i += 4) out += String.fromCharCode(parseInt(wire.substr(i, 4), 16));
+  return out;
+}
+
 // Key paths (2.6) -----------------------------------------------------------
 
 const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200C\u200D]*$/u;

@@ -9,6 +9,7 @@
 import { core } from "ext:core/mod.js";
 import { op_void_async_deferred } from "ext:core/ops";
 import { DOMException, hostCall, makeError } from "ext:swharness/ipc/01_host.js";
+import { encodeName } from "ext:swharness/indexed_db/17_idb_keys.js";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 const { Event, EventTarget, defineEventHandler, setIsTrusted } = core
   .loadExtScript("ext:deno_web/02_event.js");
@@ -67,6 +68,8 @@ export function setEventParent(proto) {
   });
 }
 
+function noop() {}
+
 /**
  * Fires an event; says whether a listener threw (IndexedDB then aborts the
  * transaction) and whether the event was canceled.
@@ -79,9 +82,13 @@ export function fire(target, type, { bubbles = false, cancelable = false, event 
     threw = true;
   };
   globalThis.addEventListener("error", onError);
+  // deno_web skips the dispatch (and so the parents) when the target has
+  // no listener of its own for the type.
+  target.addEventListener(ev.type, noop);
   try {
     target.dispatchEvent(ev);
   } finally {
+    target.removeEventListener(ev.type, noop);
     globalThis.removeEventListener("error", onError);
   }
   return { threw, canceled: ev.defaultPrevented };
@@ -312,7 +319,7 @@ function deactivate(tx) {
 }
 
 function wire(tx) {
-  return { name: tx[kDb].name, tx: tx[kId] };
+  return { name: encodeName(tx[kDb].name), tx: tx[kId] };
 }
 
 // "Auto-commit": no request left, and inactive.
@@ -346,18 +353,31 @@ export function enqueueFirst(tx, op) {
   tx[kOutbox].unshift({ op });
 }
 
+// The names an operation carries, as the browser takes them.
+function encodeOp(op) {
+  const out = { ...op };
+  for (const f of ["store", "index", "name"]) {
+    if (typeof out[f] === "string") out[f] = encodeName(out[f]);
+  }
+  if (out.indexKeys) {
+    out.indexKeys = out.indexKeys.map((k) => ({ ...k, index: encodeName(k.index) }));
+  }
+  return out;
+}
+
 function flush(tx) {
   if (tx[kInFlight] || tx[kOutbox].length === 0 || tx[kState] === "finished") return;
   let n = tx[kOutbox].findIndex((i) => i.barrier) + 1;
   if (n === 0) n = tx[kOutbox].length;
   const batch = tx[kOutbox].splice(0, n);
   tx[kInFlight] = true;
-  hostCall("indexedDB.run", { ...wire(tx), ops: batch.map((i) => i.op) }).then(
+  hostCall("indexedDB.run", { ...wire(tx), ops: batch.map((i) => encodeOp(i.op)) }).then(
     (results) => {
       tx[kInFlight] = false;
       if (tx[kState] === "finished") return;
       batch.forEach((item, i) => answer(tx, item, results[i]));
       flush(tx);
+      maybeCommit(tx);
     },
     (e) => {
       tx[kInFlight] = false;
@@ -370,12 +390,14 @@ function answer(tx, item, result) {
   if (item.request) {
     queueTask(() => deliver(tx, item, result));
   } else if (result.error) {
-    queueTask(() => abortTx(tx, makeError(result.error)));
+    // An operation of the API itself failed (an index's population hit a
+    // uniqueness conflict): the transaction aborts with its error.
+    abortTx(tx, makeError(result.error));
   } else if (item.onResult) {
     try {
       item.onResult(result.ok);
     } catch (e) {
-      queueTask(() => abortTx(tx, e));
+      abortTx(tx, e);
     }
   }
 }
@@ -457,6 +479,6 @@ export function beginTx(tx, conn) {
     ...wire(tx),
     conn,
     mode: tx[kMode],
-    scope: tx[kScope],
+    scope: tx[kScope].map(encodeName),
   }).catch((e) => queueTask(() => abortTx(tx, e)));
 }

@@ -16,6 +16,7 @@ import {
   isValidKeyPath,
   NO_VALUE,
   onlyEncoded,
+  IDBKeyRange,
   toKey,
   toRange,
 } from "ext:swharness/indexed_db/17_idb_keys.js";
@@ -76,10 +77,14 @@ function sameKeyPath(a, b) {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-function keyPathValue(meta) {
-  if (!Array.isArray(meta.keyPath)) return meta.keyPath;
-  meta.keyPathArray ??= [...meta.keyPath];
-  return meta.keyPathArray;
+const kKeyPath = Symbol("keyPath");
+
+// An array key path is one object per store or index object ([SameObject]).
+function keyPathValue(self) {
+  const kp = self[kMeta].keyPath;
+  if (!Array.isArray(kp)) return kp;
+  self[kKeyPath] ??= [...kp];
+  return self[kKeyPath];
 }
 
 function toCount(count, prefix) {
@@ -118,9 +123,65 @@ function read(source, tx, meta, imeta, op, map) {
 
 // get/getKey/getAll/getAllKeys/count/openCursor/openKeyCursor, shared by
 // stores and indexes.
+function sourceOf(self) {
+  return self instanceof IDBIndex
+    ? [self[kStore][kTx], self[kStore][kMeta], self[kMeta]]
+    : [self[kTx], self[kMeta], null];
+}
+
+// An IDBGetAllOptions dictionary, as opposed to a key or a key range
+// ("is a potentially valid key range").
+function isOptions(v) {
+  return v !== null && typeof v === "object" && !(v instanceof IDBKeyRange) &&
+    !Array.isArray(v) && !(v instanceof Date) && !(v instanceof ArrayBuffer) &&
+    !ArrayBuffer.isView(v);
+}
+
+// getAll/getAllKeys/getAllRecords: "create a request to retrieve multiple
+// items".
+function getAllOf(self, method, queryOrOptions, count, toItem, values, recordsOnly = false) {
+  const prefix = `Failed to execute '${method}' on '${self instanceof IDBIndex ? "IDBIndex" : "IDBObjectStore"}'`;
+  const [tx, meta, imeta] = sourceOf(self);
+  checkSource(tx, meta, imeta);
+  let range, limit, direction = "next";
+  if (recordsOnly || isOptions(queryOrOptions)) {
+    const o = queryOrOptions;
+    limit = toCount(o.count, prefix);
+    direction = toDirection(o.direction, prefix);
+    range = toRange(o.query);
+  } else {
+    range = toRange(queryOrOptions);
+    limit = toCount(count, prefix);
+  }
+  return read(self, tx, meta, imeta, { range: range.toWire(), limit, direction, values }, (rows) =>
+    rows.map((r) => toItem(meta, r)));
+}
+
+export class IDBRecord {
+  #key;
+  #primaryKey;
+  #value;
+  constructor(key, k, pk, value) {
+    if (key !== illegal) throw new TypeError("Illegal constructor");
+    this.#key = k;
+    this.#primaryKey = pk;
+    this.#value = value;
+  }
+  get key() {
+    return this.#key;
+  }
+  get primaryKey() {
+    return this.#primaryKey;
+  }
+  get value() {
+    return this.#value;
+  }
+}
+webidl.configureInterface(IDBRecord);
+
 function getters(proto, isIndex) {
   const who = isIndex ? "IDBIndex" : "IDBObjectStore";
-  const src = (self) => isIndex ? [self[kStore][kTx], self[kStore][kMeta], self[kMeta]] : [self[kTx], self[kMeta], null];
+  const src = sourceOf;
   Object.assign(proto, {
     get(query) {
       const prefix = `Failed to execute 'get' on '${who}'`;
@@ -140,23 +201,15 @@ function getters(proto, isIndex) {
       return read(this, tx, meta, imeta, { range: range.toWire(), limit: 1 }, (rows) =>
         rows.length ? decodeKey(rows[0].primaryKey) : undefined);
     },
-    getAll(query, count) {
-      const prefix = `Failed to execute 'getAll' on '${who}'`;
-      const [tx, meta, imeta] = src(this);
-      checkSource(tx, meta, imeta);
-      const range = toRange(query);
-      const limit = toCount(count, prefix);
-      return read(this, tx, meta, imeta, { range: range.toWire(), limit, values: true }, (rows) =>
-        rows.map((r) => readValue(meta, r)));
+    getAll(queryOrOptions, count) {
+      return getAllOf(this, "getAll", queryOrOptions, count, (meta, r) => readValue(meta, r), true);
     },
-    getAllKeys(query, count) {
-      const prefix = `Failed to execute 'getAllKeys' on '${who}'`;
-      const [tx, meta, imeta] = src(this);
-      checkSource(tx, meta, imeta);
-      const range = toRange(query);
-      const limit = toCount(count, prefix);
-      return read(this, tx, meta, imeta, { range: range.toWire(), limit }, (rows) =>
-        rows.map((r) => decodeKey(r.primaryKey)));
+    getAllKeys(queryOrOptions, count) {
+      return getAllOf(this, "getAllKeys", queryOrOptions, count, (_, r) => decodeKey(r.primaryKey), false);
+    },
+    getAllRecords(options) {
+      return getAllOf(this, "getAllRecords", options ?? {}, undefined, (meta, r) =>
+        new IDBRecord(illegal, decodeKey(r.key), decodeKey(r.primaryKey), readValue(meta, r)), true, true);
     },
     count(query) {
       const [tx, meta, imeta] = src(this);
@@ -256,7 +309,7 @@ export class IDBObjectStore {
     tx[kDb].renameStore(meta, value);
   }
   get keyPath() {
-    return keyPathValue(this[kMeta]);
+    return keyPathValue(this);
   }
   get indexNames() {
     return stringList(this[kMeta].indexes.keys());
@@ -414,7 +467,7 @@ export class IDBIndex {
     return this[kStore];
   }
   get keyPath() {
-    return keyPathValue(this[kMeta]);
+    return keyPathValue(this);
   }
   get multiEntry() {
     return this[kMeta].multiEntry;

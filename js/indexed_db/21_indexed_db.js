@@ -8,6 +8,8 @@ import { DOMException, hostCall, makeError, onBrowserCommand } from "ext:swharne
 import {
   compareEncoded,
   convertKeyPath,
+  decodeName,
+  encodeName,
   IDBKeyRange,
   isValidKeyPath,
   toKey,
@@ -41,6 +43,7 @@ import {
   IDBCursorWithValue,
   IDBIndex,
   IDBObjectStore,
+  IDBRecord,
 } from "ext:swharness/indexed_db/19_idb_stores.js";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 const { EventTarget, defineEventHandler } = core.loadExtScript("ext:deno_web/02_event.js");
@@ -66,9 +69,13 @@ function schemaFrom(stores) {
   const schema = new Map();
   for (const s of stores) {
     const indexes = new Map();
-    for (const i of s.indexes) indexes.set(i.name, { ...i, deleted: false });
-    schema.set(s.name, {
-      name: s.name,
+    for (const i of s.indexes) {
+      const name = decodeName(i.name);
+      indexes.set(name, { ...i, name, deleted: false });
+    }
+    const name = decodeName(s.name);
+    schema.set(name, {
+      name,
       keyPath: s.keyPath,
       autoIncrement: s.autoIncrement,
       indexes,
@@ -146,7 +153,7 @@ export class IDBDatabase extends EventTarget {
     const keyPath = convertKeyPath(options?.keyPath, prefix);
     const autoIncrement = !!options?.autoIncrement;
     const tx = this[kUpgrade];
-    if (!tx || tx[kState] === "finished") {
+    if (!tx) {
       throw err("InvalidStateError", "Object stores are created only during an upgrade.");
     }
     checkActive(tx);
@@ -166,7 +173,7 @@ export class IDBDatabase extends EventTarget {
     webidl.requiredArguments(arguments.length, 1, prefix);
     name = webidl.converters.DOMString(name, prefix);
     const tx = this[kUpgrade];
-    if (!tx || tx[kState] === "finished") {
+    if (!tx) {
       throw err("InvalidStateError", "Object stores are deleted only during an upgrade.");
     }
     checkActive(tx);
@@ -174,6 +181,7 @@ export class IDBDatabase extends EventTarget {
     if (!meta) throw err("NotFoundError", `No object store named '${name}'.`);
     meta.deleted = true;
     for (const i of meta.indexes.values()) i.deleted = true;
+    meta.indexes = new Map();
     this[kSchema].delete(name);
     enqueue(tx, { op: "deleteStore", store: name });
   }
@@ -187,7 +195,12 @@ webidl.configureInterface(IDBDatabase);
 function closeConnection(db) {
   if (db[kClosePending]) return;
   db[kClosePending] = true;
-  hostCall("indexedDB.close", { name: db[kName], conn: db[kConn] }).catch(() => {});
+  hostCall("indexedDB.close", { name: encodeName(db[kName]), conn: db[kConn] }).catch(() => {});
+}
+
+// Lets the browser go on to the database's next open or delete request.
+function opened(db) {
+  hostCall("indexedDB.opened", { name: encodeName(db[kName]), conn: db[kConn] }).catch(() => {});
 }
 
 function finishRequest(request, result, error, event) {
@@ -214,6 +227,7 @@ function runUpgrade(request, db, txId, oldVersion, newVersion, id) {
       if (!before.has(meta)) {
         meta.deleted = true;
         for (const i of meta.indexes.values()) i.deleted = true;
+        meta.indexes = new Map();
       }
     }
     db[kSchema] = new Map();
@@ -232,20 +246,25 @@ function runUpgrade(request, db, txId, oldVersion, newVersion, id) {
     closeConnection(db);
   };
   tx[kHooks].afterAbort = () => {
+    db[kUpgrade] = null;
     request[kTx] = null;
     finishRequest(request, undefined, err("AbortError", "The upgrade transaction was aborted."));
     openRequests.delete(id);
+    opened(db);
+  };
+  tx[kHooks].beforeComplete = () => {
+    db[kUpgrade] = null;
   };
   tx[kHooks].afterComplete = () =>
     queueTask(() => {
       openRequests.delete(id);
-      db[kUpgrade] = null;
       request[kTx] = null;
       if (db[kClosePending]) {
         finishRequest(request, undefined, err("AbortError", "The connection was closed during the upgrade."));
       } else {
         finishRequest(request, db, null);
       }
+      opened(db);
     });
   request[kTx] = tx;
   request[kDone] = true;
@@ -274,18 +293,23 @@ export class IDBFactory {
     const conn = ++lastConn;
     const txId = reserveTxId();
     openRequests.set(id, request);
-    hostCall("indexedDB.open", { name, version: version ?? null, conn, tx: txId, request: id }).then(
-      (r) =>
+    hostCall("indexedDB.open", { name: encodeName(name), version: version ?? null, conn, tx: txId, request: id }).then(
+      (r) => {
+        // The connection exists from now on: a versionchange for it may
+        // come before its success event has been fired (and is queued
+        // after it).
+        const db = new IDBDatabase(illegal, name, r.version, r.schema, conn);
+        connections.set(conn, db);
         queueTask(() => {
-          const db = new IDBDatabase(illegal, name, r.version, r.schema, conn);
-          connections.set(conn, db);
           if (r.upgrade) {
             runUpgrade(request, db, txId, r.oldVersion, r.version, id);
           } else {
             openRequests.delete(id);
             finishRequest(request, db, null);
+            opened(db);
           }
-        }),
+        });
+      },
       (e) =>
         queueTask(() => {
           openRequests.delete(id);
@@ -301,7 +325,7 @@ export class IDBFactory {
     const request = new IDBOpenDBRequest(illegal, null, null);
     const id = ++lastRequest;
     openRequests.set(id, request);
-    hostCall("indexedDB.deleteDatabase", { name, request: id }).then(
+    hostCall("indexedDB.deleteDatabase", { name: encodeName(name), request: id }).then(
       (oldVersion) =>
         queueTask(() => {
           openRequests.delete(id);
@@ -317,7 +341,9 @@ export class IDBFactory {
     return request;
   }
   databases() {
-    return hostCall("indexedDB.databases");
+    return hostCall("indexedDB.databases").then((list) =>
+      list.map(({ name, version }) => ({ name: decodeName(name), version }))
+    );
   }
   cmp(first, second) {
     webidl.requiredArguments(arguments.length, 2, "Failed to execute 'cmp' on 'IDBFactory'");
@@ -328,22 +354,27 @@ webidl.configureInterface(IDBFactory);
 
 // The browser asks this realm's connections to close for another's upgrade
 // or delete; the answer lists those that are closing.
-onBrowserCommand("idbVersionChange", ({ conns, oldVersion, newVersion }) => {
-  for (const id of conns) {
-    const db = connections.get(id);
-    if (!db || db[kClosePending]) continue;
-    const event = new IDBVersionChangeEvent("versionchange", { oldVersion, newVersion });
-    fire(db, "versionchange", { event });
-  }
-  return { closed: conns.filter((id) => connections.get(id)?.[kClosePending]) };
-});
+// Each event is a task, after those queued before it.
+onBrowserCommand("idbVersionChange", ({ conns, oldVersion, newVersion }) =>
+  new Promise((resolve) =>
+    queueTask(() => {
+      for (const id of conns) {
+        const db = connections.get(id);
+        if (!db || db[kClosePending]) continue;
+        const event = new IDBVersionChangeEvent("versionchange", { oldVersion, newVersion });
+        fire(db, "versionchange", { event });
+      }
+      resolve({ closed: conns.filter((id) => connections.get(id)?.[kClosePending]) });
+    })
+  ));
 
-onBrowserCommand("idbBlocked", ({ request, oldVersion, newVersion }) => {
-  const req = openRequests.get(request);
-  if (!req) return;
-  const event = new IDBVersionChangeEvent("blocked", { oldVersion, newVersion });
-  fire(req, "blocked", { event });
-});
+onBrowserCommand("idbBlocked", ({ request, oldVersion, newVersion }) =>
+  queueTask(() => {
+    const req = openRequests.get(request);
+    if (!req) return;
+    const event = new IDBVersionChangeEvent("blocked", { oldVersion, newVersion });
+    fire(req, "blocked", { event });
+  }));
 
 /** The IndexedDB members of a global scope. */
 export function indexedDBGlobals(value, getter) {
@@ -358,6 +389,7 @@ export function indexedDBGlobals(value, getter) {
     IDBCursor: value(IDBCursor),
     IDBCursorWithValue: value(IDBCursorWithValue),
     IDBKeyRange: value(IDBKeyRange),
+    IDBRecord: value(IDBRecord),
     IDBRequest: value(IDBRequest),
     IDBOpenDBRequest: value(IDBOpenDBRequest),
     IDBVersionChangeEvent: value(IDBVersionChangeEvent),

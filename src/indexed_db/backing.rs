@@ -588,7 +588,12 @@ fn put(
       // Step 2: a number key at or past the generator moves it on.
       if let (Some(current), Some(n)) = (generator, key_number(&key)) {
         if n >= current {
-          let next = (n.floor() + 1.0).min(MAX_GENERATED + 1.0);
+          // Past 2^53 the generator is spent (f64 cannot hold 2^53 + 1).
+          let next = if n >= MAX_GENERATED {
+            f64::MAX
+          } else {
+            n.floor() + 1.0
+          };
           exec_f(
             c,
             "UPDATE stores SET current_key = ?2 WHERE id = ?1",

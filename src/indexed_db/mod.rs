@@ -31,6 +31,9 @@ crate::ipc::realm_calls! {
     DeleteDatabase { name: String, request: u64 },
     Databases {},
     Close { name: String, conn: u64 },
+    /// The realm has fired the open request's last event: the next
+    /// request for the database may go on.
+    Opened { name: String, conn: u64 },
     Begin { name: String, conn: u64, tx: u64, mode: String, scope: Vec<String> },
     /// A transaction's next requests, run in order once it has started.
     Run { name: String, tx: u64, ops: Vec<Value> },
@@ -132,7 +135,10 @@ impl IndexedDb {
       })
     })?;
     if requested == current {
-      let schema = self.db(origin, &name, |db| db.backing.schema())??;
+      let schema = self.db(origin, &name, |db| {
+        db.held.push((me, guard));
+        db.backing.schema()
+      })??;
       return Ok(
         json!({ "version": current, "oldVersion": current, "upgrade": false, "schema": schema }),
       );
@@ -354,6 +360,10 @@ impl Feature for IndexedDb {
           });
           Ok(Value::Null)
         }
+        Call::Opened { name, conn } => {
+          let _ = self.db(&origin, &name, |db| db.held.retain(|h| h.0 != (r, conn)));
+          Ok(Value::Null)
+        }
         Call::Begin {
           name,
           conn,
@@ -415,6 +425,7 @@ impl Feature for IndexedDb {
           let _ = db.finish_tx(t, false);
         }
         db.conns.retain(|c| c.id.0 != realm);
+        db.held.retain(|h| h.0 .0 != realm);
         db.reap();
         db.start_ready();
       });

@@ -74,6 +74,10 @@ pub struct Db {
   pub queue: Arc<tokio::sync::Mutex<()>>,
   /// Told whenever a connection or transaction ends.
   pub changed: watch::Sender<u64>,
+  /// The queue's turn, kept by an open request until its realm has fired
+  /// its success (or error) event: the next request's `versionchange`
+  /// must come after it.
+  pub held: Vec<(Handle, tokio::sync::OwnedMutexGuard<()>)>,
 }
 
 impl Db {
@@ -86,6 +90,7 @@ impl Db {
       txs: Vec::new(),
       queue: Arc::new(tokio::sync::Mutex::new(())),
       changed: watch::channel(0).0,
+      held: Vec::new(),
     }
   }
 
@@ -158,7 +163,10 @@ impl Db {
         self.backing.rollback();
       }
     }
-    let tx = self.txs.remove(i);
+    let mut tx = self.txs.remove(i);
+    if let Some(guard) = tx.queue_guard.take() {
+      self.held.push((tx.conn, guard));
+    }
     if tx.mode == Mode::VersionChange {
       self.version = self.backing.meta().map_or(tx.old_version, |m| m.1);
     }
