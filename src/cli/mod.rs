@@ -52,7 +52,7 @@ pub struct RunArgs {
   /// A permission's initial state, e.g. background-fetch=granted.
   #[arg(long = "permission", value_name = "NAME=STATE")]
   pub permissions: Vec<String>,
-  /// Storage quota for Background Fetch, in bytes.
+  /// Storage quota of an origin, in bytes (Background Fetch bodies, Cache Storage, IndexedDB).
   #[arg(long, value_name = "BYTES")]
   pub quota: Option<u64>,
   /// Follow Chromium where it diverges from the spec.
