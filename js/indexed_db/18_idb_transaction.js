@@ -325,7 +325,7 @@ function wire(tx) {
 // "Auto-commit": no request left, and inactive.
 function maybeCommit(tx) {
   if (
-    tx[kState] === "running" && !tx[kActive] && tx[kPending].length === 0 &&
+    tx[kState] === "running" && !tx[kActive] && !tx[kDoomed] && tx[kPending].length === 0 &&
     tx[kOutbox].length === 0 && !tx[kInFlight]
   ) {
     commitTx(tx);
@@ -391,15 +391,23 @@ function answer(tx, item, result) {
     queueTask(() => deliver(tx, item, result));
   } else if (result.error) {
     // An operation of the API itself failed (an index's population hit a
-    // uniqueness conflict): the transaction aborts with its error.
-    abortTx(tx, makeError(result.error));
+    // uniqueness conflict): the transaction aborts with its error, after
+    // the results queued before (and it may no longer commit).
+    doom(tx, makeError(result.error));
   } else if (item.onResult) {
     try {
       item.onResult(result.ok);
     } catch (e) {
-      abortTx(tx, e);
+      doom(tx, e);
     }
   }
+}
+
+const kDoomed = Symbol("doomed");
+
+function doom(tx, error) {
+  tx[kDoomed] = true;
+  queueTask(() => abortTx(tx, error));
 }
 
 // Delivers a request's result ("fire a success event" / "fire an error
@@ -468,6 +476,7 @@ export function abortTx(tx, error, committing = false) {
     });
   }
   queueTask(() => {
+    tx[kHooks].beforeAbortEvent?.();
     fire(tx, "abort", { bubbles: true });
     tx[kHooks].afterAbort?.();
   });

@@ -73,9 +73,8 @@ function readValue(meta, row) {
   return value;
 }
 
-function sameKeyPath(a, b) {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
+const PLACEHOLDER = "\u0000swharness: the generated key\u0000";
+const PLACEHOLDER_KEY = toKey(PLACEHOLDER);
 
 const kKeyPath = Symbol("keyPath");
 
@@ -260,16 +259,17 @@ function storeRecord(source, tx, meta, value, key, noOverwrite) {
       k = kp;
     }
   }
+  // A key to be generated goes where the store's key path points: index
+  // key paths that reach it see a placeholder the browser replaces.
+  const generated = k === null && typeof meta.keyPath === "string" && meta.indexes.size > 0;
+  if (generated) injectKey(clone, meta.keyPath, PLACEHOLDER);
   const indexKeys = [];
   for (const im of meta.indexes.values()) {
-    if (k === null && sameKeyPath(im.keyPath, meta.keyPath)) {
-      indexKeys.push({ index: im.name, keys: [], primary: true });
-      continue;
-    }
     const r = extractKey(clone, im.keyPath, im.multiEntry);
     if (r === INVALID || r === NO_VALUE) continue;
     const keys = Array.isArray(r) ? r : [r];
-    if (keys.length) indexKeys.push({ index: im.name, keys });
+    if (!keys.length) continue;
+    indexKeys.push(generated ? { index: im.name, keys, placeholder: PLACEHOLDER_KEY } : { index: im.name, keys });
   }
   const request = new IDBRequest(illegal, source, tx);
   return enqueue(tx, {

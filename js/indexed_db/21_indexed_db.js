@@ -245,8 +245,10 @@ function runUpgrade(request, db, txId, oldVersion, newVersion, id) {
     db[kVersion] = oldVersion;
     closeConnection(db);
   };
-  tx[kHooks].afterAbort = () => {
+  tx[kHooks].beforeAbortEvent = () => {
     db[kUpgrade] = null;
+  };
+  tx[kHooks].afterAbort = () => {
     request[kTx] = null;
     finishRequest(request, undefined, err("AbortError", "The upgrade transaction was aborted."));
     openRequests.delete(id);

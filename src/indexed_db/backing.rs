@@ -149,14 +149,15 @@ fn next() -> String {
 }
 
 /// The keys one index gets for a stored value (none when its key path
-/// does not yield a valid key); `primary` means "the generated key".
+/// does not yield a valid key). With a key to be generated, the realm
+/// computed them with `placeholder` where the key goes, and the browser
+/// puts the generated key in its place.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IndexKeys {
   pub index: String,
   pub keys: Vec<String>,
-  #[serde(default)]
-  pub primary: bool,
+  pub placeholder: Option<String>,
 }
 
 /// One operation of a transaction's request, in order.
@@ -635,14 +636,15 @@ fn put(
   let mut resolved = Vec::with_capacity(index_keys.len());
   for ik in index_keys {
     let (_, iid, unique) = index_row(c, store, &ik.index)?;
-    let mut keys = ik
+    let pk = hex(&key);
+    let keys = ik
       .keys
       .iter()
-      .map(|k| unhex(k))
+      .map(|k| match &ik.placeholder {
+        Some(p) if generated => unhex(&k.replace(p.as_str(), &pk)),
+        _ => unhex(k),
+      })
       .collect::<Result<Vec<_>, _>>()?;
-    if ik.primary {
-      keys = vec![key.clone()];
-    }
     resolved.push((iid, unique, keys, ik.index));
   }
   for (iid, unique, keys, name) in &resolved {
