@@ -80,3 +80,44 @@ fn workbox_precaching_and_strategies_work_online_and_offline() {
     run.stdout
   );
 }
+
+#[test]
+fn workbox_expiration_evicts_by_count_and_age_through_indexeddb() {
+  let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+  let npm = root.join(".npm-deps/node_modules");
+  let packages = ["core", "routing", "strategies", "expiration"];
+  if !packages
+    .iter()
+    .all(|p| npm.join(format!("workbox-{p}/build")).is_dir())
+  {
+    assert!(
+      std::env::var_os("SWHARNESS_REQUIRE_WORKBOX").is_none(),
+      "Workbox is not in {}",
+      npm.display()
+    );
+    eprintln!("skipped: Workbox is not installed (./x setup installs it)");
+    return;
+  }
+  let dir = tempfile::tempdir().unwrap();
+  copy_dir(&root.join("fixtures/workbox-expiration"), dir.path());
+  for p in packages {
+    let name = format!("workbox-{p}.prod.js");
+    std::fs::copy(
+      npm.join(format!("workbox-{p}/build/{name}")),
+      dir.path().join(&name),
+    )
+    .unwrap();
+  }
+  let run = swharness(&[
+    "run",
+    dir.path().join("sw.js").to_str().unwrap(),
+    "--client",
+    dir.path().join("page.js").to_str().unwrap(),
+  ]);
+  assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+  run.assert_lines(&[
+    "[client 1] maxEntries kept /exp/b.txt,/exp/c.txt\n",
+    "[client 1] maxAgeSeconds kept /age/y.txt\n",
+    "[client 1] expiration databases workbox-expiration\n",
+  ]);
+}

@@ -19,27 +19,44 @@ export const illegal = Symbol("illegal");
 // Tasks ---------------------------------------------------------------------
 
 const tasks = [];
-let pumping = false;
+let scheduled = false;
 
-function pump() {
-  const fn = tasks.shift();
-  try {
-    fn();
-  } catch (e) {
-    globalThis.reportError(e);
+// Runs the queued tasks, each followed by a microtask checkpoint (so a
+// transaction is deactivated after its task's promise reactions, before
+// anything else runs). It is called from the event loop's check phase
+// (an immediate), not from a microtask, so the checkpoint runs.
+function runTasks() {
+  scheduled = false;
+  while (tasks.length) {
+    const fn = tasks.shift();
+    try {
+      fn();
+    } catch (e) {
+      globalThis.reportError(e);
+    }
+    core.runMicrotasks();
   }
-  if (tasks.length) op_void_async_deferred().then(pump);
-  else pumping = false;
 }
 
 /** Queues a task: it runs after the current one and its microtasks. */
 export function queueTask(fn, first = false) {
   if (first) tasks.unshift(fn);
   else tasks.push(fn);
-  if (!pumping) {
-    pumping = true;
-    op_void_async_deferred().then(pump);
-  }
+  if (scheduled) return;
+  scheduled = true;
+  core.queueImmediate({
+    _idleNext: null,
+    _idlePrev: null,
+    _onImmediate: runTasks,
+    _argv: undefined,
+    _destroyed: false,
+    [core.kRefed]: false,
+    asyncId: 0,
+    triggerAsyncId: 0,
+  });
+  // A pending op makes the event loop go round once more, and an
+  // iteration that did work runs the immediates.
+  op_void_async_deferred();
 }
 
 // Events --------------------------------------------------------------------
@@ -440,10 +457,17 @@ function deliver(tx, item, result) {
   } else if (error && !canceled) {
     abortTx(tx, error);
   }
+  if (tx[kState] === "committing") commitTx(tx);
 }
 
+const kCommitSent = Symbol("commit sent");
+
+// "Commit a transaction": once every request has been answered and its
+// event fired (one may still abort it), the browser commits.
 function commitTx(tx) {
   tx[kState] = "committing";
+  if (tx[kPending].length || tx[kOutbox].length || tx[kInFlight] || tx[kCommitSent]) return;
+  tx[kCommitSent] = true;
   hostCall("indexedDB.commit", wire(tx)).then(
     () =>
       queueTask(() => {
@@ -458,7 +482,7 @@ function commitTx(tx) {
 
 /** "Abort a transaction", with `error` (or null for `abort()`). */
 export function abortTx(tx, error, committing = false) {
-  if (tx[kState] === "finished" || (tx[kState] === "committing" && !committing)) return;
+  if (tx[kState] === "finished" || (tx[kCommitSent] && !committing)) return;
   tx[kState] = "finished";
   tx[kActive] = false;
   if (error) tx[kError] = error;

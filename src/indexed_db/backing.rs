@@ -18,7 +18,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::ipc::{decode_base64, encode_base64, HostError};
+use super::keys::{hex, key_number, number_key, unhex, MAX_GENERATED};
+use super::reads::{read_rows, select, Range, Read};
+use crate::ipc::{decode_base64, HostError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (name TEXT NOT NULL, version INTEGER NOT NULL);
@@ -53,100 +55,6 @@ CREATE TABLE IF NOT EXISTS index_records (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS index_records_pk ON index_records(index_id, pk);
 ";
-
-/// The tag of a number key (`17_idb_keys.js` encodes the others).
-const NUMBER_TAG: u8 = 0x10;
-/// 2^53: a key generator past it is exhausted.
-const MAX_GENERATED: f64 = 9007199254740992.0;
-
-/// An encoded key: a number in the key order's bytes.
-fn number_key(n: f64) -> Vec<u8> {
-  let bits = n.to_bits();
-  let ordered = if n < 0.0 { !bits } else { bits | (1 << 63) };
-  let mut out = vec![NUMBER_TAG];
-  out.extend_from_slice(&ordered.to_be_bytes());
-  out
-}
-
-/// The number an encoded key holds, if it is a number key.
-fn key_number(key: &[u8]) -> Option<f64> {
-  let bytes: [u8; 8] = key.strip_prefix(&[NUMBER_TAG])?.try_into().ok()?;
-  let ordered = u64::from_be_bytes(bytes);
-  let bits = if ordered >> 63 == 1 {
-    ordered & !(1 << 63)
-  } else {
-    !ordered
-  };
-  Some(f64::from_bits(bits))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-  const DIGITS: &[u8; 16] = b"0123456789abcdef";
-  let mut s = String::with_capacity(bytes.len() * 2);
-  for b in bytes {
-    s.push(DIGITS[(b >> 4) as usize] as char);
-    s.push(DIGITS[(b & 15) as usize] as char);
-  }
-  s
-}
-
-pub fn unhex(s: &str) -> Result<Vec<u8>, HostError> {
-  let bad = || HostError::new("DataError", "malformed encoded key");
-  if !s.len().is_multiple_of(2) {
-    return Err(bad());
-  }
-  (0..s.len())
-    .step_by(2)
-    .map(|i| u8::from_str_radix(s.get(i..i + 2).ok_or_else(bad)?, 16).map_err(|_| bad()))
-    .collect()
-}
-
-/// A key range, encoded: absent bounds are unbounded.
-#[derive(Deserialize, Default, Clone)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Range {
-  pub lower: Option<String>,
-  pub upper: Option<String>,
-  #[serde(default)]
-  pub lower_open: bool,
-  #[serde(default)]
-  pub upper_open: bool,
-}
-
-/// A position of a cursor (or a target to reach): an index key and the
-/// primary key of the record (the same key for a store).
-#[derive(Deserialize, Clone)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Position {
-  pub key: String,
-  pub primary_key: Option<String>,
-}
-
-/// One read: `get`, `getKey`, `getAll`, `getAllKeys`, and each step of a
-/// cursor are all "the first `limit` records after `after` in `direction`
-/// within `range`, at or past `target`, skipping `skip`".
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Read {
-  pub store: String,
-  pub index: Option<String>,
-  #[serde(default)]
-  pub range: Range,
-  /// "next", "nextunique", "prev" or "prevunique".
-  #[serde(default = "next")]
-  pub direction: String,
-  pub after: Option<Position>,
-  pub target: Option<Position>,
-  #[serde(default)]
-  pub skip: u32,
-  pub limit: Option<u32>,
-  #[serde(default)]
-  pub values: bool,
-}
-
-fn next() -> String {
-  "next".into()
-}
 
 /// The keys one index gets for a stored value (none when its key path
 /// does not yield a valid key). With a key to be generated, the realm
@@ -227,7 +135,7 @@ pub enum Op {
   },
 }
 
-fn storage(e: rusqlite::Error) -> HostError {
+pub(super) fn storage(e: rusqlite::Error) -> HostError {
   HostError::new("UnknownError", format!("IndexedDB storage failed: {e}"))
 }
 
@@ -439,17 +347,7 @@ impl Backing {
         index,
         range,
       } => {
-        let read = Read {
-          store,
-          index,
-          range,
-          direction: next(),
-          after: None,
-          target: None,
-          skip: 0,
-          limit: None,
-          values: false,
-        };
+        let read = Read::all(store, index, range);
         let (sql, args) = select(c, &read, true)?;
         let n: i64 = c
           .query_row(&sql, rusqlite::params_from_iter(args.iter()), |r| r.get(0))
@@ -457,17 +355,7 @@ impl Backing {
         return Ok(json!(n));
       }
       Op::Delete { store, range } => {
-        let read = Read {
-          store: store.clone(),
-          index: None,
-          range,
-          direction: next(),
-          after: None,
-          target: None,
-          skip: 0,
-          limit: None,
-          values: false,
-        };
+        let read = Read::all(store.clone(), None, range);
         let (id, ..) = store_row(c, &store)?;
         let (sql, args) = select(c, &read, false)?;
         let keys: Vec<Vec<u8>> = {
@@ -499,7 +387,10 @@ fn exec(c: &Connection, sql: &str, id: i64) -> Result<(), HostError> {
 }
 
 /// A store's id, key path (JSON) and key generator (if it has one).
-fn store_row(c: &Connection, name: &str) -> Result<(i64, String, Option<f64>), HostError> {
+pub(super) fn store_row(
+  c: &Connection,
+  name: &str,
+) -> Result<(i64, String, Option<f64>), HostError> {
   c.prepare_cached("SELECT id, key_path, auto_increment, current_key FROM stores WHERE name = ?1")
     .and_then(|mut q| {
       q.query_row(params![name], |r| {
@@ -513,7 +404,11 @@ fn store_row(c: &Connection, name: &str) -> Result<(i64, String, Option<f64>), H
 }
 
 /// An index's store id, id and uniqueness.
-fn index_row(c: &Connection, store: &str, index: &str) -> Result<(i64, i64, bool), HostError> {
+pub(super) fn index_row(
+  c: &Connection,
+  store: &str,
+  index: &str,
+) -> Result<(i64, i64, bool), HostError> {
   let (sid, ..) = store_row(c, store)?;
   c.prepare_cached("SELECT id, is_unique FROM indexes WHERE store_id = ?1 AND name = ?2")
     .and_then(|mut q| {
@@ -683,140 +578,4 @@ fn exec_f(c: &Connection, sql: &str, id: i64, f: f64) -> Result<(), HostError> {
     .and_then(|mut q| q.execute(params![id, f]))
     .map(drop)
     .map_err(storage)
-}
-
-/// The SQL of a read: rows of (key, primary key), or their count.
-fn select(
-  c: &Connection,
-  r: &Read,
-  count: bool,
-) -> Result<(String, Vec<rusqlite::types::Value>), HostError> {
-  use rusqlite::types::Value as V;
-  let (sid, ..) = store_row(c, &r.store)?;
-  let mut args: Vec<V> = Vec::new();
-  let (table, id, pk) = match &r.index {
-    None => ("records", sid, "key"),
-    Some(index) => ("index_records", index_row(c, &r.store, index)?.1, "pk"),
-  };
-  let id_col = if r.index.is_none() {
-    "store_id"
-  } else {
-    "index_id"
-  };
-  let mut sql = vec![format!("{id_col} = ?")];
-  args.push(V::Integer(id));
-  let mut bound = |op: &str, hexkey: &Option<String>, args: &mut Vec<V>| -> Result<(), HostError> {
-    if let Some(k) = hexkey {
-      sql.push(format!("key {op} ?"));
-      args.push(V::Blob(unhex(k)?));
-    }
-    Ok(())
-  };
-  bound(
-    if r.range.lower_open { ">" } else { ">=" },
-    &r.range.lower,
-    &mut args,
-  )?;
-  bound(
-    if r.range.upper_open { "<" } else { "<=" },
-    &r.range.upper,
-    &mut args,
-  )?;
-  let forward = r.direction.starts_with("next");
-  let unique = r.direction.ends_with("unique");
-  let (gt, ge) = if forward { (">", ">=") } else { ("<", "<=") };
-  // Past the cursor's position: by key, then (in an index, for duplicate
-  // keys) by primary key.
-  let mut step =
-    |pos: &Option<Position>, strict: bool, args: &mut Vec<V>| -> Result<(), HostError> {
-      let Some(p) = pos else { return Ok(()) };
-      let key = unhex(&p.key)?;
-      match (&r.index, &p.primary_key, unique) {
-        (Some(_), Some(pkey), false) => {
-          let op = if strict { gt } else { ge };
-          sql.push(format!("(key {gt} ? OR (key = ? AND pk {op} ?))"));
-          args.push(V::Blob(key.clone()));
-          args.push(V::Blob(key));
-          args.push(V::Blob(unhex(pkey)?));
-        }
-        _ => {
-          sql.push(format!("key {} ?", if strict { gt } else { ge }));
-          args.push(V::Blob(key));
-        }
-      }
-      Ok(())
-    };
-  step(&r.after, true, &mut args)?;
-  step(&r.target, false, &mut args)?;
-  let filter = sql.join(" AND ");
-  let dir = if forward { "ASC" } else { "DESC" };
-  let body = if unique && r.index.is_some() {
-    format!("SELECT key, MIN(pk) AS pk FROM {table} WHERE {filter} GROUP BY key ORDER BY key {dir}")
-  } else {
-    format!("SELECT key, {pk} AS pk FROM {table} WHERE {filter} ORDER BY key {dir}, pk {dir}")
-  };
-  let text = if count {
-    format!("SELECT COUNT(*) FROM ({body})")
-  } else {
-    let limit = r.limit.map_or(-1, i64::from);
-    format!("{body} LIMIT {limit} OFFSET {}", r.skip)
-  };
-  Ok((text, args))
-}
-
-/// The rows of a read: `{key, primaryKey, value?, inject?}`, keys in hex
-/// and values in base64.
-fn read_rows(c: &Connection, r: &Read) -> Result<Value, HostError> {
-  let (sid, ..) = store_row(c, &r.store)?;
-  let (sql, args) = select(c, r, false)?;
-  let mut q = c.prepare_cached(&sql).map_err(storage)?;
-  let rows = q
-    .query_map(rusqlite::params_from_iter(args.iter()), |row| {
-      Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Vec<u8>>(1)?))
-    })
-    .map_err(storage)?;
-  let mut out = Vec::new();
-  let mut vq = c
-    .prepare_cached("SELECT value, inject FROM records WHERE store_id = ?1 AND key = ?2")
-    .map_err(storage)?;
-  for row in rows {
-    let (key, pk) = row.map_err(storage)?;
-    let mut item = json!({ "key": hex(&key), "primaryKey": hex(&pk) });
-    if r.values {
-      let (value, inject): (Vec<u8>, bool) = vq
-        .query_row(params![sid, pk], |r| Ok((r.get(0)?, r.get(1)?)))
-        .map_err(storage)?;
-      item["value"] = json!(encode_base64(&value));
-      item["inject"] = json!(inject);
-    }
-    out.push(item);
-  }
-  Ok(Value::Array(out))
-}
-
-#[cfg(test)]
-mod tests {
-  use super::*;
-
-  #[test]
-  fn number_keys_sort_as_numbers() {
-    let ns = [
-      f64::NEG_INFINITY,
-      -1e300,
-      -2.5,
-      -1.0,
-      0.0,
-      1e-300,
-      1.0,
-      2.5,
-      1e300,
-      f64::INFINITY,
-    ];
-    for w in ns.windows(2) {
-      assert!(number_key(w[0]) < number_key(w[1]), "{} < {}", w[0], w[1]);
-    }
-    for n in ns {
-      assert_eq!(key_number(&number_key(n)), Some(n));
-    }
-  }
 }

@@ -9,6 +9,8 @@
 //! It may use the core (`browser`, `ipc`).
 
 mod backing;
+mod keys;
+mod reads;
 mod scheduler;
 
 use futures::future::BoxFuture;

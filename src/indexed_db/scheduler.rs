@@ -218,7 +218,7 @@ impl Databases {
   /// The folder of an origin: its serialization in hex, so that nothing
   /// an origin or a database name holds becomes part of a path.
   pub fn origin_dir(&self, origin: &str) -> PathBuf {
-    self.root.join(super::backing::hex(origin.as_bytes()))
+    self.root.join(super::keys::hex(origin.as_bytes()))
   }
 
   /// Runs `f` on the origin's databases, loading them on first use: each
