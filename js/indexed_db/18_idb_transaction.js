@@ -452,7 +452,8 @@ function deliver(tx, item, result) {
     ? fire(req, "error", { bubbles: true, cancelable: true })
     : fire(req, "success");
   queueTask(() => deactivate(tx), true);
-  if (threw) {
+  // After an explicit commit(), a throwing listener no longer aborts.
+  if (threw && tx[kState] !== "committing") {
     abortTx(tx, new DOMException("An event listener threw.", "AbortError"));
   } else if (error && !canceled) {
     abortTx(tx, error);

@@ -478,6 +478,9 @@ fn put(
     ));
   }
   let generated = key.is_none();
+  // The generator moves on only once the record is stored: a request that
+  // fails a constraint does not use up a key.
+  let mut next_generated = None;
   let key = match (key, generator) {
     (Some(k), generator) => {
       let key = unhex(&k)?;
@@ -490,12 +493,7 @@ fn put(
           } else {
             n.floor() + 1.0
           };
-          exec_f(
-            c,
-            "UPDATE stores SET current_key = ?2 WHERE id = ?1",
-            sid,
-            next,
-          )?;
+          next_generated = Some(next);
         }
       }
       key
@@ -507,12 +505,7 @@ fn put(
           "the key generator is exhausted",
         ));
       }
-      exec_f(
-        c,
-        "UPDATE stores SET current_key = ?2 WHERE id = ?1",
-        sid,
-        current + 1.0,
-      )?;
+      next_generated = Some(current + 1.0);
       number_key(current)
     }
     (None, None) => return Err(HostError::new("DataError", "the record has no key")),
@@ -569,6 +562,9 @@ fn put(
     for k in keys {
       add_index_record(c, *iid, *unique, k, &key, name)?;
     }
+  }
+  if let Some(next) = next_generated {
+    exec_f(c, "UPDATE stores SET current_key = ?2 WHERE id = ?1", sid, next)?;
   }
   Ok(json!(hex(&key)))
 }
