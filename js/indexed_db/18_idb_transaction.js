@@ -18,8 +18,24 @@ export const illegal = Symbol("illegal");
 
 // Tasks ---------------------------------------------------------------------
 
-const tasks = [];
+// The task queue: a deque (`head` marks its front; taking a task and
+// putting one back in front are O(1)).
+let tasks = [];
+let head = 0;
 let scheduled = false;
+
+function takeTask() {
+  const fn = tasks[head];
+  tasks[head++] = undefined;
+  if (head === tasks.length) {
+    tasks = [];
+    head = 0;
+  } else if (head > 1024 && head * 2 > tasks.length) {
+    tasks = tasks.slice(head);
+    head = 0;
+  }
+  return fn;
+}
 
 // Runs the queued tasks, each followed by a microtask checkpoint (so a
 // transaction is deactivated after its task's promise reactions, before
@@ -27,8 +43,8 @@ let scheduled = false;
 // (an immediate), not from a microtask, so the checkpoint runs.
 function runTasks() {
   scheduled = false;
-  while (tasks.length) {
-    const fn = tasks.shift();
+  while (head < tasks.length) {
+    const fn = takeTask();
     try {
       fn();
     } catch (e) {
@@ -40,8 +56,9 @@ function runTasks() {
 
 /** Queues a task: it runs after the current one and its microtasks. */
 export function queueTask(fn, first = false) {
-  if (first) tasks.unshift(fn);
-  else tasks.push(fn);
+  if (!first) tasks.push(fn);
+  else if (head > 0) tasks[--head] = fn;
+  else tasks.unshift(fn);
   if (scheduled) return;
   scheduled = true;
   core.queueImmediate({
@@ -87,6 +104,12 @@ export function setEventParent(proto) {
 
 function noop() {}
 
+// Whether a listener threw during the current dispatch: one listener on
+// the global scope sees each reported exception.
+let dispatching = 0;
+let threwDuring = false;
+let watching = false;
+
 /**
  * Fires an event; says whether a listener threw (IndexedDB then aborts the
  * transaction) and whether the event was canceled.
@@ -94,20 +117,26 @@ function noop() {}
 export function fire(target, type, { bubbles = false, cancelable = false, event } = {}) {
   const ev = event ?? new Event(type, { bubbles, cancelable });
   setIsTrusted(ev, true);
-  let threw = false;
-  const onError = () => {
-    threw = true;
-  };
-  globalThis.addEventListener("error", onError);
+  if (!watching) {
+    watching = true;
+    globalThis.addEventListener("error", () => {
+      if (dispatching) threwDuring = true;
+    });
+  }
+  const outer = threwDuring;
+  threwDuring = false;
+  dispatching++;
   // deno_web skips the dispatch (and so the parents) when the target has
   // no listener of its own for the type.
-  target.addEventListener(ev.type, noop);
+  if (ev.bubbles) target.addEventListener(ev.type, noop);
   try {
     target.dispatchEvent(ev);
   } finally {
-    target.removeEventListener(ev.type, noop);
-    globalThis.removeEventListener("error", onError);
+    if (ev.bubbles) target.removeEventListener(ev.type, noop);
+    dispatching--;
   }
+  const threw = threwDuring;
+  threwDuring = outer;
   return { threw, canceled: ev.defaultPrevented };
 }
 
@@ -246,7 +275,7 @@ export class IDBTransaction extends EventTarget {
     this[kActive] = true;
     this[kError] = null;
     this[kStores] = new Map();
-    this[kPending] = [];
+    this[kPending] = new Set();
     this[kOutbox] = [];
     this[kInFlight] = false;
     this[kId] = id ?? ++lastTxId;
@@ -342,7 +371,7 @@ function wire(tx) {
 // "Auto-commit": no request left, and inactive.
 function maybeCommit(tx) {
   if (
-    tx[kState] === "running" && !tx[kActive] && !tx[kDoomed] && tx[kPending].length === 0 &&
+    tx[kState] === "running" && !tx[kActive] && !tx[kDoomed] && tx[kPending].size === 0 &&
     tx[kOutbox].length === 0 && !tx[kInFlight]
   ) {
     commitTx(tx);
@@ -358,7 +387,7 @@ export function enqueue(tx, op, { request, map = (v) => v, onResult, barrier = f
   const item = { op, request, map, onResult, barrier };
   if (request) {
     request[kDone] = false;
-    tx[kPending].push(item);
+    tx[kPending].add(item);
   }
   tx[kOutbox].push(item);
   flush(tx);
@@ -432,8 +461,7 @@ function doom(tx, error) {
 // error event nobody canceled.
 function deliver(tx, item, result) {
   if (tx[kState] === "finished") return;
-  const i = tx[kPending].indexOf(item);
-  if (i >= 0) tx[kPending].splice(i, 1);
+  tx[kPending].delete(item);
   const req = item.request;
   let error = result.error ? makeError(result.error) : null;
   let value;
@@ -467,7 +495,7 @@ const kCommitSent = Symbol("commit sent");
 // event fired (one may still abort it), the browser commits.
 function commitTx(tx) {
   tx[kState] = "committing";
-  if (tx[kPending].length || tx[kOutbox].length || tx[kInFlight] || tx[kCommitSent]) return;
+  if (tx[kPending].size || tx[kOutbox].length || tx[kInFlight] || tx[kCommitSent]) return;
   tx[kCommitSent] = true;
   hostCall("indexedDB.commit", wire(tx)).then(
     () =>
@@ -489,7 +517,8 @@ export function abortTx(tx, error, committing = false) {
   if (error) tx[kError] = error;
   hostCall("indexedDB.abort", wire(tx)).catch(() => {});
   tx[kHooks].onAbort?.();
-  const pending = tx[kPending].splice(0);
+  const pending = [...tx[kPending]];
+  tx[kPending].clear();
   tx[kOutbox].length = 0;
   for (const item of pending) {
     queueTask(() => {

@@ -564,7 +564,12 @@ fn put(
     }
   }
   if let Some(next) = next_generated {
-    exec_f(c, "UPDATE stores SET current_key = ?2 WHERE id = ?1", sid, next)?;
+    exec_f(
+      c,
+      "UPDATE stores SET current_key = ?2 WHERE id = ?1",
+      sid,
+      next,
+    )?;
   }
   Ok(json!(hex(&key)))
 }

@@ -1,0 +1,108 @@
+//! IndexedDB benchmark: 10k `put`s in one readwrite transaction, then 10k
+//! `get`s (one readonly transaction) and a full cursor walk, from a service
+//! worker, against fake-indexeddb (the in-memory JS implementation, npm)
+//! running the same script under Node on this machine, when `node` and
+//! `.npm-deps/node_modules/fake-indexeddb` are there (`npm install
+//! fake-indexeddb` in `.npm-deps/`; never committed).
+//!
+//! swharness is durable (each commit is on disk, SQLite WAL) and runs the
+//! realm and the database on different threads; fake-indexeddb keeps
+//! everything in the Node process's memory. `cargo bench --bench indexed_db`;
+//! `SWH_BENCH_N` changes the record count.
+
+mod common;
+
+use std::process::Command;
+
+/// The workload; `report(label, ms)` prints one line. `indexedDB` and
+/// `IDBKeyRange` come from the global scope.
+const WORKLOAD: &str = r#"
+const N = NCOUNT;
+const req = (r) => new Promise((res, rej) => { r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+const done = (tx) => new Promise((res, rej) => { tx.oncomplete = res; tx.onabort = () => rej(tx.error); });
+async function bench(report) {
+  const open = indexedDB.open("bench-" + Math.random(), 1);
+  open.onupgradeneeded = () => open.result.createObjectStore("s");
+  const db = await req(open);
+  let t = performance.now();
+  const w = db.transaction("s", "readwrite");
+  const s = w.objectStore("s");
+  for (let i = 0; i < N; i++) s.put({ i, name: "record " + i, tags: [i % 7, i % 11] }, i);
+  await done(w);
+  report("put x" + N + " (one transaction)", performance.now() - t);
+  t = performance.now();
+  const r = db.transaction("s").objectStore("s");
+  let last;
+  for (let i = 0; i < N; i++) last = r.get(i);
+  await req(last);
+  report("get x" + N + " (one transaction)", performance.now() - t);
+  t = performance.now();
+  let seen = 0;
+  await new Promise((res) => {
+    const c = db.transaction("s").objectStore("s").openCursor();
+    c.onsuccess = () => { if (c.result) { seen++; c.result.continue(); } else res(); };
+  });
+  report("cursor walk of " + seen, performance.now() - t);
+  db.close();
+}
+"#;
+
+fn main() {
+  let n: usize = std::env::var("SWH_BENCH_N")
+    .ok()
+    .and_then(|s| s.parse().ok())
+    .unwrap_or(10_000);
+  let workload = WORKLOAD.replace("NCOUNT", &n.to_string());
+  println!("indexed_db: {} records; {}", n, common::machine());
+  let dir = tempfile::tempdir().unwrap();
+  let sw = dir.path().join("sw.js");
+  std::fs::write(
+    &sw,
+    format!(
+      "{workload}\nself.addEventListener('install', (e) => e.waitUntil(bench((l, ms) => console.log('  swharness     ' + l + ': ' + ms.toFixed(1) + ' ms'))));\n"
+    ),
+  )
+  .unwrap();
+  let state = dir.path().join("state");
+  let out = Command::new(env!("CARGO_BIN_EXE_swharness"))
+    .args([
+      "run",
+      sw.to_str().unwrap(),
+      "--state",
+      state.to_str().unwrap(),
+      "--timeout",
+      "600",
+    ])
+    .output()
+    .expect("swharness runs");
+  print!(
+    "{}",
+    String::from_utf8_lossy(&out.stdout).replace("[sw] ", "")
+  );
+  if !out.status.success() {
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+  }
+  let fake = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    .join(".npm-deps/node_modules/fake-indexeddb/auto/index.mjs");
+  if !fake.is_file() {
+    println!("  fake-indexeddb: not installed (npm install fake-indexeddb in .npm-deps/)");
+    return;
+  }
+  let script = dir.path().join("fake.mjs");
+  std::fs::write(
+    &script,
+    format!(
+      "import {:?};\n{workload}\nawait bench((l, ms) => console.log('  fake-indexeddb ' + l + ': ' + ms.toFixed(1) + ' ms'));\n",
+      fake.to_string_lossy()
+    ),
+  )
+  .unwrap();
+  match Command::new("node").arg(&script).output() {
+    Ok(o) => print!(
+      "{}{}",
+      String::from_utf8_lossy(&o.stdout),
+      String::from_utf8_lossy(&o.stderr)
+    ),
+    Err(e) => println!("  fake-indexeddb: node did not run: {e}"),
+  }
+}
