@@ -257,3 +257,45 @@ fn walk(dir: &Path) -> Vec<String> {
   }
   out
 }
+
+#[test]
+fn blob_and_file_values_keep_their_bodies_across_a_restart() {
+  let dir = tempfile::tempdir().unwrap();
+  let state = dir.path().join("state");
+  let sw = write(dir.path(), "sw.js", "// no listeners\n");
+  let client = write(
+    dir.path(),
+    "client.js",
+    &format!(
+      "{HELPERS}
+const db = await openDb();
+const old = await req(db.transaction('kv').objectStore('kv').get('files'));
+if (old) {{
+  console.log('kept:', old.blob.type, await old.blob.text(), old.file.name, old.file.lastModified, await old.file.text());
+}} else {{
+  const tx = db.transaction('kv', 'readwrite');
+  tx.objectStore('kv').put({{
+    blob: new Blob(['hello ', 'blob'], {{ type: 'text/plain' }}),
+    file: new File([new Uint8Array([0x68, 0x69])], 'hi.txt', {{ lastModified: 42 }}),
+  }}, 'files');
+  await done(tx);
+  console.log('stored');
+}}"
+    ),
+  );
+  let st = state.to_str().unwrap();
+  let first = swharness(&["run", &sw, "--client", &client, "--state", st]);
+  assert!(
+    text(&first.stdout).contains("stored\n"),
+    "{}{}",
+    text(&first.stdout),
+    text(&first.stderr)
+  );
+  let second = swharness(&["run", &sw, "--client", &client, "--state", st]);
+  let out = text(&second.stdout);
+  assert!(
+    out.contains("kept: text/plain hello blob hi.txt 42 hi\n"),
+    "{out}{}",
+    text(&second.stderr)
+  );
+}

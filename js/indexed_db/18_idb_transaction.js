@@ -383,8 +383,9 @@ function maybeCommit(tx) {
  * delivered to it (`map` turns the answer into `result`); without one,
  * `onResult` sees the answer (a failure aborts the transaction).
  */
-export function enqueue(tx, op, { request, map = (v) => v, onResult, barrier = false } = {}) {
-  const item = { op, request, map, onResult, barrier };
+export function enqueue(tx, op, { request, map = (v) => v, onResult, barrier = false, prepare } = {}) {
+  const item = { op, request, map, onResult, barrier, prepare };
+  if (op.op !== "read" && op.op !== "count") tx[kWrites] = (tx[kWrites] ?? 0) + 1;
   if (request) {
     request[kDone] = false;
     tx[kPending].add(item);
@@ -392,6 +393,28 @@ export function enqueue(tx, op, { request, map = (v) => v, onResult, barrier = f
   tx[kOutbox].push(item);
   flush(tx);
   return request;
+}
+
+const kWrites = Symbol("writes");
+
+/** How many writes the transaction has queued (a cursor's read-ahead is
+ * good only while this stays the same). */
+export function writeCount(tx) {
+  return tx[kWrites] ?? 0;
+}
+
+/** Nothing queued, sent or waiting for its event. */
+export function isIdle(tx) {
+  return tx[kPending].size === 0 && tx[kOutbox].length === 0 && !tx[kInFlight];
+}
+
+/** Answers a request from what the realm already has (a cursor's
+ * read-ahead), as a task of its own like any other result. */
+export function answerLocally(tx, request, map) {
+  const item = { op: null, request, map };
+  request[kDone] = false;
+  tx[kPending].add(item);
+  queueTask(() => deliver(tx, item, { ok: null }));
 }
 
 /** Puts an operation before the queued ones (an index's population). */
@@ -417,19 +440,27 @@ function flush(tx) {
   if (n === 0) n = tx[kOutbox].length;
   const batch = tx[kOutbox].splice(0, n);
   tx[kInFlight] = true;
-  hostCall("indexedDB.run", { ...wire(tx), ops: batch.map((i) => encodeOp(i.op)) }).then(
-    (results) => {
-      tx[kInFlight] = false;
-      if (tx[kState] === "finished") return;
-      batch.forEach((item, i) => answer(tx, item, results[i]));
-      flush(tx);
-      maybeCommit(tx);
-    },
-    (e) => {
-      tx[kInFlight] = false;
-      queueTask(() => abortTx(tx, e));
-    },
-  );
+  const failed = (e) => {
+    tx[kInFlight] = false;
+    queueTask(() => abortTx(tx, e));
+  };
+  const send = () =>
+    hostCall("indexedDB.run", { ...wire(tx), ops: batch.map((i) => encodeOp(i.op)) }).then(
+      (results) => {
+        tx[kInFlight] = false;
+        if (tx[kState] === "finished") return;
+        batch.forEach((item, i) => answer(tx, item, results[i]));
+        flush(tx);
+        maybeCommit(tx);
+      },
+      failed,
+    );
+  const preparing = batch.filter((i) => i.prepare);
+  if (preparing.length) {
+    Promise.all(preparing.map((i) => i.prepare(i.op))).then(send, failed);
+  } else {
+    send();
+  }
 }
 
 function answer(tx, item, result) {

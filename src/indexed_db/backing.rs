@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS records (
   key BLOB NOT NULL,
   value BLOB NOT NULL,
   inject INTEGER NOT NULL,
+  blobs TEXT,
   PRIMARY KEY(store_id, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS index_records (
@@ -115,6 +116,9 @@ pub enum Op {
     store: String,
     key: Option<String>,
     value: String,
+    /// The bodies of the Blobs and Files in the value, in the order the
+    /// value's deserialization meets them (base64).
+    blobs: Option<Vec<String>>,
     index_keys: Vec<IndexKeys>,
     no_overwrite: bool,
   },
@@ -167,6 +171,18 @@ impl Backing {
       .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
       .map_err(fail)?;
     conn.execute_batch(SCHEMA).map_err(fail)?;
+    let has_blobs: bool = conn
+      .query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('records') WHERE name = 'blobs'",
+        [],
+        |r| r.get(0),
+      )
+      .map_err(fail)?;
+    if !has_blobs {
+      conn
+        .execute_batch("ALTER TABLE records ADD COLUMN blobs TEXT")
+        .map_err(fail)?;
+    }
     if let Some(name) = create {
       conn
         .execute(
@@ -336,10 +352,15 @@ impl Backing {
         store,
         key,
         value,
+        blobs,
         index_keys,
         no_overwrite,
       } => {
-        return put(c, &store, key, &value, index_keys, no_overwrite, quota_left);
+        let value = Stored {
+          value: &value,
+          blobs,
+        };
+        return put(c, &store, key, value, index_keys, no_overwrite, quota_left);
       }
       Op::Read(read) => return read_rows(c, &read),
       Op::Count {
@@ -460,18 +481,27 @@ fn delete_record(c: &Connection, sid: i64, key: &[u8]) -> Result<(), HostError> 
 
 /// "Store a record into an object store" (IndexedDB 3.0, 5.x), with the
 /// key generator steps; returns the record's key.
+/// A value to store: its structured-clone bytes and its Blobs' bodies.
+struct Stored<'a> {
+  value: &'a str,
+  blobs: Option<Vec<String>>,
+}
+
 fn put(
   c: &Connection,
   store: &str,
   key: Option<String>,
-  value: &str,
+  stored: Stored<'_>,
   index_keys: Vec<IndexKeys>,
   no_overwrite: bool,
   quota_left: u64,
 ) -> Result<Value, HostError> {
   let (sid, key_path, generator) = store_row(c, store)?;
-  let value = decode_base64(value).ok_or_else(|| HostError::type_error("malformed value"))?;
-  if value.len() as u64 > quota_left {
+  let value =
+    decode_base64(stored.value).ok_or_else(|| HostError::type_error("malformed value"))?;
+  let blobs = stored.blobs.map(|b| Value::from(b).to_string());
+  let size = value.len() + blobs.as_ref().map_or(0, |b| b.len() * 3 / 4);
+  if size as u64 > quota_left {
     return Err(HostError::new(
       "QuotaExceededError",
       "the origin's storage quota is used up",
@@ -555,9 +585,11 @@ fn put(
     delete_record(c, sid, &key)?;
   }
   let inject = generated && key_path != "null";
-  c.prepare_cached("INSERT INTO records (store_id, key, value, inject) VALUES (?1, ?2, ?3, ?4)")
-    .and_then(|mut q| q.execute(params![sid, key, value, inject]))
-    .map_err(storage)?;
+  c.prepare_cached(
+    "INSERT INTO records (store_id, key, value, inject, blobs) VALUES (?1, ?2, ?3, ?4, ?5)",
+  )
+  .and_then(|mut q| q.execute(params![sid, key, value, inject, blobs]))
+  .map_err(storage)?;
   for (iid, unique, keys, name) in &resolved {
     for k in keys {
       add_index_record(c, *iid, *unique, k, &key, name)?;

@@ -168,17 +168,20 @@ pub(super) fn read_rows(c: &Connection, r: &Read) -> Result<Value, HostError> {
     .map_err(storage)?;
   let mut out = Vec::new();
   let mut vq = c
-    .prepare_cached("SELECT value, inject FROM records WHERE store_id = ?1 AND key = ?2")
+    .prepare_cached("SELECT value, inject, blobs FROM records WHERE store_id = ?1 AND key = ?2")
     .map_err(storage)?;
   for row in rows {
     let (key, pk) = row.map_err(storage)?;
     let mut item = json!({ "key": hex(&key), "primaryKey": hex(&pk) });
     if r.values {
-      let (value, inject): (Vec<u8>, bool) = vq
-        .query_row(params![sid, pk], |r| Ok((r.get(0)?, r.get(1)?)))
+      let (value, inject, blobs): (Vec<u8>, bool, Option<String>) = vq
+        .query_row(params![sid, pk], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .map_err(storage)?;
       item["value"] = json!(encode_base64(&value));
       item["inject"] = json!(inject);
+      if let Some(b) = blobs {
+        item["blobs"] = serde_json::from_str(&b).unwrap_or(Value::Null);
+      }
     }
     out.push(item);
   }
