@@ -9,6 +9,11 @@
 //! realm and the database on different threads; fake-indexeddb keeps
 //! everything in the Node process's memory. `cargo bench --bench indexed_db`;
 //! `SWH_BENCH_N` changes the record count.
+//!
+//! With `SWH_BENCH_BIG_MIB=1024`, it then writes that many 1 MiB values (16
+//! per transaction) and walks them with a cursor, and reports the run's
+//! peak RSS (VmHWM) and the database's size on disk: RSS should stay flat
+//! whatever the database's size.
 
 mod common;
 
@@ -82,6 +87,12 @@ fn main() {
   if !out.status.success() {
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
   }
+  if let Some(mib) = std::env::var("SWH_BENCH_BIG_MIB")
+    .ok()
+    .and_then(|s| s.parse::<usize>().ok())
+  {
+    big(dir.path(), mib);
+  }
   let fake = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
     .join(".npm-deps/node_modules/fake-indexeddb/auto/index.mjs");
   if !fake.is_file() {
@@ -105,4 +116,104 @@ fn main() {
     ),
     Err(e) => println!("  fake-indexeddb: node did not run: {e}"),
   }
+}
+
+/// Writes `mib` values of 1 MiB, reads them back with a cursor, and reports
+/// the peak RSS of the run and the size of the state directory.
+fn big(dir: &std::path::Path, mib: usize) {
+  let sw = dir.join("big.js");
+  std::fs::write(
+    &sw,
+    format!(
+      r#"
+const req = (r) => new Promise((res, rej) => {{ r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); }});
+const done = (tx) => new Promise((res, rej) => {{ tx.oncomplete = res; tx.onabort = () => rej(tx.error); }});
+self.addEventListener("install", (e) => e.waitUntil((async () => {{
+  const open = indexedDB.open("big", 1);
+  open.onupgradeneeded = () => open.result.createObjectStore("s");
+  const db = await req(open);
+  const value = new Uint8Array(1024 * 1024).fill(7);
+  let t = performance.now();
+  for (let i = 0; i < {mib}; i += 16) {{
+    const tx = db.transaction("s", "readwrite");
+    for (let j = i; j < Math.min(i + 16, {mib}); j++) tx.objectStore("s").put(value, j);
+    await done(tx);
+  }}
+  console.log("  swharness     write {mib} MiB: " + (performance.now() - t).toFixed(0) + " ms");
+  t = performance.now();
+  let bytes = 0;
+  await new Promise((res) => {{
+    const c = db.transaction("s").objectStore("s").openCursor();
+    c.onsuccess = () => {{ if (c.result) {{ bytes += c.result.value.length; c.result.continue(); }} else res(); }};
+  }});
+  console.log("  swharness     cursor read " + (bytes >> 20) + " MiB: " + (performance.now() - t).toFixed(0) + " ms");
+}})()));
+"#
+    ),
+  )
+  .unwrap();
+  let state = dir.join("big-state");
+  let child = Command::new(env!("CARGO_BIN_EXE_swharness"))
+    .args([
+      "run",
+      sw.to_str().unwrap(),
+      "--state",
+      state.to_str().unwrap(),
+      "--timeout",
+      "3600",
+      "--quota",
+      "4294967296",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .expect("swharness runs");
+  let pid = child.id();
+  let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+  let watcher = {
+    let peak = peak.clone();
+    std::thread::spawn(move || loop {
+      match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        Ok(s) => {
+          if let Some(kb) = s
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+          {
+            peak.store(kb, std::sync::atomic::Ordering::Relaxed);
+          }
+        }
+        Err(_) => return,
+      }
+      std::thread::sleep(std::time::Duration::from_millis(100));
+    })
+  };
+  let out = child.wait_with_output().unwrap();
+  let _ = watcher.join();
+  print!(
+    "{}",
+    String::from_utf8_lossy(&out.stdout).replace("[sw] ", "")
+  );
+  let disk: u64 = walk(&state);
+  println!(
+    "  swharness     peak RSS {} MiB for a {} MiB database",
+    peak.load(std::sync::atomic::Ordering::Relaxed) / 1024,
+    disk >> 20
+  );
+}
+
+fn walk(dir: &std::path::Path) -> u64 {
+  std::fs::read_dir(dir)
+    .map(|d| {
+      d.flatten()
+        .map(|e| {
+          let p = e.path();
+          if p.is_dir() {
+            walk(&p)
+          } else {
+            e.metadata().map_or(0, |m| m.len())
+          }
+        })
+        .sum()
+    })
+    .unwrap_or(0)
 }

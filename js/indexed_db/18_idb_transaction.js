@@ -11,7 +11,7 @@ import { op_void_async_deferred } from "ext:core/ops";
 import { DOMException, hostCall, makeError } from "ext:swharness/ipc/01_host.js";
 import { encodeName } from "ext:swharness/indexed_db/17_idb_keys.js";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
-const { Event, EventTarget, defineEventHandler, setIsTrusted } = core
+const { Event, EventTarget, defineEventHandler, listenerCount, setIsTrusted } = core
   .loadExtScript("ext:deno_web/02_event.js");
 
 export const illegal = Symbol("illegal");
@@ -507,9 +507,15 @@ function deliver(tx, item, result) {
   req[kResult] = error ? undefined : value;
   req[kError] = error;
   tx[kActive] = true;
+  // A success nobody listens for (on the request, or capturing on its
+  // transaction or connection) needs no event object: bulk puts skip it.
+  const heard = error || listenerCount(req, "success") || listenerCount(tx, "success") ||
+    listenerCount(tx[kDb], "success");
   const { threw, canceled } = error
     ? fire(req, "error", { bubbles: true, cancelable: true })
-    : fire(req, "success");
+    : heard
+    ? fire(req, "success")
+    : { threw: false, canceled: false };
   queueTask(() => deactivate(tx), true);
   // After an explicit commit(), a throwing listener no longer aborts.
   if (threw && tx[kState] !== "committing") {
