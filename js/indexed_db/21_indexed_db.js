@@ -38,13 +38,8 @@ import {
   setEventParent,
   stringList,
 } from "ext:swharness/indexed_db/18_idb_transaction.js";
-import {
-  IDBCursor,
-  IDBCursorWithValue,
-  IDBIndex,
-  IDBObjectStore,
-  IDBRecord,
-} from "ext:swharness/indexed_db/19_idb_stores.js";
+import { IDBIndex, IDBObjectStore, IDBRecord } from "ext:swharness/indexed_db/19_idb_stores.js";
+import { IDBCursor, IDBCursorWithValue } from "ext:swharness/indexed_db/22_idb_cursors.js";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 const { EventTarget, defineEventHandler } = core.loadExtScript("ext:deno_web/02_event.js");
 

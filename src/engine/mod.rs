@@ -56,6 +56,7 @@ deno_core::extension!(
     "indexed_db/18_idb_transaction.js",
     "indexed_db/19_idb_stores.js",
     "indexed_db/21_indexed_db.js",
+    "indexed_db/22_idb_cursors.js",
     "background_fetch/20_background_fetch.js",
     "browser/30_control.js",
     "scopes/40_document.js",
