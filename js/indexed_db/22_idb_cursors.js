@@ -51,6 +51,7 @@ function openCursor(source, tx, meta, imeta, range, direction, keysOnly) {
 // Chromium's does): later steps are answered from those rows while the
 // transaction writes nothing and has no other request waiting.
 const READ_AHEAD = 100;
+const READ_AHEAD_BYTES = 1024 * 1024;
 
 function step(cursor, { target, skip = 0 }) {
   const c = cursor[kC];
@@ -98,10 +99,17 @@ function step(cursor, { target, skip = 0 }) {
     skip,
     limit,
     values: !c.keysOnly,
+    // Large values: read ahead at most about 1 MiB of them.
+    budget: limit > 1 ? READ_AHEAD_BYTES : null,
   }, {
     request: c.request,
     map: (rows) => {
-      if (limit > 1) c.ahead = { rows: rows.slice(1), end: rows.length < limit, epoch };
+      // Fewer rows than asked for is the end, unless the budget cut them.
+      if (limit > 1) {
+        const bytes = rows.reduce((n, r) => n + (r.value?.length ?? 0) * 0.75, 0);
+        const end = rows.length < limit && bytes < READ_AHEAD_BYTES - 2 * rows.length;
+        c.ahead = { rows: rows.slice(1), end, epoch };
+      }
       return first(rows);
     },
   });

@@ -53,6 +53,9 @@ pub struct Read {
   pub limit: Option<u32>,
   #[serde(default)]
   pub values: bool,
+  /// Stop once the values read add up to this many bytes (at least one
+  /// row is read): a cursor's read-ahead stays small for large values.
+  pub budget: Option<u64>,
 }
 
 impl Read {
@@ -68,6 +71,7 @@ impl Read {
       skip: 0,
       limit: None,
       values: false,
+      budget: None,
     }
   }
 }
@@ -167,6 +171,7 @@ pub(super) fn read_rows(c: &Connection, r: &Read) -> Result<Value, HostError> {
     })
     .map_err(storage)?;
   let mut out = Vec::new();
+  let mut spent = 0u64;
   let mut vq = c
     .prepare_cached("SELECT value, inject, blobs FROM records WHERE store_id = ?1 AND key = ?2")
     .map_err(storage)?;
@@ -177,6 +182,7 @@ pub(super) fn read_rows(c: &Connection, r: &Read) -> Result<Value, HostError> {
       let (value, inject, blobs): (Vec<u8>, bool, Option<String>) = vq
         .query_row(params![sid, pk], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .map_err(storage)?;
+      spent += value.len() as u64;
       item["value"] = json!(encode_base64(&value));
       item["inject"] = json!(inject);
       if let Some(b) = blobs {
@@ -184,6 +190,9 @@ pub(super) fn read_rows(c: &Connection, r: &Read) -> Result<Value, HostError> {
       }
     }
     out.push(item);
+    if r.budget.is_some_and(|b| spent >= b) {
+      break;
+    }
   }
   Ok(Value::Array(out))
 }
