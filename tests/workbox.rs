@@ -24,11 +24,13 @@ fn copy_dir(from: &Path, to: &Path) {
   }
 }
 
-#[test]
-fn workbox_precaching_and_strategies_work_online_and_offline() {
+/// Runs `fixtures/<fixture>/sw.js` with its `page.js`, the Workbox builds
+/// of `packages` copied beside them; None (skipped) when they are not
+/// installed, unless `./x test` installed them.
+fn run_with_workbox(fixture: &str, packages: &[&str]) -> Option<support::run::Run> {
   let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
   let npm = root.join(".npm-deps/node_modules");
-  if !PACKAGES
+  if !packages
     .iter()
     .all(|p| npm.join(format!("workbox-{p}/build")).is_dir())
   {
@@ -40,11 +42,11 @@ fn workbox_precaching_and_strategies_work_online_and_offline() {
       npm.display()
     );
     eprintln!("skipped: Workbox is not installed (./x setup installs it)");
-    return;
+    return None;
   }
   let dir = tempfile::tempdir().unwrap();
-  copy_dir(&root.join("fixtures/workbox"), dir.path());
-  for p in PACKAGES {
+  copy_dir(&root.join("fixtures").join(fixture), dir.path());
+  for p in packages {
     let name = format!("workbox-{p}.prod.js");
     std::fs::copy(
       npm.join(format!("workbox-{p}/build/{name}")),
@@ -52,14 +54,21 @@ fn workbox_precaching_and_strategies_work_online_and_offline() {
     )
     .unwrap();
   }
-  let run = swharness(&[
+  Some(swharness(&[
     "run",
     dir.path().join("sw.js").to_str().unwrap(),
     "--client",
     dir.path().join("page.js").to_str().unwrap(),
     "--timeout",
     "60",
-  ]);
+  ]))
+}
+
+#[test]
+fn workbox_precaching_and_strategies_work_online_and_offline() {
+  let Some(run) = run_with_workbox("workbox", PACKAGES) else {
+    return;
+  };
   assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
   run.assert_lines(&[
     "[client 1] controlled true\n",
@@ -83,37 +92,12 @@ fn workbox_precaching_and_strategies_work_online_and_offline() {
 
 #[test]
 fn workbox_expiration_evicts_by_count_and_age_through_indexeddb() {
-  let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-  let npm = root.join(".npm-deps/node_modules");
-  let packages = ["core", "routing", "strategies", "expiration"];
-  if !packages
-    .iter()
-    .all(|p| npm.join(format!("workbox-{p}/build")).is_dir())
-  {
-    assert!(
-      std::env::var_os("SWHARNESS_REQUIRE_WORKBOX").is_none(),
-      "Workbox is not in {}",
-      npm.display()
-    );
-    eprintln!("skipped: Workbox is not installed (./x setup installs it)");
+  let Some(run) = run_with_workbox(
+    "workbox-expiration",
+    &["core", "routing", "strategies", "expiration"],
+  ) else {
     return;
-  }
-  let dir = tempfile::tempdir().unwrap();
-  copy_dir(&root.join("fixtures/workbox-expiration"), dir.path());
-  for p in packages {
-    let name = format!("workbox-{p}.prod.js");
-    std::fs::copy(
-      npm.join(format!("workbox-{p}/build/{name}")),
-      dir.path().join(&name),
-    )
-    .unwrap();
-  }
-  let run = swharness(&[
-    "run",
-    dir.path().join("sw.js").to_str().unwrap(),
-    "--client",
-    dir.path().join("page.js").to_str().unwrap(),
-  ]);
+  };
   assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
   run.assert_lines(&[
     "[client 1] maxEntries kept /exp/b.txt,/exp/c.txt\n",
