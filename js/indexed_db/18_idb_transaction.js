@@ -196,6 +196,9 @@ export const kResult = Symbol("result");
 export const kError = Symbol("error");
 export const kSource = Symbol("source");
 export const kTx = Symbol("transaction");
+// A result nobody has looked at yet: made when `result` is first read.
+const LAZY = Symbol("lazy result");
+const kLazy = Symbol("lazy");
 
 export class IDBRequest extends EventTarget {
   constructor(key, source = null, tx = null) {
@@ -212,6 +215,7 @@ export class IDBRequest extends EventTarget {
     if (!this[kDone]) {
       throw new DOMException("The request has not finished.", "InvalidStateError");
     }
+    if (this[kResult] === LAZY) this[kResult] = this[kLazy]();
     return this[kResult];
   }
   get error() {
@@ -383,8 +387,12 @@ function maybeCommit(tx) {
  * delivered to it (`map` turns the answer into `result`); without one,
  * `onResult` sees the answer (a failure aborts the transaction).
  */
-export function enqueue(tx, op, { request, map = (v) => v, onResult, barrier = false, prepare } = {}) {
-  const item = { op, request, map, onResult, barrier, prepare };
+export function enqueue(
+  tx,
+  op,
+  { request, map = (v) => v, onResult, barrier = false, prepare, lazy = false } = {},
+) {
+  const item = { op, request, map, onResult, barrier, prepare, lazy };
   if (op.op !== "read" && op.op !== "count") tx[kWrites] = (tx[kWrites] ?? 0) + 1;
   if (request) {
     request[kDone] = false;
@@ -495,8 +503,16 @@ function deliver(tx, item, result) {
   tx[kPending].delete(item);
   const req = item.request;
   let error = result.error ? makeError(result.error) : null;
+  // A success nobody listens for (on the request, or capturing on its
+  // transaction or connection) needs no event object, and a pure result
+  // is made only if it is read: bulk puts skip both.
+  const heard = error || listenerCount(req, "success") || listenerCount(tx, "success") ||
+    listenerCount(tx[kDb], "success");
   let value;
-  if (!error) {
+  if (!error && !heard && item.lazy) {
+    value = LAZY;
+    req[kLazy] = () => item.map(result.ok);
+  } else if (!error) {
     try {
       value = item.map(result.ok);
     } catch (e) {
@@ -507,10 +523,6 @@ function deliver(tx, item, result) {
   req[kResult] = error ? undefined : value;
   req[kError] = error;
   tx[kActive] = true;
-  // A success nobody listens for (on the request, or capturing on its
-  // transaction or connection) needs no event object: bulk puts skip it.
-  const heard = error || listenerCount(req, "success") || listenerCount(tx, "success") ||
-    listenerCount(tx[kDb], "success");
   const { threw, canceled } = error
     ? fire(req, "error", { bubbles: true, cancelable: true })
     : heard

@@ -78,6 +78,7 @@ export function cloneForStorage(tx, value) {
     tx[kActive] = wasActive;
   }
   const blobs = [];
+  // The clone is read for key paths, and for the Blobs and Files it holds.
   const clone = core.deserialize(bytes, { forStorage: true, deserializers: noting(blobs) });
   return { bytes, clone, blobs };
 }
@@ -321,6 +322,7 @@ export function storeRecord(source, tx, meta, value, key, noOverwrite) {
   }, {
     request,
     map: decodeKey,
+    lazy: true,
     // The Blobs' bodies are read (asynchronously) before the put is sent.
     prepare: blobs.length
       ? async (op) => {
