@@ -3,20 +3,13 @@
 //! `--state`, a readwrite transaction cut by kill -9 leaves no trace, the
 //! quota holds, and corrupt files or hostile names are clear errors.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-fn swharness(args: &[&str]) -> Output {
-  Command::new(env!("CARGO_BIN_EXE_swharness"))
-    .args(args)
-    .output()
-    .expect("the binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-  String::from_utf8_lossy(b).into_owned()
-}
+use support::run::swharness;
 
 fn write(dir: &Path, name: &str, body: &str) -> String {
   let p = dir.join(name);
@@ -80,22 +73,18 @@ console.log('databases', JSON.stringify(await indexedDB.databases()));"
   );
   let st = state.to_str().unwrap();
   let first = swharness(&["run", &sw, "--client", &client, "--state", st]);
-  let out = text(&first.stdout);
-  assert!(first.status.success(), "{out}{}", text(&first.stderr));
-  assert!(out.contains("[sw] worker wrote 1\n"), "{out}");
-  assert!(out.contains("page sees worker value 1\n"), "{out}");
-  assert!(out.contains("worker sees page value 10\n"), "{out}");
-  assert!(
-    out.contains(r#"databases [{"name":"shared","version":1}]"#),
-    "{out}"
-  );
+  assert_eq!(first.code, Some(0), "{}{}", first.stdout, first.stderr);
+  first.assert_lines(&[
+    "[sw] worker wrote 1\n",
+    "page sees worker value 1\n",
+    "worker sees page value 10\n",
+    r#"databases [{"name":"shared","version":1}]"#,
+  ]);
   // The registration is kept, so the worker does not install again; the
   // page adds to what the first run stored.
   let second = swharness(&["run", &sw, "--client", &client, "--state", st]);
-  let out = text(&second.stdout);
-  assert!(second.status.success(), "{out}{}", text(&second.stderr));
-  assert!(out.contains("page sees worker value 1\n"), "{out}");
-  assert!(out.contains("worker sees page value 20\n"), "{out}");
+  assert_eq!(second.code, Some(0), "{}{}", second.stdout, second.stderr);
+  second.assert_lines(&["page sees worker value 1\n", "worker sees page value 20\n"]);
 }
 
 #[test]
@@ -158,9 +147,8 @@ console.log('committed:', await req(s.get('committed')), 'records:', await req(s
   child.kill().unwrap();
   let _ = child.wait();
   let after = swharness(&["run", &sw, "--client", &reader, "--state", st]);
-  let out = text(&after.stdout);
-  assert!(after.status.success(), "{out}{}", text(&after.stderr));
-  assert!(out.contains("committed: yes records: 1\n"), "{out}");
+  assert_eq!(after.code, Some(0), "{}{}", after.stdout, after.stderr);
+  after.assert_lines(&["committed: yes records: 1\n"]);
 }
 
 #[test]
@@ -186,14 +174,12 @@ try {{ await done(big); }} catch (e) {{ console.log('aborted:', e.name); }}"
     ),
   );
   let out = swharness(&["run", &sw, "--client", &client, "--quota", "300000"]);
-  let stdout = text(&out.stdout);
-  assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
-  assert!(stdout.contains("counted: true\n"), "{stdout}");
-  assert!(
-    stdout.contains("put failed: QuotaExceededError\n"),
-    "{stdout}"
-  );
-  assert!(stdout.contains("aborted: QuotaExceededError\n"), "{stdout}");
+  assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+  out.assert_lines(&[
+    "counted: true\n",
+    "put failed: QuotaExceededError\n",
+    "aborted: QuotaExceededError\n",
+  ]);
 }
 
 #[test]
@@ -214,8 +200,7 @@ catch (e) {{ console.log('open failed:', e.name, e.message); }}"
   );
   let st = state.to_str().unwrap();
   let first = swharness(&["run", &sw, "--client", &client, "--state", st]);
-  let out = text(&first.stdout);
-  assert!(out.contains("opened 16\n"), "{out}{}", text(&first.stderr));
+  first.assert_lines(&["opened 16\n"]);
   assert!(
     !dir.path().join("escape").exists(),
     "nothing written outside the state directory"
@@ -232,15 +217,11 @@ catch (e) {{ console.log('open failed:', e.name, e.message); }}"
     }
   }
   let second = swharness(&["run", &sw, "--client", &client, "--state", st]);
-  let out = text(&second.stdout);
-  assert!(
-    out.contains("open failed: UnknownError IndexedDB database file"),
-    "{out}"
-  );
-  assert!(
-    out.contains("db-1.sqlite"),
-    "the message names the file: {out}"
-  );
+  // The message names the file.
+  second.assert_lines(&[
+    "open failed: UnknownError IndexedDB database file",
+    "db-1.sqlite",
+  ]);
   // The file is kept as it was, for the user to look at.
   assert_eq!(std::fs::read(db_file).unwrap(), b"this is not a database");
 }
@@ -285,17 +266,7 @@ if (old) {{
   );
   let st = state.to_str().unwrap();
   let first = swharness(&["run", &sw, "--client", &client, "--state", st]);
-  assert!(
-    text(&first.stdout).contains("stored\n"),
-    "{}{}",
-    text(&first.stdout),
-    text(&first.stderr)
-  );
+  first.assert_lines(&["stored\n"]);
   let second = swharness(&["run", &sw, "--client", &client, "--state", st]);
-  let out = text(&second.stdout);
-  assert!(
-    out.contains("kept: text/plain hello blob hi.txt 42 hi\n"),
-    "{out}{}",
-    text(&second.stderr)
-  );
+  second.assert_lines(&["kept: text/plain hello blob hi.txt 42 hi\n"]);
 }
