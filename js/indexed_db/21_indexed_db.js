@@ -361,7 +361,12 @@ onBrowserCommand("idbVersionChange", ({ conns, oldVersion, newVersion }) =>
         const event = new IDBVersionChangeEvent("versionchange", { oldVersion, newVersion });
         fire(db, "versionchange", { event });
       }
-      resolve({ closed: conns.filter((id) => connections.get(id)?.[kClosePending]) });
+      // After the listeners' microtasks (an `await` then close() counts),
+      // before anything else (a close() in a setTimeout does not).
+      queueTask(
+        () => resolve({ closed: conns.filter((id) => connections.get(id)?.[kClosePending]) }),
+        true,
+      );
     })
   ));
 

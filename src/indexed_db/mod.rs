@@ -187,7 +187,12 @@ impl IndexedDb {
   ) -> Result<(), HostError> {
     let others = self.db(origin, name, |db| db.others_open(except))?;
     let mut realms: Vec<RealmId> = others.iter().map(|h| h.0).collect();
+    realms.sort_unstable();
     realms.dedup();
+    // "If any of the connections are still not closed" once their events
+    // have been fired: what each realm answered then, not what later
+    // close() calls (a setTimeout in the listener) have done since.
+    let mut still_open = false;
     for realm in realms {
       let conns = others
         .iter()
@@ -207,6 +212,9 @@ impl IndexedDb {
         .await
         .unwrap_or(Value::Null);
       let closed: Vec<u64> = serde_json::from_value(answer["closed"].clone()).unwrap_or_default();
+      still_open |= others
+        .iter()
+        .any(|h| h.0 == realm && !closed.contains(&h.1) && browser.realm_url(realm).is_some());
       self.db(origin, name, |db| {
         for c in db
           .conns
@@ -218,9 +226,6 @@ impl IndexedDb {
         db.reap();
       })?;
     }
-    let still_open = self.db(origin, name, |db| {
-      db.conns.iter().any(|c| Some(c.id) != except && !c.closing)
-    })?;
     if still_open {
       browser.post(
         request.0,
