@@ -18,8 +18,7 @@ export const illegal = Symbol("illegal");
 
 // Tasks ---------------------------------------------------------------------
 
-// The task queue: a deque (`head` marks its front; taking a task and
-// putting one back in front are O(1)).
+// The task queue (`head` marks its front, so taking a task is O(1)).
 let tasks = [];
 let head = 0;
 let scheduled = false;
@@ -37,14 +36,29 @@ function takeTask() {
   return fn;
 }
 
+// Tasks that go before the queue (a transaction's deactivation at the end
+// of the current task), in the order they were queued.
+let front = [];
+let frontHead = 0;
+
+function takeFront() {
+  const fn = front[frontHead];
+  front[frontHead++] = undefined;
+  if (frontHead === front.length) {
+    front = [];
+    frontHead = 0;
+  }
+  return fn;
+}
+
 // Runs the queued tasks, each followed by a microtask checkpoint (so a
 // transaction is deactivated after its task's promise reactions, before
 // anything else runs). It is called from the event loop's check phase
 // (an immediate), not from a microtask, so the checkpoint runs.
 function runTasks() {
   scheduled = false;
-  while (head < tasks.length) {
-    const fn = takeTask();
+  while (frontHead < front.length || head < tasks.length) {
+    const fn = frontHead < front.length ? takeFront() : takeTask();
     try {
       fn();
     } catch (e) {
@@ -56,9 +70,8 @@ function runTasks() {
 
 /** Queues a task: it runs after the current one and its microtasks. */
 export function queueTask(fn, first = false) {
-  if (!first) tasks.push(fn);
-  else if (head > 0) tasks[--head] = fn;
-  else tasks.unshift(fn);
+  if (first) front.push(fn);
+  else tasks.push(fn);
   if (scheduled) return;
   scheduled = true;
   core.queueImmediate({

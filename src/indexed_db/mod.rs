@@ -403,10 +403,20 @@ impl Feature for IndexedDb {
             .await
         }
         Call::Commit { name, tx } => {
+          // Marked at once, in the order the realm asked.
           let mut started = self
-            .db(&origin, &name, |db| db.tx((r, tx)).map(|t| t.started_rx()))?
+            .db(&origin, &name, |db| db.mark_committing((r, tx)))?
             .ok_or_else(inactive)?;
           wait_started(&mut started).await?;
+          loop {
+            let (mut changed, turn) = self.db(&origin, &name, |db| {
+              (db.changed.subscribe(), db.commit_turn((r, tx)))
+            })?;
+            if turn {
+              break;
+            }
+            let _ = changed.changed().await;
+          }
           self.finish(&origin, &name, (r, tx), true)
         }
         Call::Abort { name, tx } => self.finish(&origin, &name, (r, tx), false),

@@ -41,6 +41,8 @@ pub struct Tx {
   pub queue_guard: Option<tokio::sync::OwnedMutexGuard<()>>,
   /// The version the database had (to delete a new one that is aborted).
   pub old_version: i64,
+  /// The realm asked to commit it.
+  pub committing: bool,
 }
 
 impl Tx {
@@ -112,6 +114,7 @@ impl Db {
       started: watch::channel(false).0,
       queue_guard: None,
       old_version: 0,
+      committing: false,
     }
   }
 
@@ -143,6 +146,23 @@ impl Db {
 
   pub fn tx(&self, id: Handle) -> Option<&Tx> {
     self.txs.iter().find(|t| t.id == id)
+  }
+
+  /// Marks a transaction as committing; the receiver says when it starts.
+  pub fn mark_committing(&mut self, id: Handle) -> Option<watch::Receiver<bool>> {
+    let tx = self.txs.iter_mut().find(|t| t.id == id)?;
+    tx.committing = true;
+    Some(tx.started.subscribe())
+  }
+
+  /// True once no started transaction made before this one is committing
+  /// too: commits finish, and `complete` fires, in creation order. (One
+  /// that has not started may be waiting for this one: no wait for it.)
+  pub fn commit_turn(&self, id: Handle) -> bool {
+    let Some(i) = self.txs.iter().position(|t| t.id == id) else {
+      return true;
+    };
+    !self.txs[..i].iter().any(|t| t.committing && t.is_started())
   }
 
   /// Ends a transaction: commits (or rolls back) a writer's SQL, then lets
