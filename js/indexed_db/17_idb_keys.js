@@ -46,10 +46,10 @@ function decodeFloat(hex, at) {
 }
 
 const INVALID = Symbol("invalid key");
+const MAX_DEPTH = 1000;
 
-// "Convert a value to a key": the encoding, or INVALID. `seen` holds the
-// arrays on the way down (a cycle is invalid).
-function encodeValue(input, seen) {
+// "Convert a value to a key" for all but arrays: the encoding, or INVALID.
+function encodeScalar(input) {
   switch (typeof input) {
     case "number":
       return Number.isNaN(input) ? INVALID : TAG.number + encodeFloat(input);
@@ -86,26 +86,44 @@ function encodeValue(input, seen) {
     for (let i = 0; i < bytes.length; i++) out += "01" + HEX[bytes[i]];
     return out + END;
   }
-  if (Array.isArray(input)) {
-    if (seen.includes(input)) return INVALID;
-    seen.push(input);
-    let out = TAG.array;
-    const len = input.length;
-    for (let i = 0; i < len; i++) {
-      if (!Object.prototype.hasOwnProperty.call(input, i)) return INVALID;
-      const member = encodeValue(input[i], seen);
-      if (member === INVALID) return INVALID;
-      out += member;
-    }
-    seen.pop();
-    return out + END;
-  }
   return INVALID;
 }
 
-/** The encoding of a valid key, or INVALID. */
-export function encodeKey(value) {
-  return encodeValue(value, []);
+/**
+ * The encoding of a valid key, or INVALID: "convert a value to a key",
+ * walking arrays with a stack of its own (deep arrays would overflow the
+ * engine's), the arrays on the way down in `path` (a cycle is invalid).
+ */
+export function encodeKey(root) {
+  const path = [];
+  const frames = [];
+  let out = "";
+  let v = root;
+  for (;;) {
+    if (Array.isArray(v)) {
+      // Deeper than this is not a key here: a DataError, not a crash.
+      if (path.length >= MAX_DEPTH || path.includes(v)) return INVALID;
+      path.push(v);
+      frames.push({ array: v, i: 0, len: v.length });
+      out += TAG.array;
+    } else {
+      const e = encodeScalar(v);
+      if (e === INVALID) return INVALID;
+      out += e;
+    }
+    for (;;) {
+      const f = frames[frames.length - 1];
+      if (!f) return out;
+      if (f.i < f.len) {
+        if (!Object.prototype.hasOwnProperty.call(f.array, f.i)) return INVALID;
+        v = f.array[f.i++];
+        break;
+      }
+      out += END;
+      frames.pop();
+      path.pop();
+    }
+  }
 }
 
 export { INVALID };
