@@ -11,6 +11,11 @@ use std::process::{Command, Stdio};
 
 use support::run::swharness;
 
+/// Writes a script that starts with [`HELPERS`].
+fn script(dir: &Path, name: &str, body: &str) -> String {
+  write(dir, name, &format!("{HELPERS}\n{body}"))
+}
+
 fn write(dir: &Path, name: &str, body: &str) -> String {
   let p = dir.join(name);
   std::fs::write(&p, body).unwrap();
@@ -32,32 +37,27 @@ const openDb = () => {
 fn the_worker_and_its_page_share_a_database_that_survives_a_restart() {
   let dir = tempfile::tempdir().unwrap();
   let state = dir.path().join("state");
-  let sw = write(
+  let sw = script(
     dir.path(),
     "sw.js",
-    &format!(
-      "{HELPERS}
-self.addEventListener('install', (e) => e.waitUntil((async () => {{
+    r#"self.addEventListener('install', (e) => e.waitUntil((async () => {
   const db = await openDb();
   const tx = db.transaction('kv', 'readwrite');
   const seen = await req(tx.objectStore('kv').get('from-worker'));
   tx.objectStore('kv').put((seen ?? 0) + 1, 'from-worker');
   await done(tx);
   console.log('worker wrote', (seen ?? 0) + 1);
-}})()));
-self.addEventListener('message', async (e) => {{
+})()));
+self.addEventListener('message', async (e) => {
   const db = await openDb();
   const v = await req(db.transaction('kv').objectStore('kv').get('from-page'));
   e.source.postMessage('worker sees page value ' + v);
-}});"
-    ),
+});"#,
   );
-  let client = write(
+  let client = script(
     dir.path(),
     "client.js",
-    &format!(
-      "{HELPERS}
-const db = await openDb();
+    r#"const db = await openDb();
 const r = db.transaction('kv').objectStore('kv');
 console.log('page sees worker value', await req(r.get('from-worker')));
 const tx = db.transaction('kv', 'readwrite');
@@ -68,8 +68,7 @@ const reg = await navigator.serviceWorker.ready;
 const answer = new Promise((r) => navigator.serviceWorker.onmessage = (e) => r(e.data));
 reg.active.postMessage('read');
 console.log(await answer);
-console.log('databases', JSON.stringify(await indexedDB.databases()));"
-    ),
+console.log('databases', JSON.stringify(await indexedDB.databases()));"#,
   );
   let st = state.to_str().unwrap();
   let first = swharness(&["run", &sw, "--client", &client, "--state", st]);
@@ -94,12 +93,10 @@ fn a_readwrite_transaction_cut_by_kill_9_leaves_no_trace() {
   let sw = write(dir.path(), "sw.js", "// no listeners\n");
   // Commits one record, then starts a transaction that writes 1000 and is
   // kept alive (a get after each success) until the process is killed.
-  let writer = write(
+  let writer = script(
     dir.path(),
     "writer.js",
-    &format!(
-      "{HELPERS}
-const db = await openDb();
+    r#"const db = await openDb();
 const t1 = db.transaction('kv', 'readwrite');
 t1.objectStore('kv').put('yes', 'committed');
 await done(t1);
@@ -107,23 +104,19 @@ const t2 = db.transaction('kv', 'readwrite');
 const s = t2.objectStore('kv');
 for (let i = 0; i < 1000; i++) s.put(i, 'pending-' + i);
 let said = false;
-const spin = () => {{ s.get('committed').onsuccess = () => {{
-  if (!said) {{ said = true; console.log('t2 running'); }}
+const spin = () => { s.get('committed').onsuccess = () => {
+  if (!said) { said = true; console.log('t2 running'); }
   spin();
-}}; }};
+}; };
 spin();
-await new Promise(() => {{}});"
-    ),
+await new Promise(() => {});"#,
   );
-  let reader = write(
+  let reader = script(
     dir.path(),
     "reader.js",
-    &format!(
-      "{HELPERS}
-const db = await openDb();
+    r#"const db = await openDb();
 const s = db.transaction('kv').objectStore('kv');
-console.log('committed:', await req(s.get('committed')), 'records:', await req(s.count()));"
-    ),
+console.log('committed:', await req(s.get('committed')), 'records:', await req(s.count()));"#,
   );
   let st = state.to_str().unwrap();
   let mut child = Command::new(env!("CARGO_BIN_EXE_swharness"))
@@ -155,12 +148,10 @@ console.log('committed:', await req(s.get('committed')), 'records:', await req(s
 fn a_put_past_the_quota_is_a_quota_exceeded_error() {
   let dir = tempfile::tempdir().unwrap();
   let sw = write(dir.path(), "sw.js", "// no listeners\n");
-  let client = write(
+  let client = script(
     dir.path(),
     "client.js",
-    &format!(
-      "{HELPERS}
-const db = await openDb();
+    r#"const db = await openDb();
 const before = (await navigator.storage.estimate()).usage;
 const tx = db.transaction('kv', 'readwrite');
 tx.objectStore('kv').put(new Uint8Array(20000), 'small');
@@ -169,9 +160,8 @@ const usage = (await navigator.storage.estimate()).usage;
 console.log('counted:', usage > before && usage >= 20000);
 const big = db.transaction('kv', 'readwrite');
 const r = big.objectStore('kv').put(new Uint8Array(400000), 'big');
-try {{ await req(r); console.log('stored'); }} catch (e) {{ console.log('put failed:', e.name); }}
-try {{ await done(big); }} catch (e) {{ console.log('aborted:', e.name); }}"
-    ),
+try { await req(r); console.log('stored'); } catch (e) { console.log('put failed:', e.name); }
+try { await done(big); } catch (e) { console.log('aborted:', e.name); }"#,
   );
   let out = swharness(&["run", &sw, "--client", &client, "--quota", "300000"]);
   assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
@@ -187,16 +177,13 @@ fn a_corrupt_database_file_is_an_error_that_names_it_and_names_never_become_path
   let dir = tempfile::tempdir().unwrap();
   let state = dir.path().join("state");
   let sw = write(dir.path(), "sw.js", "// no listeners\n");
-  let client = write(
+  let client = script(
     dir.path(),
     "client.js",
-    &format!(
-      "{HELPERS}
-const r = indexedDB.open('../../escape/\\u0000/x', 1);
+    r#"const r = indexedDB.open('../../escape/\u0000/x', 1);
 r.onupgradeneeded = () => r.result.createObjectStore('kv');
-try {{ const db = await req(r); console.log('opened', db.name.length); db.close(); }}
-catch (e) {{ console.log('open failed:', e.name, e.message); }}"
-    ),
+try { const db = await req(r); console.log('opened', db.name.length); db.close(); }
+catch (e) { console.log('open failed:', e.name, e.message); }"#,
   );
   let st = state.to_str().unwrap();
   let first = swharness(&["run", &sw, "--client", &client, "--state", st]);
@@ -244,25 +231,22 @@ fn blob_and_file_values_keep_their_bodies_across_a_restart() {
   let dir = tempfile::tempdir().unwrap();
   let state = dir.path().join("state");
   let sw = write(dir.path(), "sw.js", "// no listeners\n");
-  let client = write(
+  let client = script(
     dir.path(),
     "client.js",
-    &format!(
-      "{HELPERS}
-const db = await openDb();
+    r#"const db = await openDb();
 const old = await req(db.transaction('kv').objectStore('kv').get('files'));
-if (old) {{
+if (old) {
   console.log('kept:', old.blob.type, await old.blob.text(), old.file.name, old.file.lastModified, await old.file.text());
-}} else {{
+} else {
   const tx = db.transaction('kv', 'readwrite');
-  tx.objectStore('kv').put({{
-    blob: new Blob(['hello ', 'blob'], {{ type: 'text/plain' }}),
-    file: new File([new Uint8Array([0x68, 0x69])], 'hi.txt', {{ lastModified: 42 }}),
-  }}, 'files');
+  tx.objectStore('kv').put({
+    blob: new Blob(['hello ', 'blob'], { type: 'text/plain' }),
+    file: new File([new Uint8Array([0x68, 0x69])], 'hi.txt', { lastModified: 42 }),
+  }, 'files');
   await done(tx);
   console.log('stored');
-}}"
-    ),
+}"#,
   );
   let st = state.to_str().unwrap();
   let first = swharness(&["run", &sw, "--client", &client, "--state", st]);
