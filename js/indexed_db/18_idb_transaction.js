@@ -56,7 +56,7 @@ function takeFront() {
 // anything else runs). It is called from the event loop's check phase
 // (an immediate), not from a microtask, so the checkpoint runs.
 function runTasks() {
-  scheduled = false;
+  // Tasks queued meanwhile run in this same loop (no new immediate).
   while (frontHead < front.length || head < tasks.length) {
     const fn = frontHead < front.length ? takeFront() : takeTask();
     try {
@@ -66,6 +66,7 @@ function runTasks() {
     }
     core.runMicrotasks();
   }
+  scheduled = false;
 }
 
 /** Queues a task: it runs after the current one and its microtasks. */
@@ -93,6 +94,18 @@ export function queueTask(fn, first = false) {
 
 const kParent = Symbol("event parent");
 
+// An event none of whose target's ancestors listens for its type is
+// dispatched to the target alone, which then has no parent (the same
+// listeners run, and deno_web's path building is skipped): its
+// composedPath() is still the whole path.
+const kAlone = Symbol("dispatched alone");
+
+function ancestors(target) {
+  const out = [];
+  for (let p = target[kParent]?.(); p; p = p[kParent]?.()) out.push(p);
+  return out;
+}
+
 // deno_web builds an event's path from `parentNode`: a request's parent is
 // its transaction, a transaction's its connection ("get the parent").
 export function setEventParent(proto) {
@@ -100,7 +113,7 @@ export function setEventParent(proto) {
     nodeType: { get: () => 0, configurable: true },
     parentNode: {
       get() {
-        return this[kParent]?.() ?? null;
+        return this[kAlone] ? null : this[kParent]?.() ?? null;
       },
       configurable: true,
     },
@@ -141,11 +154,27 @@ export function fire(target, type, { bubbles = false, cancelable = false, event 
   dispatching++;
   // deno_web skips the dispatch (and so the parents) when the target has
   // no listener of its own for the type.
-  if (ev.bubbles) target.addEventListener(ev.type, noop);
+  const up = ancestors(target);
+  const alone = up.length > 0 && up.every((p) => listenerCount(p, ev.type) === 0);
+  let during = true;
+  if (alone) {
+    const path = [target, ...up];
+    Object.defineProperty(ev, "composedPath", {
+      value: function composedPath() {
+        return during ? path : [];
+      },
+      configurable: true,
+    });
+    target[kAlone] = true;
+  } else if (ev.bubbles) {
+    target.addEventListener(ev.type, noop);
+  }
   try {
     target.dispatchEvent(ev);
   } finally {
-    if (ev.bubbles) target.removeEventListener(ev.type, noop);
+    during = false;
+    if (alone) target[kAlone] = false;
+    else if (ev.bubbles) target.removeEventListener(ev.type, noop);
     dispatching--;
   }
   const threw = threwDuring;
@@ -523,8 +552,15 @@ function deliver(tx, item, result) {
     listenerCount(tx[kDb], "success");
   let value;
   if (!error && !heard && item.lazy) {
-    value = LAZY;
+    // No event is fired, so no script runs while the transaction would be
+    // active: it is not activated, and no task deactivates it.
+    req[kDone] = true;
+    req[kResult] = LAZY;
     req[kLazy] = () => item.map(result.ok);
+    req[kError] = null;
+    if (tx[kState] === "committing") commitTx(tx);
+    else maybeCommit(tx);
+    return;
   } else if (!error) {
     try {
       value = item.map(result.ok);

@@ -42,26 +42,39 @@ export function err(name, message) {
   return new DOMException(message, name);
 }
 
-// Deserializers that note, in order, each Blob and File a value holds.
-function noting(found) {
+// Deserializers that note, in order, each Blob and File a value holds (in
+// `noted`), made once: the cloneable classes register at bootstrap.
+let noted = [];
+let notingDeserializers = null;
+function noting() {
+  if (notingDeserializers) return notingDeserializers;
   const defaults = core.getCloneableDeserializers();
-  const out = { __proto__: null, ...defaults };
+  notingDeserializers = { __proto__: null, ...defaults };
   for (const type of ["Blob", "File"]) {
-    out[type] = (data) => {
+    notingDeserializers[type] = (data) => {
       const blob = defaults[type](data);
-      found.push(blob);
+      noted.push(blob);
       return blob;
     };
   }
-  return out;
+  return notingDeserializers;
+}
+
+// Whether serialized bytes hold no host object (Blob, File): the QuickJS
+// engine writes such a value as one plain blob, tagged "V" after its
+// header. Other engines' bytes are not read, so they always say no.
+function plainBytes(bytes) {
+  return bytes.length > 6 && bytes[2] === 0x51 && bytes[3] === 0x4a && bytes[4] === 0x53 &&
+    bytes[5] === 0x56 && bytes[6] === 0x56;
 }
 
 /**
  * Structured-clones a value for storage: its bytes, a clone to read (key
- * paths are evaluated on it), and the Blobs and Files it holds, whose
- * bodies are read before the put is sent.
+ * paths are evaluated on it; with `needClone` false and no Blob in the
+ * value, none is made), and the Blobs and Files it holds, whose bodies are
+ * read before the put is sent.
  */
-export function cloneForStorage(tx, value) {
+export function cloneForStorage(tx, value, needClone = true) {
   let bytes;
   // "Clone": the transaction is inactive meanwhile (getters cannot use it).
   const wasActive = tx[kActive];
@@ -77,9 +90,12 @@ export function cloneForStorage(tx, value) {
   } finally {
     tx[kActive] = wasActive;
   }
-  const blobs = [];
+  if (!needClone && plainBytes(bytes)) return { bytes, clone: undefined, blobs: [] };
   // The clone is read for key paths, and for the Blobs and Files it holds.
-  const clone = core.deserialize(bytes, { forStorage: true, deserializers: noting(blobs) });
+  noted = [];
+  const clone = core.deserialize(bytes, { forStorage: true, deserializers: noting() });
+  const blobs = noted;
+  noted = [];
   return { bytes, clone, blobs };
 }
 
@@ -148,9 +164,12 @@ function checkSource(tx, meta, imeta, write) {
 // A read through a store or an index, as one queued operation.
 function read(source, tx, meta, imeta, op, map) {
   const request = new IDBRequest(illegal, source, tx);
+  // A result nobody listens for is made only if it is read (`map` makes
+  // no call into script).
   return enqueue(tx, { op: "read", store: meta.name, index: imeta?.name ?? null, ...op }, {
     request,
     map,
+    lazy: true,
   });
 }
 
@@ -282,7 +301,7 @@ function getters(proto, isIndex) {
 // "Store a record into an object store", from put/add/cursor.update.
 export function storeRecord(source, tx, meta, value, key, noOverwrite) {
   let k = key === undefined ? null : key;
-  const { bytes, clone, blobs } = cloneForStorage(tx, value);
+  const { bytes, clone, blobs } = cloneForStorage(tx, value, meta.keyPath !== null || meta.indexes.size > 0);
   if (meta.keyPath !== null) {
     const kp = extractKey(clone, meta.keyPath);
     if (kp === INVALID) {
