@@ -224,13 +224,37 @@ export function isValidKeyPath(path) {
     path.every((p) => typeof p === "string" && validStringPath(p));
 }
 
+// Arrays being stringified by `toDOMString`, as browsers' engines track
+// them in Array.prototype.join: an array inside itself becomes "" (the
+// QuickJS engine's join recurses until its stack overflows).
+const joining = [];
+
+function toDOMString(v, prefix) {
+  if (!Array.isArray(v) || v.toString !== Array.prototype.toString || v.join !== Array.prototype.join) {
+    return webidl.converters.DOMString(v, prefix, "keyPath");
+  }
+  if (joining.includes(v)) return "";
+  joining.push(v);
+  try {
+    let out = "";
+    for (let i = 0; i < v.length; i++) {
+      if (i) out += ",";
+      const e = v[i];
+      if (e !== null && e !== undefined) out += toDOMString(e, prefix);
+    }
+    return out;
+  } finally {
+    joining.pop();
+  }
+}
+
 /** The IDL conversion of a keyPath argument (a string or a sequence). */
 export function convertKeyPath(path, prefix) {
   if (path === null || path === undefined) return null;
   if (typeof path !== "string" && typeof path?.[Symbol.iterator] === "function") {
-    return Array.from(path, (p) => webidl.converters.DOMString(p, prefix, "keyPath"));
+    return Array.from(path, (p) => toDOMString(p, prefix));
   }
-  return webidl.converters.DOMString(path, prefix, "keyPath");
+  return toDOMString(path, prefix);
 }
 
 const NO_VALUE = Symbol("no value");

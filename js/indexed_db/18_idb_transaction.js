@@ -11,7 +11,7 @@ import { op_void_async_deferred } from "ext:core/ops";
 import { DOMException, hostCall, makeError } from "ext:swharness/ipc/01_host.js";
 import { encodeName } from "ext:swharness/indexed_db/17_idb_keys.js";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
-const { Event, EventTarget, defineEventHandler, listenerCount, setIsTrusted } = core
+const { Event, EventTarget, defineEventHandler, eventTargetData, listenerCount, setIsTrusted } = core
   .loadExtScript("ext:deno_web/02_event.js");
 
 export const illegal = Symbol("illegal");
@@ -136,6 +136,38 @@ let dispatching = 0;
 let threwDuring = false;
 let watching = false;
 
+// Whether `obj` or one of its prototypes has `name` as a data property
+// holding a function (no getter runs).
+function hasMethod(obj, name) {
+  for (let o = obj; o !== null; o = Object.getPrototypeOf(o)) {
+    const d = Object.getOwnPropertyDescriptor(o, name);
+    if (d) return typeof d.value === "function";
+  }
+  return false;
+}
+
+// deno_web skips a listener object whose handleEvent is not callable,
+// where DOM's "inner invoke" throws a TypeError (reported, so IndexedDB
+// aborts the transaction): for this dispatch, listener objects without a
+// handleEvent method (a getter, say) get a function that does as DOM says.
+// Returns what to put back.
+function callableListeners(nodes, type) {
+  const swapped = [];
+  for (const node of nodes) {
+    for (const listener of node[eventTargetData]?.listeners?.[type] ?? []) {
+      const obj = listener.callback;
+      if (obj === null || typeof obj !== "object" || hasMethod(obj, "handleEvent")) continue;
+      swapped.push([listener, obj]);
+      listener.callback = function handleEvent(event) {
+        const h = obj.handleEvent;
+        if (typeof h !== "function") throw new TypeError("The event listener's handleEvent is not callable.");
+        return h.call(obj, event);
+      };
+    }
+  }
+  return swapped;
+}
+
 /**
  * Fires an event; says whether a listener threw (IndexedDB then aborts the
  * transaction) and whether the event was canceled.
@@ -169,9 +201,11 @@ export function fire(target, type, { bubbles = false, cancelable = false, event 
   } else if (ev.bubbles) {
     target.addEventListener(ev.type, noop);
   }
+  const swapped = callableListeners(alone ? [target] : [target, ...up], ev.type);
   try {
     target.dispatchEvent(ev);
   } finally {
+    for (const [listener, callback] of swapped) listener.callback = callback;
     during = false;
     if (alone) target[kAlone] = false;
     else if (ev.bubbles) target.removeEventListener(ev.type, noop);

@@ -228,6 +228,9 @@ pub fn new_runtime_from(
     module_loader,
     extensions: extensions(location, net),
     startup_snapshot: snapshot,
+    // Where a MessagePort's postMessage(data, [buffer]) keeps the buffers
+    // it transfers (and detaches) until the other port receives them.
+    shared_array_buffer_store: Some(deno_core::SharedArrayBufferStore::default()),
     ..Default::default()
   });
   runtime.op_state().borrow_mut().put(fetch_permissions());
