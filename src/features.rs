@@ -24,13 +24,13 @@ pub struct Options {
 
 /// Makes every feature, for [`crate::browser::Browser::start`].
 pub fn install(browser: &BrowserOptions, opts: &Options) -> anyhow::Result<Vec<Box<dyn Feature>>> {
-  let store = Arc::new(Store::open(&browser.state_dir)?);
+  let store = Arc::new(Store::open(&browser.state_dir, browser.durability)?);
   Ok(vec![
     Box::new(ServiceWorkers::open(store.clone(), opts.sw_idle_timeout)?),
     Box::new(CacheStorage::new(store)),
     Box::new(BackgroundFetch::new(opts.background_fetch.clone())),
     Box::new(BroadcastChannels),
     Box::new(StorageManager::default()),
-    Box::new(IndexedDb::new(&browser.state_dir)),
+    Box::new(IndexedDb::new(&browser.state_dir, browser.durability)),
   ])
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{BgFetchConfig, BgFetchEvent, BgFetchService, Options, Phase, RegistrationState};
+use crate::browser::durability;
 use crate::browser::Browser;
 use crate::ipc::Command;
 use crate::service_worker;
@@ -26,6 +27,7 @@ pub(super) fn open(browser: &Browser, options: &Options) -> anyhow::Result<Arc<B
       progress_interval: Duration::from_millis(100),
       max_retries: 3,
       retry_base: options.retry_backoff,
+      durability: opts.durability,
     },
     opts.net.clone(),
   )?;
@@ -168,6 +170,7 @@ async fn dispatch_final_event(browser: &Browser, svc: &BgFetchService, st: Regis
   // Step 8.13: "fire a functional event" with the registration from "get a
   // BackgroundFetchRegistration instance"; it settles once the event is no
   // longer active (8.13.1).
+  durability::reached("bgfetch-final-event");
   let result = service_worker::dispatch_event(
     browser,
     version,
@@ -175,6 +178,7 @@ async fn dispatch_final_event(browser: &Browser, svc: &BgFetchService, st: Regis
     json!({"registration": stamped(&st)}),
   )
   .await;
+  durability::reached("bgfetch-final-event.done");
   if let Err(e) = result {
     browser.trace("bgfetch-event-failed", json!({"id": st.id, "error": e}));
   }

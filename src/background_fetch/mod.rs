@@ -14,6 +14,7 @@
 //! It may use the core (`browser`, `ipc`, `engine`), `net`, `storage` and
 //! `service_worker` (to dispatch its events).
 
+mod body_writer;
 mod calls;
 mod codings;
 mod context;

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::store;
 use super::types::*;
+use crate::browser::durability::Durability;
 use crate::net::Net;
 
 pub struct BgFetchConfig {
@@ -27,6 +28,7 @@ pub struct BgFetchConfig {
   pub progress_interval: Duration,
   pub max_retries: u32,
   pub retry_base: Duration,
+  pub durability: Durability,
 }
 
 /// A fetch being downloaded: its live state, shared by its record tasks.
@@ -91,7 +93,7 @@ fn new_uid() -> String {
 impl BgFetchService {
   pub fn open(config: BgFetchConfig, net: Net) -> anyhow::Result<Arc<Self>> {
     std::fs::create_dir_all(config.dir.join("bodies"))?;
-    let store = store::Store::open(&config.dir)?;
+    let store = store::Store::open(&config.dir, config.durability)?;
     let online = net.is_online();
     let slots = config.max_active_fetches.max(1);
     Ok(Arc::new(BgFetchService {
@@ -358,19 +360,25 @@ impl BgFetchService {
   /// Background Fetch, "perform a background fetch", steps 5.3 and 8.5: the
   /// result becomes "failure" with the failure reason. `cancel` is the abort
   /// all flag (step 7 sets it for an immediate failure).
+  /// The failure is stored before this returns (an abort() that resolved
+  /// true survives a crash).
   pub(crate) fn set_failure(&self, uid: &str, reason: &str, cancel: bool) -> bool {
-    let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(r) = running.get_mut(uid) else {
-      return false;
+    let state = {
+      let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+      let Some(r) = running.get_mut(uid) else {
+        return false;
+      };
+      if !r.state.failure_reason.is_empty() {
+        return false;
+      }
+      r.state.result = "failure".into();
+      r.state.failure_reason = reason.into();
+      if cancel {
+        r.cancel.send_replace(true);
+      }
+      r.state.clone()
     };
-    if !r.state.failure_reason.is_empty() {
-      return false;
-    }
-    r.state.result = "failure".into();
-    r.state.failure_reason = reason.into();
-    if cancel {
-      r.cancel.send_replace(true);
-    }
+    let _ = self.db(|s| s.save_state(&state));
     true
   }
 

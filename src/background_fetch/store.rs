@@ -4,6 +4,7 @@
 //! result, failure reason, title, icons); a record row is a "background
 //! fetch record": its request and its "response data" (the body is a file).
 
+use crate::browser::durability::Durability;
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -55,11 +56,11 @@ pub struct RecordRow {
 }
 
 impl Store {
-  pub fn open(dir: &Path) -> anyhow::Result<Store> {
+  pub fn open(dir: &Path, durability: Durability) -> anyhow::Result<Store> {
     let path = dir.join("bgfetch.sqlite");
     let conn = Connection::open(&path)?;
     conn
-      .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+      .execute_batch(durability.sqlite_pragmas())
       .and_then(|_| conn.execute_batch(SCHEMA))
       .map_err(|e| {
         anyhow::anyhow!(
@@ -67,6 +68,7 @@ impl Store {
           path.display()
         )
       })?;
+    crate::browser::durability::watch_commits(&conn, "bgfetch");
     Ok(Store { conn })
   }
 

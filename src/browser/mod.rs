@@ -9,6 +9,7 @@
 //! quiet check, stored bodies) and is listed once, in `crate::features`.
 
 pub mod control;
+pub mod durability;
 mod feature;
 mod realms;
 mod router;
@@ -46,6 +47,8 @@ pub struct BrowserOptions {
   pub chromium: bool,
   /// Storage quota of an origin, in bytes (`--quota`).
   pub quota: u64,
+  /// How much to wait for the disk (`--durability`).
+  pub durability: durability::Durability,
   pub offline: bool,
   /// Where a test page's `__swharnessWptReport(json)` goes (`swharness wpt`).
   pub page_report: Option<tokio::sync::mpsc::UnboundedSender<String>>,

@@ -58,6 +58,12 @@ pub struct RunArgs {
   /// Follow Chromium where it diverges from the spec.
   #[arg(long)]
   pub chromium: bool,
+  /// strict: a complete Background Fetch body is fsynced before its record
+  /// says so, and each database commit is on the disk when it returns
+  /// (survives a power cut); relaxed: nothing waits for the disk (survives
+  /// kill -9, a power cut may lose the last writes).
+  #[arg(long, value_name = "strict|relaxed", default_value = "strict")]
+  pub durability: crate::browser::durability::Durability,
   /// Limit how fast local files are served (bytes per second), e.g. to
   /// watch progress.
   #[arg(long, value_name = "BYTES_PER_SEC")]

@@ -255,6 +255,7 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
       permissions,
       chromium: args.chromium,
       quota: args.quota.unwrap_or(DEFAULT_QUOTA),
+      durability: args.durability,
       offline: args.offline,
       page_report: None,
       echo_console: true,

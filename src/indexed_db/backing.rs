@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use super::keys::{hex, key_number, number_key, unhex, MAX_GENERATED};
 use super::reads::{read_rows, select, Range, Read};
+use crate::browser::durability::Durability;
 use crate::ipc::{decode_base64, HostError};
 
 const SCHEMA: &str = "
@@ -156,7 +157,11 @@ pub struct Backing {
 impl Backing {
   /// Opens (or makes, with `create`) the database file. A file that is
   /// not a database of ours is an error that names it.
-  pub fn open(path: &Path, create: Option<&str>) -> Result<Backing, HostError> {
+  pub fn open(
+    path: &Path,
+    create: Option<&str>,
+    durability: Durability,
+  ) -> Result<Backing, HostError> {
     let fail = |e: rusqlite::Error| {
       HostError::new(
         "UnknownError",
@@ -166,11 +171,25 @@ impl Backing {
         ),
       )
     };
-    let conn = Connection::open(path).map_err(fail)?;
+    let mut conn = Connection::open(path).map_err(fail)?;
     conn
-      .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+      .execute_batch(durability.sqlite_pragmas())
       .map_err(fail)?;
-    conn.execute_batch(SCHEMA).map_err(fail)?;
+    crate::browser::durability::watch_commits(&conn, "indexeddb");
+    if let Some(name) = create {
+      // A new file gets its schema and its name in one commit: a creation
+      // cut off leaves a file with no table (see `is_blank`).
+      let tx = conn.transaction().map_err(fail)?;
+      tx.execute_batch(SCHEMA).map_err(fail)?;
+      tx.execute(
+        "INSERT INTO meta (name, version) VALUES (?1, 0)",
+        params![name],
+      )
+      .map_err(fail)?;
+      tx.commit().map_err(fail)?;
+    } else {
+      conn.execute_batch(SCHEMA).map_err(fail)?;
+    }
     let has_blobs: bool = conn
       .query_row(
         "SELECT COUNT(*) > 0 FROM pragma_table_info('records') WHERE name = 'blobs'",
@@ -183,18 +202,24 @@ impl Backing {
         .execute_batch("ALTER TABLE records ADD COLUMN blobs TEXT")
         .map_err(fail)?;
     }
-    if let Some(name) = create {
-      conn
-        .execute(
-          "INSERT INTO meta (name, version) VALUES (?1, 0)",
-          params![name],
-        )
-        .map_err(fail)?;
-    }
     Ok(Backing {
       path: path.to_path_buf(),
       conn: Mutex::new(conn),
     })
+  }
+
+  /// Whether the file at `path` holds no table: a creation cut off before
+  /// its first commit (an empty file, or SQLite's header alone).
+  pub fn is_blank(path: &Path) -> bool {
+    let Ok(conn) = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+      return false;
+    };
+    conn
+      .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+      })
+      .is_ok_and(|n| n == 0)
   }
 
   fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {

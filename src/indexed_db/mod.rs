@@ -78,9 +78,12 @@ pub struct IndexedDb {
 }
 
 impl IndexedDb {
-  pub fn new(state_dir: &std::path::Path) -> IndexedDb {
+  pub fn new(
+    state_dir: &std::path::Path,
+    durability: crate::browser::durability::Durability,
+  ) -> IndexedDb {
     IndexedDb {
-      dbs: Databases::new(state_dir.join("indexeddb")),
+      dbs: Databases::new(state_dir.join("indexeddb"), durability),
     }
   }
 

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use super::backing::Backing;
+use crate::browser::durability::Durability;
 use crate::ipc::{HostError, RealmId};
 
 /// A connection or transaction: (realm, the realm's own id).
@@ -218,6 +219,7 @@ impl Db {
 /// The databases of every origin, loaded as they are first used.
 pub struct Databases {
   root: PathBuf,
+  durability: Durability,
   origins: Mutex<HashMap<String, Origin>>,
 }
 
@@ -225,12 +227,14 @@ pub struct Databases {
 pub struct Origin {
   pub dbs: HashMap<String, Db>,
   next_file: u64,
+  durability: Durability,
 }
 
 impl Databases {
-  pub fn new(root: PathBuf) -> Databases {
+  pub fn new(root: PathBuf, durability: Durability) -> Databases {
     Databases {
       root,
+      durability,
       origins: Mutex::new(HashMap::new()),
     }
   }
@@ -247,7 +251,7 @@ impl Databases {
   pub fn with<R>(&self, origin: &str, f: impl FnOnce(&mut Origin) -> R) -> Result<R, HostError> {
     let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
     if !origins.contains_key(origin) {
-      let loaded = load(&self.origin_dir(origin))?;
+      let loaded = load(&self.origin_dir(origin), self.durability)?;
       origins.insert(origin.to_string(), loaded);
     }
     Ok(f(origins.get_mut(origin).expect("just loaded")))
@@ -276,7 +280,7 @@ impl Origin {
     self.next_file += 1;
     let path = dir.join(format!("db-{}.sqlite", self.next_file));
     remove_files(&path);
-    let backing = Backing::open(&path, Some(name))?;
+    let backing = Backing::open(&path, Some(name), self.durability)?;
     self
       .dbs
       .insert(name.to_string(), Db::new(name.to_string(), backing, 0));
@@ -303,8 +307,11 @@ fn remove_files(path: &Path) {
   }
 }
 
-fn load(dir: &Path) -> Result<Origin, HostError> {
-  let mut origin = Origin::default();
+fn load(dir: &Path, durability: Durability) -> Result<Origin, HostError> {
+  let mut origin = Origin {
+    durability,
+    ..Origin::default()
+  };
   let Ok(entries) = std::fs::read_dir(dir) else {
     return Ok(origin);
   };
@@ -319,7 +326,11 @@ fn load(dir: &Path) -> Result<Origin, HostError> {
       continue;
     };
     origin.next_file = origin.next_file.max(n);
-    let backing = Backing::open(&path, None)?;
+    if Backing::is_blank(&path) {
+      remove_files(&path);
+      continue;
+    }
+    let backing = Backing::open(&path, None, durability)?;
     match backing.meta() {
       Some((name, version)) if version > 0 => {
         origin

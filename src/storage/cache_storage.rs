@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::database::Store;
+use crate::browser::durability;
 use crate::browser::{Browser, Feature, RealmCall};
 use crate::ipc::{decode_call, HostError, HostResult, RealmId};
 
@@ -429,6 +430,7 @@ async fn put(browser: &Browser, store: &Store, origin: &str, args: PutArgs) -> H
   let url = strip_fragment(&url).to_string();
   let file = new_body_file();
   let path = store.body_dir().join(&file);
+  durability::reached("cache-put");
   // The body: copied from a stored body (a Background Fetch record or
   // another cache entry) on disk, or given inline.
   let body_len = if let Some(token) = body_token {
@@ -476,5 +478,6 @@ async fn put(browser: &Browser, store: &Store, origin: &str, args: PutArgs) -> H
   for e in old {
     remove_entry(store, e.id)?;
   }
+  durability::reached("cache-put.done");
   Ok(Value::Null)
 }

@@ -2,6 +2,7 @@
 //! worker registrations and Cache Storage. (Background Fetch keeps its own
 //! database beside it.) Every change is one transaction.
 
+use crate::browser::durability::Durability;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -60,12 +61,13 @@ CREATE TABLE IF NOT EXISTS cache_entries (
 ";
 
 impl Store {
-  pub fn open(dir: &Path) -> anyhow::Result<Store> {
+  pub fn open(dir: &Path, durability: Durability) -> anyhow::Result<Store> {
     let path = dir.join("browser.sqlite");
     let conn = Connection::open(&path)
       .with_context(|| format!("could not open the state database {}", path.display()))?;
     conn
-      .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+      .execute_batch(durability.sqlite_pragmas())
+      .and_then(|_| conn.execute_batch("PRAGMA foreign_keys=ON;"))
       .and_then(|_| conn.execute_batch(SCHEMA))
       .and_then(|_| add_columns(&conn))
       .with_context(|| {
@@ -75,10 +77,38 @@ impl Store {
         )
       })?;
     std::fs::create_dir_all(dir.join("cache_bodies"))?;
-    Ok(Store {
+    crate::browser::durability::watch_commits(&conn, "browser");
+    let store = Store {
       conn: Mutex::new(conn),
       dir: dir.to_path_buf(),
-    })
+    };
+    store.remove_unknown_bodies();
+    Ok(store)
+  }
+
+  /// Removes the body files no cache entry names: a put cut off between
+  /// writing its body and committing its entry, or a removal between
+  /// deleting the entry and its file (the run holds the directory's lock,
+  /// so no other process is writing one).
+  fn remove_unknown_bodies(&self) {
+    let Ok(known) = self.with(|c| {
+      let mut stmt =
+        c.prepare("SELECT body_file FROM cache_entries WHERE body_file IS NOT NULL")?;
+      let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+      rows.collect::<rusqlite::Result<std::collections::HashSet<String>>>()
+    }) else {
+      return;
+    };
+    for entry in std::fs::read_dir(self.body_dir())
+      .into_iter()
+      .flatten()
+      .flatten()
+    {
+      let name = entry.file_name().to_string_lossy().into_owned();
+      if !known.contains(&name) {
+        let _ = std::fs::remove_file(entry.path());
+      }
+    }
   }
 
   pub fn with<R>(
@@ -224,7 +254,7 @@ mod tests {
       )
       .unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open(dir.path(), Durability::Relaxed).unwrap();
     let regs = store.registrations().unwrap();
     assert_eq!(regs.len(), 1);
     assert!(regs[0].imported.is_empty());

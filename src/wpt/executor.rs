@@ -165,6 +165,8 @@ async fn run_page_inner(
       permissions: vec![("background-fetch".into(), PermissionState::Granted)],
       chromium,
       quota: DEFAULT_QUOTA,
+      // A page's state is thrown away: nothing needs to reach the disk.
+      durability: crate::browser::durability::Durability::Relaxed,
       offline: false,
       page_report: Some(report_tx),
       echo_console: verbose,
