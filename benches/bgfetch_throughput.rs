@@ -132,6 +132,9 @@ fn swharness(dir: &Path, origin: &str, size: u64) -> SwRun {
     .arg("600")
     .arg("--trace")
     .arg(&trace)
+    // strict (the default: a complete body is fsynced) or relaxed.
+    .arg("--durability")
+    .arg(std::env::var("SWH_BENCH_DURABILITY").unwrap_or_else(|_| "strict".into()))
     .stdout(Stdio::null())
     .stderr(Stdio::inherit());
   let (status, wall_s, rss_kib, cpu_s) = run_measured(&mut cmd);
