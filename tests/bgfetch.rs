@@ -514,3 +514,26 @@ await reg.backgroundFetch.fetch("cut", ["a.txt"]);
   let third = again("30");
   assert!(!third.contains("DISPATCH"), "delivered already: {third}");
 }
+
+#[test]
+fn a_fetch_is_still_active_in_the_task_its_fetch_call_resolved_in() {
+  // However long the page's continuation runs (here 300 ms of busy
+  // waiting, ample for a 1000-byte download over loopback), get(id) and
+  // getIds() called in it see the fetch active: its downloads begin only
+  // after that task (upstream get.https.window.js asks get() right after
+  // fetch() and was flaky under load).
+  let (out, _) = run(
+    r#"
+const reg = await navigator.serviceWorker.ready;
+const f = await reg.backgroundFetch.fetch("quick", ["a.txt"]);
+const until = Date.now() + 300;
+while (Date.now() < until) {}
+const [again, ids] = await Promise.all([reg.backgroundFetch.get("quick"), reg.backgroundFetch.getIds()]);
+console.log(`STILL ${again?.id} ${JSON.stringify(ids)} ${f.downloaded}`);
+"#,
+    &[],
+  );
+  let s = stdout(&out);
+  assert!(s.contains("STILL quick [\"quick\"] 0"), "{s}");
+  assert!(s.contains("EVENT backgroundfetchsuccess id=quick"), "{s}");
+}

@@ -28,6 +28,7 @@ import { responseFromStored } from "ext:swharness/storage/13_cache_storage.js";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 
 const { Request } = core.loadExtScript("ext:deno_fetch/23_request.js");
+const { setTimeout } = core.loadExtScript("ext:deno_web/02_timers.js");
 const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
 const { Event, EventTarget, defineEventHandler, setIsTrusted } = eventMod;
 
@@ -388,6 +389,10 @@ export class BackgroundFetchManager {
       }
       throw e;
     }
+    // The downloads begin once the task this resolves in has run (a task
+    // after it): what the caller asks meanwhile, such as get(id), sees the
+    // fetch active however fast its downloads are.
+    setTimeout(() => hostCall("backgroundFetch.begin", { uid: state.uid }).catch(() => {}), 0);
     // Step 8.14: resolve with "get a BackgroundFetchRegistration instance".
     return getRegistration(state);
   }

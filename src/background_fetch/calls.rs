@@ -10,7 +10,7 @@
 use serde_json::{json, Value};
 
 use super::context::stamped;
-use super::{BgFetchError, RecordState, RequestSpec};
+use super::{BgFetchError, NewFetch, RecordState, RequestSpec};
 use crate::browser::{Browser, PermissionState};
 use crate::ipc::{decode_call, HostError, HostResult, RealmId};
 use crate::service_worker;
@@ -37,6 +37,10 @@ crate::ipc::realm_calls! {
       scope: String,
     },
     Abort {
+      uid: String,
+    },
+    /// The realm ran the task fetch() resolved in: the downloads begin.
+    Begin {
       uid: String,
     },
     /// `match()`/`matchAll()`: the records that match a query.
@@ -131,7 +135,17 @@ pub(super) async fn handle(
       // Steps 8.5, 8.8-8.9, 8.12-8.13 and 8.16 in `start`.
       let download_total = download_total.max(0.0) as u64;
       let state = svc
-        .start(&scope, &id, requests, title, icons, download_total)
+        .start(
+          NewFetch {
+            scope: &scope,
+            id: &id,
+            requests,
+            title,
+            icons,
+            download_total,
+          },
+          Some(realm),
+        )
         .map_err(to_host_error)?;
       browser.trace(
         "bgfetch-start",
@@ -154,6 +168,10 @@ pub(super) async fn handle(
     Call::GetIds { scope } => Ok(json!(svc.get_ids(&scope))),
     // "abort()", step 3.
     Call::Abort { uid } => Ok(json!(svc.abort(&uid))),
+    Call::Begin { uid } => {
+      svc.begin(&uid);
+      Ok(Value::Null)
+    }
     Call::Records {
       uid,
       url,

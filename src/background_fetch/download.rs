@@ -8,6 +8,8 @@ use std::time::Instant;
 use futures::StreamExt;
 use tokio::sync::{watch, Semaphore};
 
+use crate::ipc::RealmId;
+
 use super::body_writer::{BodyWriter, WRITE_EVERY};
 use super::codings;
 use super::send::{send, SendOptions, Sent};
@@ -36,7 +38,9 @@ enum Outcome {
 }
 
 impl BgFetchService {
-  pub(crate) fn spawn_fetch(self: &Arc<Self>, state: RegistrationState) {
+  /// Starts a fetch's downloads; with `made_by`, once that realm calls
+  /// [`BgFetchService::begin`] (or goes away).
+  pub(crate) fn spawn_fetch(self: &Arc<Self>, state: RegistrationState, made_by: Option<RealmId>) {
     // A fetch stored as failed by an abort or a limit (its records' ends
     // cut off by a crash) resumes cancelled: its records settle as
     // aborted, as they would have.
@@ -59,6 +63,50 @@ impl BgFetchService {
           cancel,
         },
       );
+    if let Some(realm) = made_by {
+      self
+        .held
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(uid, realm);
+      return;
+    }
+    self.launch(uid);
+  }
+
+  /// The downloads of a fetch its realm held (`uid`) begin: the realm has
+  /// run the task in which fetch() resolved, so whatever it asked then
+  /// (`get(id)`, say) saw the fetch active, however fast the downloads
+  /// would be. (Chromium starts downloads about 2 s after fetch().)
+  pub(crate) fn begin(self: &Arc<Self>, uid: &str) {
+    let held = self
+      .held
+      .lock()
+      .unwrap_or_else(|p| p.into_inner())
+      .remove(uid);
+    if held.is_some() {
+      self.launch(uid.to_string());
+    }
+  }
+
+  /// The fetches a realm held begin: it has gone.
+  pub(crate) fn begin_all_of(self: &Arc<Self>, realm: RealmId) {
+    let uids: Vec<String> = {
+      let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+      let uids = held
+        .iter()
+        .filter(|(_, r)| **r == realm)
+        .map(|(u, _)| u.clone())
+        .collect();
+      held.retain(|_, r| *r != realm);
+      uids
+    };
+    for uid in uids {
+      self.launch(uid);
+    }
+  }
+
+  fn launch(self: &Arc<Self>, uid: String) {
     // Fetches take the slots in the order they were made: one decided
     // here, not by which spawned task the executor polls first.
     {

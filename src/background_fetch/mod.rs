@@ -117,7 +117,8 @@ impl Feature for BackgroundFetch {
       BrowserEvent::WorkerActivated { scope } => context::deliver_owed(browser, Some(scope)),
       // The registration is gone: its fetches end silently.
       BrowserEvent::RegistrationGone { scope } => svc.forget_scope(scope),
-      BrowserEvent::RealmIdle(_) | BrowserEvent::RealmExited { .. } => {}
+      BrowserEvent::RealmExited { realm, .. } => svc.begin_all_of(realm),
+      BrowserEvent::RealmIdle(_) => {}
     }
   }
 

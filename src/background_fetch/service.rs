@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 use super::store;
 use super::types::*;
 use crate::browser::durability::Durability;
+use crate::ipc::RealmId;
 use crate::net::Net;
 
 pub struct BgFetchConfig {
@@ -69,6 +70,19 @@ pub struct BgFetchService {
   pub(crate) forgotten: Mutex<std::collections::HashSet<String>>,
   /// Fetches whose final event is being delivered (one delivery at a time).
   delivering: Mutex<std::collections::HashSet<String>>,
+  /// New fetches whose downloads wait for the realm that made them (see
+  /// [`BgFetchService::begin`]), by the realm.
+  pub(crate) held: Mutex<HashMap<String, RealmId>>,
+}
+
+/// What `fetch(id, requests, options)` asks for.
+pub struct NewFetch<'a> {
+  pub scope: &'a str,
+  pub id: &'a str,
+  pub requests: Vec<RequestSpec>,
+  pub title: String,
+  pub icons: serde_json::Value,
+  pub download_total: u64,
 }
 
 /// Whether a fetch is among the registration's "active background
@@ -111,6 +125,7 @@ impl BgFetchService {
       unacked: std::sync::atomic::AtomicUsize::new(0),
       forgotten: Mutex::new(std::collections::HashSet::new()),
       delivering: Mutex::new(std::collections::HashSet::new()),
+      held: Mutex::new(HashMap::new()),
       config,
     }))
   }
@@ -165,7 +180,7 @@ impl BgFetchService {
             .unwrap_or(0)
         })
         .sum();
-      self.spawn_fetch(st);
+      self.spawn_fetch(st, None);
     }
     Ok(())
   }
@@ -223,13 +238,17 @@ impl BgFetchService {
 
   pub fn start(
     self: &Arc<Self>,
-    scope: &str,
-    id: &str,
-    requests: Vec<RequestSpec>,
-    title: String,
-    icons: serde_json::Value,
-    download_total: u64,
+    new: NewFetch<'_>,
+    made_by: Option<RealmId>,
   ) -> Result<RegistrationState, BgFetchError> {
+    let NewFetch {
+      scope,
+      id,
+      requests,
+      title,
+      icons,
+      download_total,
+    } = new;
     // Only an active fetch holds its id: once complete (even while its
     // final event runs) or aborted, the id may be used again.
     // Background Fetch, "fetch(id, requests, options)", step 8.5: an id that
@@ -277,8 +296,9 @@ impl BgFetchService {
       .collect();
     // Step 8.13: set bgFetchMap[id] to bgFetch (persisted).
     self.db(|s| s.insert(&state, &records))?;
-    // Step 8.16: in parallel, "perform a background fetch" with bgFetch.
-    self.spawn_fetch(state.clone());
+    // Step 8.16: in parallel, "perform a background fetch" with bgFetch
+    // (once the realm that made it has run the task fetch() resolved in).
+    self.spawn_fetch(state.clone(), made_by);
     Ok(state)
   }
 
