@@ -537,3 +537,32 @@ console.log(`STILL ${again?.id} ${JSON.stringify(ids)} ${f.downloaded}`);
   assert!(s.contains("STILL quick [\"quick\"] 0"), "{s}");
   assert!(s.contains("EVENT backgroundfetchsuccess id=quick"), "{s}");
 }
+
+#[test]
+fn an_aborted_fetch_waiting_for_a_slot_ends_at_once_offline() {
+  // Offline, q1 and q2 hold the two download slots (paused); q3 waits for
+  // one. Aborting q3 fires its abort event without a slot, and the run
+  // ends quietly with q1 and q2 still paused (it used to wait for ever).
+  let (out, _) = run(
+    r#"
+const reg = await navigator.serviceWorker.ready;
+await reg.backgroundFetch.fetch("q1", ["a.txt"]);
+await reg.backgroundFetch.fetch("q2", ["a.txt"]);
+const q3 = await reg.backgroundFetch.fetch("q3", ["a.txt"]);
+console.log(`ABORT ${await q3.abort()} ${JSON.stringify(await reg.backgroundFetch.getIds())}`);
+"#,
+    &["--offline", "--max-active-fetches", "2"],
+  );
+  let s = stdout(&out);
+  assert!(
+    out.status.success(),
+    "{s}\n{}",
+    String::from_utf8_lossy(&out.stderr)
+  );
+  assert!(s.contains("ABORT true [\"q1\",\"q2\"]"), "{s}");
+  assert!(
+    s.contains("EVENT backgroundfetchabort id=q3 result=failure reason=aborted"),
+    "{s}"
+  );
+  assert_eq!(s.matches("EVENT ").count(), 1, "{s}");
+}

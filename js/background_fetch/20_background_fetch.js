@@ -112,9 +112,31 @@ function requestHeaderList(h) {
   return headerList(h).filter(([k, v]) => !isForbiddenHeader(k, v));
 }
 
-// One registration object per fetch (by uid) in this realm, kept live.
+// One registration object per fetch (by uid) in this realm.
 // "BackgroundFetchRegistration instances", per realm rather than per manager.
+// While its records are available the object is kept live (its listeners
+// still get progress, as Chromium keeps it); afterwards only while the page
+// holds it (a WeakRef), so that a realm making many fetches does not grow.
 const registrations = new Map();
+const retired = new Map();
+const forgetRetired = new FinalizationRegistry((uid) => {
+  if (retired.get(uid)?.deref() === undefined) retired.delete(uid);
+});
+
+function instanceOf(uid) {
+  return registrations.get(uid) ?? retired.get(uid)?.deref();
+}
+
+// A fetch whose records are no longer available gets no later update.
+function retireIfDone(state, r) {
+  if (state.recordsAvailable !== false) return;
+  registrations.delete(state.uid);
+  newestStates.delete(state.uid);
+  if (r && !retired.has(state.uid)) {
+    retired.set(state.uid, new WeakRef(r));
+    forgetRetired.register(r, state.uid);
+  }
+}
 
 
 export class BackgroundFetchRegistration extends EventTarget {
@@ -238,13 +260,14 @@ function newest(state) {
 function getRegistration(state) {
   if (!state) return undefined;
   state = newest(state);
-  let r = registrations.get(state.uid);
+  let r = instanceOf(state.uid);
   if (!r) {
     r = new BackgroundFetchRegistration(illegal, state);
     registrations.set(state.uid, r);
   } else {
     r._update(state);
   }
+  retireIfDone(state, r);
   return r;
 }
 
@@ -252,8 +275,9 @@ function getRegistration(state) {
 // 6.1-6.2: only a realm with an instance for the fetch updates it.
 onBrowserCommand("bgfetchUpdate", ({ state }) => {
   state = newest(state);
-  const r = registrations.get(state.uid);
+  const r = instanceOf(state.uid);
   if (r) r._update(state);
+  retireIfDone(state, r);
 });
 
 export class BackgroundFetchRecord {

@@ -106,6 +106,38 @@ impl BgFetchService {
     }
   }
 
+  /// A cancelled fetch that waits (for a slot, or for its realm) ends now:
+  /// its records settle as aborted without downloading, so it needs no
+  /// slot (offline, the fetches holding the slots may wait for ever).
+  pub(crate) fn cut_short(self: &Arc<Self>, uid: &str) {
+    let waiting = {
+      let mut slots = self.fetch_slots.lock().unwrap_or_else(|p| p.into_inner());
+      let at = slots.waiting.iter().position(|u| u == uid);
+      at.and_then(|i| slots.waiting.remove(i)).is_some()
+    };
+    let held = self
+      .held
+      .lock()
+      .unwrap_or_else(|p| p.into_inner())
+      .remove(uid)
+      .is_some();
+    if !(waiting || held) {
+      return;
+    }
+    let cancel = self
+      .running
+      .lock()
+      .unwrap_or_else(|p| p.into_inner())
+      .get(uid)
+      .map(|r| r.cancel.subscribe());
+    let Some(cancel) = cancel else {
+      return;
+    };
+    let svc = self.clone();
+    let uid = uid.to_string();
+    tokio::spawn(async move { svc.run_fetch(&uid, cancel).await });
+  }
+
   fn launch(self: &Arc<Self>, uid: String) {
     // Fetches take the slots in the order they were made: one decided
     // here, not by which spawned task the executor polls first.

@@ -161,7 +161,7 @@ impl BgFetchService {
 
   /// Resumes every fetch that was still downloading when the process ended.
   pub fn resume_all(self: &Arc<Self>) -> anyhow::Result<()> {
-    let all = self.db(|s| s.all())?;
+    let all = self.db(|s| s.unfinished())?;
     for mut st in all.into_iter().filter(|s| s.phase == Phase::Active) {
       // `downloaded` is what is on disk: counters saved before a crash may
       // lag behind the bodies.
@@ -185,8 +185,9 @@ impl BgFetchService {
     Ok(())
   }
 
+  /// The unfinished fetches (finished ones are read one at a time).
   fn all(&self) -> Vec<RegistrationState> {
-    let mut list = self.db(|s| s.all()).unwrap_or_default();
+    let mut list = self.db(|s| s.unfinished()).unwrap_or_default();
     let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
     for s in list.iter_mut() {
       if let Some(r) = running.get(&s.uid) {
@@ -205,7 +206,7 @@ impl BgFetchService {
     {
       return Some(r.state.clone());
     }
-    self.all().into_iter().find(|s| s.uid == uid)
+    self.db(|s| s.by_uid(uid)).ok().flatten()
   }
 
   /// Bytes stored by fetches that still hold their records.
@@ -314,11 +315,8 @@ impl BgFetchService {
   /// The newest fetch with this id, whatever its phase (what the download
   /// UI shows for it).
   pub fn newest(&self, scope: &str, id: &str) -> Option<RegistrationState> {
-    self
-      .all()
-      .into_iter()
-      .rev()
-      .find(|s| s.scope == scope && s.id == id)
+    let stored = self.db(|s| s.newest(scope, id)).ok().flatten()?;
+    self.state(&stored.uid)
   }
 
   /// Ids of the registration's active fetches.
@@ -365,13 +363,17 @@ impl BgFetchService {
   /// fetches do not contain the fetch (3.3); otherwise it leaves them (3.4:
   /// `is_active` is false once aborted), abort() resolves true (3.5) and the
   /// abort all flag is set (3.6: `cancel`).
-  pub fn abort(&self, uid: &str) -> bool {
+  pub fn abort(self: &Arc<Self>, uid: &str) -> bool {
     self.fail(uid, "aborted")
   }
 
   /// Ends a running fetch with `reason` (the first failure wins).
-  pub(crate) fn fail(&self, uid: &str, reason: &str) -> bool {
-    self.set_failure(uid, reason, true)
+  pub(crate) fn fail(self: &Arc<Self>, uid: &str, reason: &str) -> bool {
+    let failed = self.set_failure(uid, reason, true);
+    if failed {
+      self.cut_short(uid);
+    }
+    failed
   }
 
   /// Records the fetch's failure (the first one wins); `cancel` stops the

@@ -43,7 +43,11 @@ CREATE TABLE IF NOT EXISTS records (
   error TEXT,
   PRIMARY KEY (uid, idx)
 );
+CREATE INDEX IF NOT EXISTS fetches_by_phase ON fetches (phase, seq);
+CREATE INDEX IF NOT EXISTS fetches_by_id ON fetches (scope, id, seq);
 ";
+
+const COLUMNS: &str = "uid, scope, id, title, icons, download_total, upload_total, uploaded, downloaded, result, failure_reason, phase";
 
 pub struct Store {
   pub conn: Connection,
@@ -132,11 +136,49 @@ impl Store {
     Ok(())
   }
 
-  pub fn all(&self) -> rusqlite::Result<Vec<RegistrationState>> {
-    let mut stmt = self.conn.prepare(
-      "SELECT uid, scope, id, title, icons, download_total, upload_total, uploaded, downloaded, result, failure_reason, phase FROM fetches ORDER BY seq",
-    )?;
-    let rows = stmt.query_map([], |r| {
+  /// The fetches that are not finished (whose records are available), in
+  /// the order they were made. Finished ones stay stored (the download UI
+  /// shows the newest of an id) but are read only one at a time, so a
+  /// long history costs nothing here.
+  pub fn unfinished(&self) -> rusqlite::Result<Vec<RegistrationState>> {
+    self
+      .select(
+        "WHERE phase IN ('active', 'completed', 'event-dispatched') ORDER BY phase, seq",
+        [],
+      )
+      .map(|mut v| {
+        v.sort_by_key(|s| s.1);
+        v.into_iter().map(|s| s.0).collect()
+      })
+  }
+
+  /// The fetch `uid`, whatever its phase.
+  pub fn by_uid(&self, uid: &str) -> rusqlite::Result<Option<RegistrationState>> {
+    Ok(self.select("WHERE uid = ?1", [uid])?.pop().map(|s| s.0))
+  }
+
+  /// The newest fetch of `id` in `scope`, whatever its phase.
+  pub fn newest(&self, scope: &str, id: &str) -> rusqlite::Result<Option<RegistrationState>> {
+    Ok(
+      self
+        .select(
+          "WHERE scope = ?1 AND id = ?2 ORDER BY seq DESC LIMIT 1",
+          [scope, id],
+        )?
+        .pop()
+        .map(|s| s.0),
+    )
+  }
+
+  fn select<P: rusqlite::Params>(
+    &self,
+    filter: &str,
+    params: P,
+  ) -> rusqlite::Result<Vec<(RegistrationState, i64)>> {
+    let mut stmt = self
+      .conn
+      .prepare_cached(&format!("SELECT {COLUMNS}, seq FROM fetches {filter}"))?;
+    let rows = stmt.query_map(params, |r| {
       let phase = Phase::parse(&r.get::<_, String>(11)?);
       Ok(RegistrationState {
         uid: r.get(0)?,
@@ -153,6 +195,7 @@ impl Store {
         records_available: phase != Phase::Finished,
         phase,
       })
+      .map(|s| (s, r.get::<_, i64>(12).unwrap_or(0)))
     })?;
     rows.collect()
   }

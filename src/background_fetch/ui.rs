@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::context::stamped;
-use super::RegistrationState;
+use super::{Phase, RegistrationState};
 use crate::browser::{terminal, Browser};
 use crate::ipc::{HostError, HostResult, RealmId};
 use crate::service_worker;
@@ -106,10 +106,16 @@ pub fn show(browser: &Browser, st: &RegistrationState) {
     let tail = line.rsplit(") ").next().unwrap_or("");
     format!("{head}{tail}")
   };
-  if key == entry.line {
+  let same = key == entry.line;
+  entry.line = key;
+  // A finished fetch shows nothing more: its entry goes (a long run keeps
+  // no row per fetch it ever made).
+  if st.phase == Phase::Finished {
+    map.remove(&st.uid);
+  }
+  if same {
     return;
   }
-  entry.line = key;
   drop(guard);
   terminal::show_status(&st.uid, &line, !st.result.is_empty());
 }
