@@ -490,14 +490,17 @@ impl BgFetchService {
   /// True while a fetch downloads (a fetch paused offline is idle).
   pub fn busy(&self) -> bool {
     let online = *self.online.borrow();
-    // A failed fetch is winding down (its records settle) even offline.
+    // A cancelled fetch (aborted, or failed with the abort all flag set)
+    // is winding down: its records settle even offline. Other failures
+    // (`bad-status`, `fetch-error`) let the remaining records go on, and
+    // offline those are paused like any other download.
     self.unacked.load(std::sync::atomic::Ordering::SeqCst) > 0
       || self
         .running
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .values()
-        .any(|r| online || !r.state.failure_reason.is_empty())
+        .any(|r| online || *r.cancel.borrow())
   }
 
   /// A record is settled; `error` says why it ended in a network error.
