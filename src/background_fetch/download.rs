@@ -218,6 +218,7 @@ impl BgFetchService {
   /// false says not to store them.
   /// "Complete a record", step 11's "process response" steps 6.1 and 6.4.
   fn add_downloaded(self: &Arc<Self>, uid: &str, delta: i64) -> bool {
+    let mut failed = None;
     let decision = {
       let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
       let Some(r) = running.get_mut(uid) else {
@@ -229,17 +230,26 @@ impl BgFetchService {
       if delta > 0 && (over_total || over_quota) {
         if r.state.failure_reason.is_empty() {
           r.state.result = "failure".into();
-          r.state.failure_reason = if over_total {
-            "download-total-exceeded".into()
+          let reason = if over_total {
+            "download-total-exceeded"
           } else {
-            "quota-exceeded".into()
+            "quota-exceeded"
           };
+          r.state.failure_reason = reason.into();
           r.cancel.send_replace(true);
+          failed = Some(reason);
         }
-        return false;
+        None
+      } else {
+        r.state.downloaded = downloaded;
+        Some(self.throttle(r))
       }
-      r.state.downloaded = downloaded;
-      self.throttle(r)
+    };
+    let Some(decision) = decision else {
+      if let Some(reason) = failed {
+        self.keep_failure(uid, reason);
+      }
+      return false;
     };
     self.publish(uid, decision);
     true

@@ -163,7 +163,32 @@ impl BgFetchService {
             .unwrap_or(0)
         })
         .sum();
+      // A record that has its response sent its whole request body; the
+      // saved counter may lag behind (or count an upload cut off since).
+      let sent: u64 = rows
+        .iter()
+        .filter(|r| r.state.response.is_some())
+        .map(|r| crate::ipc::decode_base64(&r.state.request.body).map_or(0, |b| b.len() as u64))
+        .sum();
+      st.uploaded = st.uploaded.max(sent).min(st.upload_total);
+      // A fetch that was cancelled (aborted, over its total or the quota)
+      // goes on winding down: its records end as aborted.
+      let cancelled = matches!(
+        st.failure_reason.as_str(),
+        "aborted" | "download-total-exceeded" | "quota-exceeded"
+      );
+      let uid = st.uid.clone();
       self.spawn_fetch(st);
+      if cancelled {
+        if let Some(r) = self
+          .running
+          .lock()
+          .unwrap_or_else(|p| p.into_inner())
+          .get(&uid)
+        {
+          r.cancel.send_replace(true);
+        }
+      }
     }
     Ok(())
   }
@@ -371,7 +396,15 @@ impl BgFetchService {
     if cancel {
       r.cancel.send_replace(true);
     }
+    drop(running);
+    self.keep_failure(uid, reason);
     true
+  }
+
+  /// Stores a failure as soon as it is set: progress is saved only now and
+  /// then, and a fetch resumed after a restart must end as it would have.
+  pub(crate) fn keep_failure(&self, uid: &str, reason: &str) {
+    let _ = self.db(|s| s.save_failure(uid, reason));
   }
 
   pub fn records(&self, uid: &str) -> Vec<RecordState> {
