@@ -357,9 +357,10 @@ impl BgFetchService {
           .lock()
           .unwrap_or_else(|p| p.into_inner())
           .insert(st.uid.clone());
-      } else {
-        self.set_phase(&st.uid, Phase::Finished);
       }
+      // Stored at once, also for a fetch still winding down: after a
+      // restart it must not resume (a new registration may have the scope).
+      self.set_phase(&st.uid, Phase::Finished);
     }
   }
 

@@ -115,11 +115,13 @@ impl Store {
 
   pub fn save_state(&self, s: &RegistrationState) -> rusqlite::Result<()> {
     self.conn.execute(
-      // The first failure stays (a state copied before it must not undo it).
+      // The first failure stays, and so does the phase `finished` (a state
+      // copied before them must not undo them).
       "UPDATE fetches SET uploaded = ?2, downloaded = ?3,
          result = CASE WHEN failure_reason = '' THEN ?4 ELSE result END,
          failure_reason = CASE WHEN failure_reason = '' THEN ?5 ELSE failure_reason END,
-         phase = ?6, title = ?7, icons = ?8 WHERE uid = ?1",
+         phase = CASE WHEN phase = 'finished' THEN phase ELSE ?6 END,
+         title = ?7, icons = ?8 WHERE uid = ?1",
       params![
         s.uid,
         s.uploaded as i64,
