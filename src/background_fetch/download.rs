@@ -8,6 +8,7 @@ use std::time::Instant;
 use futures::StreamExt;
 use tokio::sync::{watch, Semaphore};
 
+use super::body_writer::{BodyWriter, WRITE_EVERY};
 use super::codings;
 use super::send::{send, SendOptions, Sent};
 use super::types::*;
@@ -85,6 +86,32 @@ impl BgFetchService {
         }
       }
     });
+  }
+
+  /// A fetch cancelled (aborted) while it waits for a slot leaves the queue
+  /// and winds down at once: its records end as aborted without a
+  /// download, so its final event does not wait for a slot, and offline it
+  /// does not keep the run busy waiting for one.
+  /// ("Perform a background fetch", step 7: the abort all flag ends every
+  /// record, downloading or not.)
+  pub(crate) fn wind_down_if_waiting(self: &Arc<Self>, uid: &str) {
+    let was_waiting = {
+      let mut slots = self.fetch_slots.lock().unwrap_or_else(|p| p.into_inner());
+      let before = slots.waiting.len();
+      slots.waiting.retain(|w| w != uid);
+      slots.waiting.len() != before
+    };
+    let cancel = self
+      .running
+      .lock()
+      .unwrap_or_else(|p| p.into_inner())
+      .get(uid)
+      .map(|r| r.cancel.subscribe());
+    if let (true, Some(cancel)) = (was_waiting, cancel) {
+      let svc = self.clone();
+      let uid = uid.to_string();
+      tokio::spawn(async move { svc.run_fetch(&uid, cancel).await });
+    }
   }
 
   /// "Perform a background fetch", steps 5-8.7 (steps 8.8-8.13 in context.rs).
@@ -603,104 +630,4 @@ pub(super) fn header_pairs(resp: &reqwest::Response) -> Vec<(String, String)> {
       )
     })
     .collect()
-}
-
-/// Streams a body to its file off the async threads: chunks are gathered
-/// (not copied) into batches that one blocking task writes in order while
-/// the next ones fill, so the network and the disk overlap and memory stays
-/// bounded (`QUEUED` + 1 batches per download, whatever the body's size).
-/// A batch is sent when it is full or has waited `WRITE_EVERY`, so that a
-/// slow download still reaches the disk (and survives a kill) steadily.
-struct BodyWriter {
-  queue: Option<tokio::sync::mpsc::Sender<Vec<bytes::Bytes>>>,
-  task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-  batch: Vec<bytes::Bytes>,
-  batch_len: usize,
-  since: Instant,
-  /// Bytes known to be in the file (written by this writer).
-  landed: Arc<std::sync::atomic::AtomicU64>,
-  written: u64,
-}
-
-const WRITE_BATCH: usize = 1 << 20;
-const QUEUED: usize = 3;
-const WRITE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
-
-impl BodyWriter {
-  fn new(mut file: std::fs::File) -> Self {
-    let (queue, mut batches) = tokio::sync::mpsc::channel::<Vec<bytes::Bytes>>(QUEUED);
-    let landed = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let count = landed.clone();
-    let task = tokio::task::spawn_blocking(move || {
-      use std::io::Write;
-      while let Some(batch) = batches.blocking_recv() {
-        for chunk in &batch {
-          file.write_all(chunk)?;
-        }
-        let n: usize = batch.iter().map(|c| c.len()).sum();
-        count.fetch_add(n as u64, std::sync::atomic::Ordering::Release);
-      }
-      Ok(())
-    });
-    BodyWriter {
-      queue: Some(queue),
-      task: Some(task),
-      batch: Vec::new(),
-      batch_len: 0,
-      since: Instant::now(),
-      landed,
-      written: 0,
-    }
-  }
-
-  /// Adds a chunk; true when more of the body was found written.
-  async fn push(&mut self, chunk: bytes::Bytes) -> std::io::Result<bool> {
-    self.batch_len += chunk.len();
-    self.batch.push(chunk);
-    if self.batch_len < WRITE_BATCH && self.since.elapsed() < WRITE_EVERY {
-      return Ok(false);
-    }
-    self.send().await?;
-    let landed = self.landed.load(std::sync::atomic::Ordering::Acquire);
-    let more = landed > self.written;
-    self.written = landed;
-    Ok(more)
-  }
-
-  async fn send(&mut self) -> std::io::Result<()> {
-    let batch = std::mem::take(&mut self.batch);
-    self.batch_len = 0;
-    self.since = Instant::now();
-    let queued = match &self.queue {
-      Some(q) => q.send(batch).await.is_ok(),
-      None => false,
-    };
-    if queued {
-      return Ok(());
-    }
-    // The writer stopped on an error: that error.
-    self.queue = None;
-    self.join().await?;
-    Err(std::io::Error::other("the body writer stopped"))
-  }
-
-  /// Waits for the writer to have written everything sent to it.
-  async fn join(&mut self) -> std::io::Result<()> {
-    let Some(task) = self.task.take() else {
-      return Ok(());
-    };
-    let result = task.await.map_err(std::io::Error::other)?;
-    self.written = self.landed.load(std::sync::atomic::Ordering::Acquire);
-    result
-  }
-
-  /// Writes what is left and waits until it is in the file.
-  async fn finish(&mut self) -> std::io::Result<()> {
-    if !self.batch.is_empty() {
-      self.send().await?;
-    }
-    // Closing the queue ends the writer once it has written the rest.
-    self.queue = None;
-    self.join().await
-  }
 }

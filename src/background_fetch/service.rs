@@ -188,6 +188,7 @@ impl BgFetchService {
         {
           r.cancel.send_replace(true);
         }
+        self.wind_down_if_waiting(&uid);
       }
     }
     Ok(())
@@ -340,7 +341,7 @@ impl BgFetchService {
   /// records are released.
   /// Background Fetch, "Privacy and bandwidth usage": clearing a service worker
   /// registration clears all its background fetches.
-  pub fn forget_scope(&self, scope: &str) {
+  pub fn forget_scope(self: &Arc<Self>, scope: &str) {
     for st in self.all() {
       if st.scope != scope || st.phase == Phase::Finished {
         continue;
@@ -369,12 +370,12 @@ impl BgFetchService {
   /// fetches do not contain the fetch (3.3); otherwise it leaves them (3.4:
   /// `is_active` is false once aborted), abort() resolves true (3.5) and the
   /// abort all flag is set (3.6: `cancel`).
-  pub fn abort(&self, uid: &str) -> bool {
+  pub fn abort(self: &Arc<Self>, uid: &str) -> bool {
     self.fail(uid, "aborted")
   }
 
   /// Ends a running fetch with `reason` (the first failure wins).
-  pub(crate) fn fail(&self, uid: &str, reason: &str) -> bool {
+  pub(crate) fn fail(self: &Arc<Self>, uid: &str, reason: &str) -> bool {
     self.set_failure(uid, reason, true)
   }
 
@@ -384,7 +385,7 @@ impl BgFetchService {
   /// Background Fetch, "perform a background fetch", steps 5.3 and 8.5: the
   /// result becomes "failure" with the failure reason. `cancel` is the abort
   /// all flag (step 7 sets it for an immediate failure).
-  pub(crate) fn set_failure(&self, uid: &str, reason: &str, cancel: bool) -> bool {
+  pub(crate) fn set_failure(self: &Arc<Self>, uid: &str, reason: &str, cancel: bool) -> bool {
     let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
     let Some(r) = running.get_mut(uid) else {
       return false;
@@ -399,6 +400,9 @@ impl BgFetchService {
     }
     drop(running);
     self.keep_failure(uid, reason);
+    if cancel {
+      self.wind_down_if_waiting(uid);
+    }
     true
   }
 
