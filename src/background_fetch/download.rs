@@ -49,6 +49,7 @@ impl BgFetchService {
           state,
           last_progress: Instant::now(),
           progress_owed: false,
+          unlanded: 0,
           cancel,
         },
       );
@@ -161,7 +162,7 @@ impl BgFetchService {
         r.state.result = "success".into();
       }
       r.state.phase = Phase::Completed;
-      r.state.clone()
+      r.visible()
     };
     let forgotten = self
       .forgotten
@@ -201,7 +202,7 @@ impl BgFetchService {
     let since = r.last_progress.elapsed();
     if since >= self.config.progress_interval {
       r.last_progress = Instant::now();
-      Publish::Now(Box::new(r.state.clone()))
+      Publish::Now(Box::new(r.visible()))
     } else if !r.progress_owed {
       r.progress_owed = true;
       Publish::Later(self.config.progress_interval - since)
@@ -231,7 +232,7 @@ impl BgFetchService {
             };
             r.progress_owed = false;
             r.last_progress = Instant::now();
-            r.state.clone()
+            r.visible()
           };
           svc.publish_progress(st);
         });
@@ -269,6 +270,11 @@ impl BgFetchService {
         None
       } else {
         r.state.downloaded = downloaded;
+        if delta > 0 {
+          // Reported once in the file (`landed`).
+          r.unlanded += delta as u64;
+          return true;
+        }
         Some(self.throttle(r))
       }
     };
@@ -280,6 +286,20 @@ impl BgFetchService {
     };
     self.publish(uid, decision);
     true
+  }
+
+  /// `n` more bytes of a body are in its file: they count in what is
+  /// reported ("update background fetch instances").
+  fn landed(self: &Arc<Self>, uid: &str, n: u64) {
+    let decision = {
+      let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+      let Some(r) = running.get_mut(uid) else {
+        return;
+      };
+      r.unlanded = r.unlanded.saturating_sub(n);
+      self.throttle(r)
+    };
+    self.publish(uid, decision);
   }
 
   /// "Complete a record": wait while "temporarily unavailable"; false once aborted.
@@ -439,7 +459,11 @@ impl BgFetchService {
         self.fail(uid, "quota-exceeded");
         return Outcome::Cancelled;
       };
-      let mut writer = BodyWriter::new(file);
+      let landed = {
+        let (svc, uid) = (self.clone(), uid.to_string());
+        move |n| svc.landed(&uid, n)
+      };
+      let mut writer = BodyWriter::new(file, landed);
       let raw = resp
         .bytes_stream()
         .map(|r| r.map_err(std::io::Error::other));
@@ -448,10 +472,19 @@ impl BgFetchService {
       let base = meta.body_len;
       let mut saved = Instant::now();
       let interrupted = loop {
+        let due = writer.due();
         let next = tokio::select! {
           n = stream.next() => n,
           _ = cancel.changed() => { let _ = writer.finish().await; return Outcome::Cancelled; }
           _ = offline.changed() => break Some(Interrupt::Offline),
+          // No chunk for a while (a stall): what came so far goes to disk.
+          _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now).into()), if due.is_some() => {
+            if writer.flush().await.is_err() {
+              self.fail(uid, "quota-exceeded");
+              return Outcome::Cancelled;
+            }
+            continue;
+          }
         };
         match next {
           Some(Ok(chunk)) => {

@@ -35,9 +35,22 @@ pub(crate) struct Running {
   pub last_progress: Instant,
   /// A progress update was held back by the throttle and is scheduled.
   pub progress_owed: bool,
+  /// Bytes counted in `state.downloaded` (for the limits) that are not in
+  /// their body file yet: what is reported leaves them out.
+  pub unlanded: u64,
   /// The fetch's stop switch. Set with `send_replace`: a fetch waiting for
   /// a slot has no receiver yet, and `send` would drop the value.
   pub cancel: watch::Sender<bool>,
+}
+
+impl Running {
+  /// The state to report: `downloaded` counts the bytes in the body files
+  /// (what a restart finds), not those still on their way to the disk.
+  pub fn visible(&self) -> RegistrationState {
+    let mut st = self.state.clone();
+    st.downloaded = st.downloaded.saturating_sub(self.unlanded);
+    st
+  }
 }
 
 /// The `max_active_fetches` slots: how many are free, and the fetches
@@ -199,7 +212,7 @@ impl BgFetchService {
     let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
     for s in list.iter_mut() {
       if let Some(r) = running.get(&s.uid) {
-        *s = r.state.clone();
+        *s = r.visible();
       }
     }
     list
@@ -212,7 +225,7 @@ impl BgFetchService {
       .unwrap_or_else(|p| p.into_inner())
       .get(uid)
     {
-      return Some(r.state.clone());
+      return Some(r.visible());
     }
     self.all().into_iter().find(|s| s.uid == uid)
   }
