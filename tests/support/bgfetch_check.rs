@@ -377,7 +377,10 @@ impl<'a> Checker<'a> {
             .unwrap_or_default();
           let same = |g: &PlannedFetch| -> bool {
             if *one {
-              got == [Some(urls[0])] || g.k != *k && got == [None]
+              // A URL is a GET query, which a POST record does not match
+              // (Service Workers, "request matches cached item", step 1).
+              let first = (f.recs[0].method == "GET").then_some(urls[0]);
+              got == [first] || g.k != *k && got == [None]
             } else {
               got
                 == g
