@@ -12,7 +12,7 @@ use super::body_writer::{BodyWriter, WRITE_EVERY};
 use super::codings;
 use super::send::{send, SendOptions, Sent};
 use super::types::*;
-use super::{BgFetchService, Running};
+use super::{AtWork, BgFetchService, Running};
 
 /// Why a body stopped before its end.
 enum Interrupt {
@@ -127,6 +127,7 @@ impl BgFetchService {
       let sem = per_fetch.clone();
       tasks.push(tokio::spawn(async move {
         let _permit = sem.acquire_owned().await;
+        let _working = AtWork::new(&svc);
         let outcome = svc.download_record(&uid, &rec, cancel).await;
         let mut why = None;
         // Steps 5.2-5.3: the record's result sets the fetch's failure reason.
@@ -312,10 +313,15 @@ impl BgFetchService {
       if *online.borrow_and_update() {
         return true;
       }
+      // Parked: this record no longer keeps the engine busy offline.
+      self.leave_work();
       tokio::select! {
         _ = online.changed() => {}
         _ = cancel.changed() => {}
       }
+      self
+        .working
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
   }
 

@@ -80,6 +80,10 @@ pub struct BgFetchService {
   pub(crate) forgotten: Mutex<std::collections::HashSet<String>>,
   /// Fetches whose final event is being delivered (one delivery at a time).
   delivering: Mutex<std::collections::HashSet<String>>,
+  /// Record tasks at work: not waiting for a permit nor, offline, for the
+  /// network. Offline, the engine is idle only once this is 0 (a record
+  /// that was interrupted is still writing out its body).
+  pub(crate) working: std::sync::atomic::AtomicUsize,
 }
 
 /// Whether a fetch is among the registration's "active background
@@ -122,6 +126,7 @@ impl BgFetchService {
       unacked: std::sync::atomic::AtomicUsize::new(0),
       forgotten: Mutex::new(std::collections::HashSet::new()),
       delivering: Mutex::new(std::collections::HashSet::new()),
+      working: std::sync::atomic::AtomicUsize::new(0),
       config,
     }))
   }
@@ -546,12 +551,24 @@ impl BgFetchService {
     // (`bad-status`, `fetch-error`) let the remaining records go on, and
     // offline those are paused like any other download.
     self.unacked.load(std::sync::atomic::Ordering::SeqCst) > 0
+      || self.working.load(std::sync::atomic::Ordering::SeqCst) > 0
       || self
         .running
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .values()
         .any(|r| online || *r.cancel.borrow())
+  }
+
+  /// One record task fewer at work; the last one tells the browser.
+  pub(crate) fn leave_work(&self) {
+    if self
+      .working
+      .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+      == 1
+    {
+      self.emit(BgFetchEvent::Idle);
+    }
   }
 
   /// A record is settled; `error` says why it ended in a network error.
@@ -562,5 +579,23 @@ impl BgFetchService {
       index,
       error,
     });
+  }
+}
+
+/// A record task at work (see `BgFetchService::working`) until dropped.
+pub(crate) struct AtWork<'a>(&'a BgFetchService);
+
+impl<'a> AtWork<'a> {
+  pub(crate) fn new(svc: &'a BgFetchService) -> Self {
+    svc
+      .working
+      .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    AtWork(svc)
+  }
+}
+
+impl Drop for AtWork<'_> {
+  fn drop(&mut self) {
+    self.0.leave_work();
   }
 }
