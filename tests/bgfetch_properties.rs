@@ -25,8 +25,8 @@
 //! Reproducible: the operations follow from a seed. `./x test` runs the
 //! seeds in `tests/bgfetch_properties.regressions`, then a CI-sized run
 //! from a fixed seed. Environment (see benches/README.md for the 10k run):
-//! - `SWH_PROP_OPS` (default 240): operations in all;
-//! - `SWH_PROP_CASE_OPS` (default 60): at most this many per case;
+//! - `SWH_PROP_OPS` (default 800): operations in all;
+//! - `SWH_PROP_CASE_OPS` (default 100): at most this many per case;
 //! - `SWH_PROP_SEED` (default fixed; a number, or `random`);
 //! - `SWH_PROP_REPLAY=SEED:OPS`: only that case;
 //! - `SWH_PROP_SHRINK_SECS` (default 300): time to shrink a failure.
@@ -613,8 +613,8 @@ fn random_api_sequences() {
       Err(_) => 20261203,
     };
     let (budget, per_case) = (
-      env_usize("SWH_PROP_OPS", 240),
-      env_usize("SWH_PROP_CASE_OPS", 60),
+      env_usize("SWH_PROP_OPS", 800),
+      env_usize("SWH_PROP_CASE_OPS", 100),
     );
     eprintln!(
       "bgfetch_properties: SWH_PROP_SEED={seed}, {budget} ops, at most {per_case} per case"
