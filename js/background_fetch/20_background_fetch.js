@@ -12,6 +12,7 @@ import {
   btoaBytes,
   DOMException,
   hostCall,
+  hostCallUnref,
   onBrowserCommand,
   QuotaExceededError,
 } from "ext:swharness/ipc/01_host.js";
@@ -295,7 +296,9 @@ export class BackgroundFetchRecord {
     // (2.7); an aborted record rejects with an AbortError (2.8.3).
     this.#responseReady = record.response && record.response.complete
       ? Promise.resolve(responseFromStored(record.response))
-      : hostCall("backgroundFetch.recordResponse", { uid, index: record.index }).then(
+      // A record paused offline may wait indefinitely: its promise keeps
+      // nothing alive, as any pending promise in a browser.
+      : hostCallUnref("backgroundFetch.recordResponse", { uid, index: record.index }).then(
         (meta) => {
           if (!meta) {
             throw new DOMException(

@@ -10,8 +10,11 @@ use crate::browser::durability;
 /// (not copied) into batches that one blocking task writes in order while
 /// the next ones fill, so the network and the disk overlap and memory stays
 /// bounded (`QUEUED` + 1 batches per download, whatever the body's size).
-/// A batch is sent when it is full or has waited `WRITE_EVERY`, so that a
-/// slow download still reaches the disk (and survives a kill) steadily.
+/// A batch is sent when it is full or has waited `WRITE_EVERY` (also when
+/// no further chunk comes: see `due`), so that a slow or stalled download
+/// still reaches the disk (and survives a kill) steadily. Each batch in the
+/// file is reported to `on_landed`: what a fetch reports as downloaded is
+/// what a restart finds on disk.
 pub(super) struct BodyWriter {
   queue: Option<tokio::sync::mpsc::Sender<Vec<bytes::Bytes>>>,
   task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -30,7 +33,7 @@ const QUEUED: usize = 3;
 pub(super) const WRITE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl BodyWriter {
-  pub(super) fn new(mut file: std::fs::File) -> Self {
+  pub(super) fn new(mut file: std::fs::File, on_landed: impl Fn(u64) + Send + 'static) -> Self {
     let sync = file.try_clone().ok();
     let (queue, mut batches) = tokio::sync::mpsc::channel::<Vec<bytes::Bytes>>(QUEUED);
     let landed = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -45,6 +48,7 @@ impl BodyWriter {
         durability::reached("bgfetch-body-write.done");
         let n: usize = batch.iter().map(|c| c.len()).sum();
         count.fetch_add(n as u64, std::sync::atomic::Ordering::Release);
+        on_landed(n as u64);
       }
       Ok(())
     });
@@ -58,6 +62,20 @@ impl BodyWriter {
       written: 0,
       sync,
     }
+  }
+
+  /// When the batch being gathered has waited long enough to be sent even
+  /// though no chunk comes (a stalled download); None while it is empty.
+  pub(super) fn due(&self) -> Option<Instant> {
+    (!self.batch.is_empty()).then(|| self.since + WRITE_EVERY)
+  }
+
+  /// Sends the batch being gathered now (see `due`).
+  pub(super) async fn flush(&mut self) -> std::io::Result<()> {
+    if self.batch.is_empty() {
+      return Ok(());
+    }
+    self.send().await
   }
 
   /// Adds a chunk; true when more of the body was found written.

@@ -59,7 +59,7 @@ pub(super) fn start(browser: &Browser, svc: &Arc<BgFetchService>) -> anyhow::Res
           index,
           error: Some(reason),
         } => trace_record_error(&b, &service, &uid, index, &reason),
-        BgFetchEvent::RecordSettled { .. } => {}
+        BgFetchEvent::RecordSettled { .. } | BgFetchEvent::Idle => {}
       }
       b.check_quiet();
     }

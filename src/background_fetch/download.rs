@@ -8,13 +8,11 @@ use std::time::Instant;
 use futures::StreamExt;
 use tokio::sync::{watch, Semaphore};
 
-use crate::ipc::RealmId;
-
 use super::body_writer::{BodyWriter, WRITE_EVERY};
 use super::codings;
 use super::send::{send, SendOptions, Sent};
 use super::types::*;
-use super::{BgFetchService, Running};
+use super::{AtWork, BgFetchService, Running};
 
 /// Why a body stopped before its end.
 enum Interrupt {
@@ -38,145 +36,8 @@ enum Outcome {
 }
 
 impl BgFetchService {
-  /// Starts a fetch's downloads; with `made_by`, once that realm calls
-  /// [`BgFetchService::begin`] (or goes away).
-  pub(crate) fn spawn_fetch(self: &Arc<Self>, state: RegistrationState, made_by: Option<RealmId>) {
-    // A fetch stored as failed by an abort or a limit (its records' ends
-    // cut off by a crash) resumes cancelled: its records settle as
-    // aborted, as they would have.
-    let cancelled = matches!(
-      state.failure_reason.as_str(),
-      "aborted" | "quota-exceeded" | "download-total-exceeded"
-    );
-    let cancel = watch::Sender::new(cancelled);
-    let uid = state.uid.clone();
-    self
-      .running
-      .lock()
-      .unwrap_or_else(|p| p.into_inner())
-      .insert(
-        uid.clone(),
-        Running {
-          state,
-          last_progress: Instant::now(),
-          progress_owed: false,
-          cancel,
-        },
-      );
-    if let Some(realm) = made_by {
-      self
-        .held
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(uid, realm);
-      return;
-    }
-    self.launch(uid);
-  }
-
-  /// The downloads of a fetch its realm held (`uid`) begin: the realm has
-  /// run the task in which fetch() resolved, so whatever it asked then
-  /// (`get(id)`, say) saw the fetch active, however fast the downloads
-  /// would be. (Chromium starts downloads about 2 s after fetch().)
-  pub(crate) fn begin(self: &Arc<Self>, uid: &str) {
-    let held = self
-      .held
-      .lock()
-      .unwrap_or_else(|p| p.into_inner())
-      .remove(uid);
-    if held.is_some() {
-      self.launch(uid.to_string());
-    }
-  }
-
-  /// The fetches a realm held begin: it has gone.
-  pub(crate) fn begin_all_of(self: &Arc<Self>, realm: RealmId) {
-    let uids: Vec<String> = {
-      let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-      let uids = held
-        .iter()
-        .filter(|(_, r)| **r == realm)
-        .map(|(u, _)| u.clone())
-        .collect();
-      held.retain(|_, r| *r != realm);
-      uids
-    };
-    for uid in uids {
-      self.launch(uid);
-    }
-  }
-
-  /// A cancelled fetch that waits (for a slot, or for its realm) ends now:
-  /// its records settle as aborted without downloading, so it needs no
-  /// slot (offline, the fetches holding the slots may wait for ever).
-  pub(crate) fn cut_short(self: &Arc<Self>, uid: &str) {
-    let waiting = {
-      let mut slots = self.fetch_slots.lock().unwrap_or_else(|p| p.into_inner());
-      let at = slots.waiting.iter().position(|u| u == uid);
-      at.and_then(|i| slots.waiting.remove(i)).is_some()
-    };
-    let held = self
-      .held
-      .lock()
-      .unwrap_or_else(|p| p.into_inner())
-      .remove(uid)
-      .is_some();
-    if !(waiting || held) {
-      return;
-    }
-    let cancel = self
-      .running
-      .lock()
-      .unwrap_or_else(|p| p.into_inner())
-      .get(uid)
-      .map(|r| r.cancel.subscribe());
-    let Some(cancel) = cancel else {
-      return;
-    };
-    let svc = self.clone();
-    let uid = uid.to_string();
-    tokio::spawn(async move { svc.run_fetch(&uid, cancel).await });
-  }
-
-  fn launch(self: &Arc<Self>, uid: String) {
-    // Fetches take the slots in the order they were made: one decided
-    // here, not by which spawned task the executor polls first.
-    {
-      let mut slots = self.fetch_slots.lock().unwrap_or_else(|p| p.into_inner());
-      if slots.free == 0 {
-        slots.waiting.push_back(uid);
-        return;
-      }
-      slots.free -= 1;
-    }
-    let svc = self.clone();
-    tokio::spawn(async move {
-      let mut uid = uid;
-      loop {
-        let cancel = svc
-          .running
-          .lock()
-          .unwrap_or_else(|p| p.into_inner())
-          .get(&uid)
-          .map(|r| r.cancel.subscribe());
-        if let Some(cancel) = cancel {
-          svc.run_fetch(&uid, cancel).await;
-        }
-        // The slot goes to the next fetch waiting, or back to the pool.
-        let mut slots = svc.fetch_slots.lock().unwrap_or_else(|p| p.into_inner());
-        match slots.waiting.pop_front() {
-          Some(next) => uid = next,
-          None => {
-            slots.free += 1;
-            return;
-          }
-        }
-      }
-    });
-  }
-
   /// "Perform a background fetch", steps 5-8.7 (steps 8.8-8.13 in context.rs).
-  async fn run_fetch(self: &Arc<Self>, uid: &str, cancel: watch::Receiver<bool>) {
+  pub(super) async fn run_fetch(self: &Arc<Self>, uid: &str, cancel: watch::Receiver<bool>) {
     let records = self.db(|s| s.records(uid)).unwrap_or_default();
     // Records that settled in an earlier run (cut off before the fetch's
     // state was stored) set the failure reason as they did then.
@@ -201,6 +62,7 @@ impl BgFetchService {
       let sem = per_fetch.clone();
       tasks.push(tokio::spawn(async move {
         let _permit = sem.acquire_owned().await;
+        let _working = AtWork::new(&svc);
         let outcome = svc.download_record(&uid, &rec, cancel).await;
         let mut why = None;
         // Steps 5.2-5.3: the record's result sets the fetch's failure reason.
@@ -236,7 +98,7 @@ impl BgFetchService {
         r.state.result = "success".into();
       }
       r.state.phase = Phase::Completed;
-      r.state.clone()
+      r.visible()
     };
     let forgotten = self
       .forgotten
@@ -276,7 +138,7 @@ impl BgFetchService {
     let since = r.last_progress.elapsed();
     if since >= self.config.progress_interval {
       r.last_progress = Instant::now();
-      Publish::Now(Box::new(r.state.clone()))
+      Publish::Now(Box::new(r.visible()))
     } else if !r.progress_owed {
       r.progress_owed = true;
       Publish::Later(self.config.progress_interval - since)
@@ -306,7 +168,7 @@ impl BgFetchService {
             };
             r.progress_owed = false;
             r.last_progress = Instant::now();
-            r.state.clone()
+            r.visible()
           };
           svc.publish_progress(st);
         });
@@ -320,6 +182,7 @@ impl BgFetchService {
   /// false says not to store them.
   /// "Complete a record", step 11's "process response" steps 6.1 and 6.4.
   fn add_downloaded(self: &Arc<Self>, uid: &str, delta: i64) -> bool {
+    let mut failed = None;
     let decision = {
       let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
       let Some(r) = running.get_mut(uid) else {
@@ -331,20 +194,48 @@ impl BgFetchService {
       if delta > 0 && (over_total || over_quota) {
         if r.state.failure_reason.is_empty() {
           r.state.result = "failure".into();
-          r.state.failure_reason = if over_total {
-            "download-total-exceeded".into()
+          let reason = if over_total {
+            "download-total-exceeded"
           } else {
-            "quota-exceeded".into()
+            "quota-exceeded"
           };
+          r.state.failure_reason = reason.into();
           r.cancel.send_replace(true);
+          failed = Some(reason);
         }
-        return false;
+        None
+      } else {
+        r.state.downloaded = downloaded;
+        if delta > 0 {
+          // Reported once in the file (`landed`).
+          r.unlanded += delta as u64;
+          return true;
+        }
+        Some(self.throttle(r))
       }
-      r.state.downloaded = downloaded;
-      self.throttle(r)
+    };
+    let Some(decision) = decision else {
+      if let Some(reason) = failed {
+        self.keep_failure(uid, reason);
+      }
+      return false;
     };
     self.publish(uid, decision);
     true
+  }
+
+  /// `n` more bytes of a body are in its file: they count in what is
+  /// reported ("update background fetch instances").
+  fn landed(self: &Arc<Self>, uid: &str, n: u64) {
+    let decision = {
+      let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+      let Some(r) = running.get_mut(uid) else {
+        return;
+      };
+      r.unlanded = r.unlanded.saturating_sub(n);
+      self.throttle(r)
+    };
+    self.publish(uid, decision);
   }
 
   /// "Complete a record": wait while "temporarily unavailable"; false once aborted.
@@ -357,10 +248,15 @@ impl BgFetchService {
       if *online.borrow_and_update() {
         return true;
       }
+      // Parked: this record no longer keeps the engine busy offline.
+      self.leave_work();
       tokio::select! {
         _ = online.changed() => {}
         _ = cancel.changed() => {}
       }
+      self
+        .working
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
   }
 
@@ -504,7 +400,11 @@ impl BgFetchService {
         self.fail(uid, "quota-exceeded");
         return Outcome::Cancelled;
       };
-      let mut writer = BodyWriter::new(file);
+      let landed = {
+        let (svc, uid) = (self.clone(), uid.to_string());
+        move |n| svc.landed(&uid, n)
+      };
+      let mut writer = BodyWriter::new(file, landed);
       let raw = resp
         .bytes_stream()
         .map(|r| r.map_err(std::io::Error::other));
@@ -513,10 +413,19 @@ impl BgFetchService {
       let base = meta.body_len;
       let mut saved = Instant::now();
       let interrupted = loop {
+        let due = writer.due();
         let next = tokio::select! {
           n = stream.next() => n,
           _ = cancel.changed() => { let _ = writer.finish().await; return Outcome::Cancelled; }
           _ = offline.changed() => break Some(Interrupt::Offline),
+          // No chunk for a while (a stall): what came so far goes to disk.
+          _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now).into()), if due.is_some() => {
+            if writer.flush().await.is_err() {
+              self.fail(uid, "quota-exceeded");
+              return Outcome::Cancelled;
+            }
+            continue;
+          }
         };
         match next {
           Some(Ok(chunk)) => {

@@ -4,7 +4,8 @@
 //!   (`store`), a bounded number downloading at once, pause offline,
 //!   resume after a restart;
 //! - `download` and `send`: the job controller of one record (HTTP-redirect
-//!   fetch hop by hop, `Range` resume, content codings in `codings`);
+//!   fetch hop by hop, `Range` resume, content codings in `codings`, the
+//!   body to its file in `body_writer`);
 //! - `context`: the glue to the browser: progress to the realms, the final
 //!   events into the service worker exactly once;
 //! - `calls`: what the realms ask (`backgroundFetch.*`), decoded once;
@@ -19,6 +20,7 @@ mod calls;
 mod codings;
 mod context;
 mod download;
+mod scheduler;
 mod send;
 mod service;
 mod store;

@@ -38,9 +38,22 @@ pub(crate) struct Running {
   pub last_progress: Instant,
   /// A progress update was held back by the throttle and is scheduled.
   pub progress_owed: bool,
+  /// Bytes counted in `state.downloaded` (for the limits) that are not in
+  /// their body file yet: what is reported leaves them out.
+  pub unlanded: u64,
   /// The fetch's stop switch. Set with `send_replace`: a fetch waiting for
   /// a slot has no receiver yet, and `send` would drop the value.
   pub cancel: watch::Sender<bool>,
+}
+
+impl Running {
+  /// The state to report: `downloaded` counts the bytes in the body files
+  /// (what a restart finds), not those still on their way to the disk.
+  pub fn visible(&self) -> RegistrationState {
+    let mut st = self.state.clone();
+    st.downloaded = st.downloaded.saturating_sub(self.unlanded);
+    st
+  }
 }
 
 /// The `max_active_fetches` slots: how many are free, and the fetches
@@ -73,6 +86,10 @@ pub struct BgFetchService {
   /// New fetches whose downloads wait for the realm that made them (see
   /// [`BgFetchService::begin`]), by the realm.
   pub(crate) held: Mutex<HashMap<String, RealmId>>,
+  /// Record tasks at work: not waiting for a permit nor, offline, for the
+  /// network. Offline, the engine is idle only once this is 0 (a record
+  /// that was interrupted is still writing out its body).
+  pub(crate) working: std::sync::atomic::AtomicUsize,
 }
 
 /// What `fetch(id, requests, options)` asks for.
@@ -126,6 +143,7 @@ impl BgFetchService {
       forgotten: Mutex::new(std::collections::HashSet::new()),
       delivering: Mutex::new(std::collections::HashSet::new()),
       held: Mutex::new(HashMap::new()),
+      working: std::sync::atomic::AtomicUsize::new(0),
       config,
     }))
   }
@@ -180,7 +198,33 @@ impl BgFetchService {
             .unwrap_or(0)
         })
         .sum();
+      // A record that has its response sent its whole request body; the
+      // saved counter may lag behind (or count an upload cut off since).
+      let sent: u64 = rows
+        .iter()
+        .filter(|r| r.state.response.is_some())
+        .map(|r| crate::ipc::decode_base64(&r.state.request.body).map_or(0, |b| b.len() as u64))
+        .sum();
+      st.uploaded = st.uploaded.max(sent).min(st.upload_total);
+      // A fetch that was cancelled (aborted, over its total or the quota)
+      // goes on winding down: its records end as aborted.
+      let cancelled = matches!(
+        st.failure_reason.as_str(),
+        "aborted" | "download-total-exceeded" | "quota-exceeded"
+      );
+      let uid = st.uid.clone();
       self.spawn_fetch(st, None);
+      if cancelled {
+        if let Some(r) = self
+          .running
+          .lock()
+          .unwrap_or_else(|p| p.into_inner())
+          .get(&uid)
+        {
+          r.cancel.send_replace(true);
+        }
+        self.wind_down_if_waiting(&uid);
+      }
     }
     Ok(())
   }
@@ -191,7 +235,7 @@ impl BgFetchService {
     let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
     for s in list.iter_mut() {
       if let Some(r) = running.get(&s.uid) {
-        *s = r.state.clone();
+        *s = r.visible();
       }
     }
     list
@@ -204,7 +248,7 @@ impl BgFetchService {
       .unwrap_or_else(|p| p.into_inner())
       .get(uid)
     {
-      return Some(r.state.clone());
+      return Some(r.visible());
     }
     self.db(|s| s.by_uid(uid)).ok().flatten()
   }
@@ -335,7 +379,7 @@ impl BgFetchService {
   /// records are released.
   /// Background Fetch, "Privacy and bandwidth usage": clearing a service worker
   /// registration clears all its background fetches.
-  pub fn forget_scope(&self, scope: &str) {
+  pub fn forget_scope(self: &Arc<Self>, scope: &str) {
     for st in self.all() {
       if st.scope != scope || st.phase == Phase::Finished {
         continue;
@@ -352,9 +396,10 @@ impl BgFetchService {
           .lock()
           .unwrap_or_else(|p| p.into_inner())
           .insert(st.uid.clone());
-      } else {
-        self.set_phase(&st.uid, Phase::Finished);
       }
+      // Stored at once, also for a fetch still winding down: after a
+      // restart it must not resume (a new registration may have the scope).
+      self.set_phase(&st.uid, Phase::Finished);
     }
   }
 
@@ -369,11 +414,7 @@ impl BgFetchService {
 
   /// Ends a running fetch with `reason` (the first failure wins).
   pub(crate) fn fail(self: &Arc<Self>, uid: &str, reason: &str) -> bool {
-    let failed = self.set_failure(uid, reason, true);
-    if failed {
-      self.cut_short(uid);
-    }
-    failed
+    self.set_failure(uid, reason, true)
   }
 
   /// Records the fetch's failure (the first one wins); `cancel` stops the
@@ -382,26 +423,31 @@ impl BgFetchService {
   /// Background Fetch, "perform a background fetch", steps 5.3 and 8.5: the
   /// result becomes "failure" with the failure reason. `cancel` is the abort
   /// all flag (step 7 sets it for an immediate failure).
-  /// The failure is stored before this returns (an abort() that resolved
-  /// true survives a crash).
-  pub(crate) fn set_failure(&self, uid: &str, reason: &str, cancel: bool) -> bool {
-    let state = {
-      let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-      let Some(r) = running.get_mut(uid) else {
-        return false;
-      };
-      if !r.state.failure_reason.is_empty() {
-        return false;
-      }
-      r.state.result = "failure".into();
-      r.state.failure_reason = reason.into();
-      if cancel {
-        r.cancel.send_replace(true);
-      }
-      r.state.clone()
+  pub(crate) fn set_failure(self: &Arc<Self>, uid: &str, reason: &str, cancel: bool) -> bool {
+    let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(r) = running.get_mut(uid) else {
+      return false;
     };
-    let _ = self.db(|s| s.save_state(&state));
+    if !r.state.failure_reason.is_empty() {
+      return false;
+    }
+    r.state.result = "failure".into();
+    r.state.failure_reason = reason.into();
+    if cancel {
+      r.cancel.send_replace(true);
+    }
+    drop(running);
+    self.keep_failure(uid, reason);
+    if cancel {
+      self.wind_down_if_waiting(uid);
+    }
     true
+  }
+
+  /// Stores a failure as soon as it is set: progress is saved only now and
+  /// then, and a fetch resumed after a restart must end as it would have.
+  pub(crate) fn keep_failure(&self, uid: &str, reason: &str) {
+    let _ = self.db(|s| s.save_failure(uid, reason));
   }
 
   pub fn records(&self, uid: &str) -> Vec<RecordState> {
@@ -520,14 +566,29 @@ impl BgFetchService {
   /// True while a fetch downloads (a fetch paused offline is idle).
   pub fn busy(&self) -> bool {
     let online = *self.online.borrow();
-    // A failed fetch is winding down (its records settle) even offline.
+    // A cancelled fetch (aborted, or failed with the abort all flag set)
+    // is winding down: its records settle even offline. Other failures
+    // (`bad-status`, `fetch-error`) let the remaining records go on, and
+    // offline those are paused like any other download.
     self.unacked.load(std::sync::atomic::Ordering::SeqCst) > 0
+      || self.working.load(std::sync::atomic::Ordering::SeqCst) > 0
       || self
         .running
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .values()
-        .any(|r| online || !r.state.failure_reason.is_empty())
+        .any(|r| online || *r.cancel.borrow())
+  }
+
+  /// One record task fewer at work; the last one tells the browser.
+  pub(crate) fn leave_work(&self) {
+    if self
+      .working
+      .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+      == 1
+    {
+      self.emit(BgFetchEvent::Idle);
+    }
   }
 
   /// A record is settled; `error` says why it ended in a network error.
@@ -538,5 +599,23 @@ impl BgFetchService {
       index,
       error,
     });
+  }
+}
+
+/// A record task at work (see `BgFetchService::working`) until dropped.
+pub(crate) struct AtWork<'a>(&'a BgFetchService);
+
+impl<'a> AtWork<'a> {
+  pub(crate) fn new(svc: &'a BgFetchService) -> Self {
+    svc
+      .working
+      .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    AtWork(svc)
+  }
+}
+
+impl Drop for AtWork<'_> {
+  fn drop(&mut self) {
+    self.0.leave_work();
   }
 }

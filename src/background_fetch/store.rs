@@ -121,7 +121,13 @@ impl Store {
 
   pub fn save_state(&self, s: &RegistrationState) -> rusqlite::Result<()> {
     self.conn.execute(
-      "UPDATE fetches SET uploaded = ?2, downloaded = ?3, result = ?4, failure_reason = ?5, phase = ?6, title = ?7, icons = ?8 WHERE uid = ?1",
+      // The first failure stays, and so does the phase `finished` (a state
+      // copied before them must not undo them).
+      "UPDATE fetches SET uploaded = ?2, downloaded = ?3,
+         result = CASE WHEN failure_reason = '' THEN ?4 ELSE result END,
+         failure_reason = CASE WHEN failure_reason = '' THEN ?5 ELSE failure_reason END,
+         phase = CASE WHEN phase = 'finished' THEN phase ELSE ?6 END,
+         title = ?7, icons = ?8 WHERE uid = ?1",
       params![
         s.uid,
         s.uploaded as i64,
@@ -132,6 +138,17 @@ impl Store {
         s.title,
         s.icons.to_string()
       ],
+    )?;
+    Ok(())
+  }
+
+  /// The fetch's failure, kept as soon as it is set, so that a restart
+  /// does not lose it (the first failure wins).
+  /// Background Fetch, "perform a background fetch", steps 5.3 and 8.5.
+  pub fn save_failure(&self, uid: &str, reason: &str) -> rusqlite::Result<()> {
+    self.conn.execute(
+      "UPDATE fetches SET result = 'failure', failure_reason = ?2 WHERE uid = ?1 AND failure_reason = ''",
+      params![uid, reason],
     )?;
     Ok(())
   }

@@ -144,6 +144,9 @@ pub enum BgFetchEvent {
     /// Why the record ended in a network error, if it did.
     error: Option<String>,
   },
+  /// No record task is at work any more (offline, they wait for the
+  /// network): the run may have become quiet.
+  Idle,
 }
 
 #[derive(Debug, thiserror::Error)]

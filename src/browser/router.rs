@@ -61,7 +61,17 @@ pub(super) async fn message_loop(browser: Browser, mut rx: mpsc::UnboundedReceiv
         args,
         reply,
       } => {
-        let guard = browser.busy();
+        // A call that may wait indefinitely (`hostCallUnref`: `ready`, a
+        // record's `responseReady`) keeps the run alive no more than it
+        // keeps its realm alive.
+        let keeps_alive = !matches!(
+          reply,
+          Reply::Ordered {
+            keeps_alive: false,
+            ..
+          }
+        );
+        let guard = keeps_alive.then(|| browser.busy());
         let b = browser.clone();
         let mut call = Box::pin(async move {
           // A panic in a handler answers the call with an error (the

@@ -25,6 +25,10 @@ pub enum Fault {
   /// Send this many body bytes, then stop sending and keep the connection
   /// open until `release()`; then send the rest.
   StallAfter(u64),
+  /// As `StallAfter`, but at this byte of the whole body: a range response
+  /// that starts at or past it stalls before its first byte, so a download
+  /// resumed with `Range` gets no further until `release()`.
+  StallAt(u64),
   /// Send this many body bytes, then reset the connection (RST).
   ResetAfter(u64),
   /// Announce a Content-Length this many bytes larger, send the body,
@@ -225,7 +229,8 @@ impl FaultServer {
     }
   }
 
-  /// Lets every stalled response go on.
+  /// Lets every stalled response go on, and so every response of a
+  /// connection open now that has yet to reach its stall.
   pub fn release(&self) {
     self.release.send_modify(|n| *n += 1);
   }
@@ -375,6 +380,9 @@ async fn serve(
   shared: Arc<Shared>,
   mut release: watch::Receiver<u64>,
 ) -> std::io::Result<()> {
+  // A `release()` from now on lets this response go on, even one that
+  // comes before it stalls (it reads its route before the stall begins).
+  let seen = *release.borrow_and_update();
   // Every write goes out at once, so that what a fault sends before a
   // reset is not held back (Nagle) and then thrown away.
   stream.set_nodelay(true)?;
@@ -452,15 +460,19 @@ async fn serve(
   if req.method == "HEAD" {
     return stream.shutdown().await;
   }
+  let stall_after = match route.fault {
+    Fault::StallAfter(n) => Some(n),
+    Fault::StallAt(at) => Some(at.saturating_sub(total - body.len() as u64)),
+    _ => None,
+  };
   match route.fault {
     Fault::None | Fault::LieContentLength(_) | Fault::WrongRangeStart(_) => {
       stream.write_all(body).await?;
     }
-    Fault::StallAfter(n) => {
-      let n = (n as usize).min(body.len());
+    Fault::StallAfter(_) | Fault::StallAt(_) => {
+      let n = (stall_after.unwrap_or(0) as usize).min(body.len());
       stream.write_all(&body[..n]).await?;
       stream.flush().await?;
-      let seen = *release.borrow_and_update();
       *shared.stalls.lock().unwrap() += 1;
       shared.changed.notify_waiters();
       // Until released, or until the client goes away.
