@@ -325,4 +325,90 @@ fn main() {
   if want("snapshot") {
     bench_snapshot();
   }
+  if want("deno") {
+    bench_deno();
+  }
+}
+
+/// The `deno` binary: `$SWH_BENCH_DENO`, npm's `@deno/linux-x64-glibc` in
+/// `.bench-deps/` (`npm install @deno/linux-x64-glibc` there; never
+/// committed; a directory of its own, as npm prunes what a later install
+/// in `.npm-deps/` does not name), or `deno` on PATH.
+fn deno_binary() -> Option<std::path::PathBuf> {
+  if let Some(p) = std::env::var_os("SWH_BENCH_DENO") {
+    return Some(p.into());
+  }
+  let npm = Path::new(env!("CARGO_MANIFEST_DIR"))
+    .join(".bench-deps/node_modules/@deno/linux-x64-glibc/deno");
+  if npm.is_file() {
+    return Some(npm);
+  }
+  let found = Command::new("deno")
+    .arg("--version")
+    .output()
+    .is_ok_and(|o| o.status.success());
+  found.then(|| "deno".into())
+}
+
+/// Cold start to exit, side by side in one hyperfine run: `deno run
+/// hello.js` (V8 with its snapshot) and `swharness run sw.js` for a trivial
+/// worker (registered, installed, activated, then the run is quiet).
+fn bench_deno() {
+  let Some(deno) = deno_binary() else {
+    println!(
+      "deno: not found (npm install @deno/linux-x64-glibc in .bench-deps/, or SWH_BENCH_DENO)"
+    );
+    return;
+  };
+  let dir = tempfile::tempdir().unwrap();
+  std::fs::write(dir.path().join("hello.js"), "console.log(\"hello\");\n").unwrap();
+  std::fs::write(dir.path().join("sw.js"), TRIVIAL_SW).unwrap();
+  let json = dir.path().join("hyperfine.json");
+  let out = Command::new("hyperfine")
+    .current_dir(dir.path())
+    .args([
+      "-N",
+      "--warmup",
+      "3",
+      "--runs",
+      &runs().to_string(),
+      "--export-json",
+    ])
+    .arg(&json)
+    .arg(format!("{} run hello.js", deno.display()))
+    .arg(format!("{} run sw.js", env!("CARGO_BIN_EXE_swharness")))
+    .output();
+  match out {
+    Ok(o) if o.status.success() => {}
+    Ok(o) => {
+      println!(
+        "deno: hyperfine failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+      );
+      return;
+    }
+    Err(e) => {
+      println!("deno: hyperfine did not run ({e}); apt-get install hyperfine");
+      return;
+    }
+  }
+  let v: serde_json::Value =
+    serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+  let ms = |i: usize, k: &str| v["results"][i][k].as_f64().unwrap_or(f64::NAN) * 1000.0;
+  println!("cold start to exit (hyperfine -N, {} runs):", runs());
+  for (i, label) in [(0, "deno run hello.js"), (1, "swharness run sw.js")] {
+    println!(
+      "  {label:<22} mean {:6.1} ms  median {:6.1} ms  min {:6.1} ms  (user {:.1} ms, system {:.1} ms)",
+      ms(i, "mean"),
+      ms(i, "median"),
+      ms(i, "min"),
+      ms(i, "user"),
+      ms(i, "system")
+    );
+  }
+  println!(
+    "  ratio swharness/deno: median {:.2}, min {:.2} (target: at most 1)",
+    ms(1, "median") / ms(0, "median"),
+    ms(1, "min") / ms(0, "min")
+  );
 }

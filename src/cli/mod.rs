@@ -61,9 +61,10 @@ pub struct RunArgs {
   /// strict: a complete Background Fetch body is fsynced before its record
   /// says so, and each database commit is on the disk when it returns
   /// (survives a power cut); relaxed: nothing waits for the disk (survives
-  /// kill -9, a power cut may lose the last writes).
-  #[arg(long, value_name = "strict|relaxed", default_value = "strict")]
-  pub durability: crate::browser::durability::Durability,
+  /// kill -9, a power cut may lose the last writes). Default: strict with
+  /// --state, relaxed without (the temporary directory is removed anyway).
+  #[arg(long, value_name = "strict|relaxed")]
+  pub durability: Option<crate::browser::durability::Durability>,
   /// Limit how fast local files are served (bytes per second), e.g. to
   /// watch progress.
   #[arg(long, value_name = "BYTES_PER_SEC")]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 use url::Url;
 
+use crate::browser::durability::Durability;
 use crate::browser::trace::Trace;
 use crate::browser::{Browser, BrowserOptions, PermissionState, DEFAULT_QUOTA};
 use crate::cli::RunArgs;
@@ -255,7 +256,11 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
       permissions,
       chromium: args.chromium,
       quota: args.quota.unwrap_or(DEFAULT_QUOTA),
-      durability: args.durability,
+      durability: args.durability.unwrap_or(if args.state.is_some() {
+        Durability::Strict
+      } else {
+        Durability::Relaxed
+      }),
       offline: args.offline,
       page_report: None,
       echo_console: true,
