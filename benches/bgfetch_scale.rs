@@ -57,11 +57,16 @@ fn sample(pid: u32) -> (u64, usize) {
   (rss, fds)
 }
 
-fn restart(dir: &Path) {
-  let n: usize = std::env::var("SWH_BENCH_REGS")
+/// The number in the environment variable `name`, else `default`.
+fn count(name: &str, default: usize) -> usize {
+  std::env::var(name)
     .ok()
     .and_then(|v| v.parse().ok())
-    .unwrap_or(10_000);
+    .unwrap_or(default)
+}
+
+fn restart(dir: &Path) {
+  let n = count("SWH_BENCH_REGS", 10_000);
   write(
     dir,
     "fill.js",
@@ -125,10 +130,7 @@ console.log("FILLED");
 }
 
 fn many(dir: &Path) {
-  let n: usize = std::env::var("SWH_BENCH_FETCHES")
-    .ok()
-    .and_then(|v| v.parse().ok())
-    .unwrap_or(1000);
+  let n = count("SWH_BENCH_FETCHES", 1000);
   write(
     dir,
     "many.js",
