@@ -112,10 +112,16 @@ fn spawn(client: &str, extra: &[&str]) -> Run {
   write("sw.js", SW);
   write("client.js", &format!("{CLIENT_HEAD}\n{client}\n"));
   let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+  // Quick retries, unless the test sets its own.
+  let backoff: &[&str] = if extra.contains(&"--retry-backoff-ms") {
+    &[]
+  } else {
+    &["--retry-backoff-ms", "20"]
+  };
   let child = Command::new(env!("CARGO_BIN_EXE_swharness"))
     .args(["run", &p("sw.js"), "--client", &p("client.js")])
     .args(["--timeout", "60", "--trace", &p("trace.jsonl")])
-    .args(["--retry-backoff-ms", "20"])
+    .args(backoff)
     .args(extra)
     .stdout(std::process::Stdio::piped())
     .stderr(std::process::Stdio::piped())
@@ -759,4 +765,36 @@ async fn a_fetch_aborted_while_it_waits_for_a_slot_never_downloads() {
     ),
   );
   assert!(server.requests_to("/second").is_empty(), "{out}");
+}
+
+#[tokio::test]
+async fn uploaded_never_goes_down_when_a_body_is_sent_again() {
+  // The first POST is answered with a reset before any response byte: the
+  // record is retried and its 300,000-byte body sent again. `uploaded`
+  // counts each byte once: it never goes down, and ends at the body size.
+  let server = FaultServer::start().await;
+  server.add("/up", Route::ok(b"stored".to_vec()));
+  server.queue_faults("/up", [Fault::ResetAfter(0)]);
+  let client = format!(
+    r#"const f = await reg.backgroundFetch.fetch("up", [new Request({:?}, {{ method: "POST", body: "u".repeat(300000) }})]);"#,
+    server.url("/up"),
+  );
+  // The wait before the retry outlasts the progress throttle, so a lower
+  // count in between would be published.
+  let (out, trace) = spawn(&client, &["--retry-backoff-ms", "400"])
+    .finish_with_trace()
+    .await;
+  assert_has(&out, "CLIENT EVENT backgroundfetchsuccess id=up");
+  assert_eq!(server.requests_to("/up").len(), 2, "the body went twice");
+  let seen: Vec<u64> = trace
+    .lines()
+    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    .filter(|v| v["kind"] == "bgfetch-progress" && v["id"] == "up")
+    .filter_map(|v| v["uploaded"].as_u64())
+    .collect();
+  assert!(
+    seen.windows(2).all(|w| w[0] <= w[1]),
+    "uploaded went down: {seen:?}"
+  );
+  assert_eq!(seen.last(), Some(&300_000), "{seen:?}");
 }

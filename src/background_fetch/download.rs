@@ -281,17 +281,10 @@ impl BgFetchService {
     let body = bytes::Bytes::from(body);
     // URLs whose preflight passed (kept across retries).
     let mut preflighted = std::collections::HashSet::new();
-    // What an earlier attempt counted as uploaded, taken back on a retry.
-    let upload_count = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let take_back_upload = || {
-      let counted = upload_count.swap(0, std::sync::atomic::Ordering::SeqCst);
-      if counted > 0 {
-        self.add_uploaded(uid, -(counted as i64));
-      }
-    };
-    let upload = |piece: bytes::Bytes| self.upload_body(uid, piece, upload_count.clone());
+    // The most of the body any attempt (retry, redirect) has sent so far.
+    let upload_high = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let upload = |piece: bytes::Bytes| self.upload_body(uid, piece, upload_high.clone());
     loop {
-      take_back_upload();
       // Step 15: each pass is a new attempt; offline, wait (response 1.1 and 8.1).
       if !self.wait_online(&mut cancel).await {
         return Outcome::Cancelled;
@@ -309,7 +302,6 @@ impl BgFetchService {
         body: &body,
         range: resumable.then_some((have, validator.as_str())),
         upload: &upload,
-        resend: &take_back_upload,
       };
       // Step 11: fetch; steps 13-14: the abort all flag ends it as "aborted".
       let sent = tokio::select! {
@@ -563,13 +555,15 @@ impl BgFetchService {
     self.publish(uid, decision);
   }
 
-  /// A request body streamed in 64 KiB pieces, each counted as uploaded
-  /// (and in `counted`) when the connection takes it ("process request body").
+  /// A request body streamed in 64 KiB pieces, counted as uploaded when the
+  /// connection takes them ("process request body"). A body sent again (a
+  /// retry, a 307/308) counts only past the most an earlier attempt sent
+  /// (`high`): `uploaded` counts each byte once and never goes down.
   fn upload_body(
     self: &Arc<Self>,
     uid: &str,
     body: bytes::Bytes,
-    counted: Arc<std::sync::atomic::AtomicU64>,
+    high: Arc<std::sync::atomic::AtomicU64>,
   ) -> reqwest::Body {
     const PIECE: usize = 64 << 10;
     let svc = self.clone();
@@ -578,9 +572,13 @@ impl BgFetchService {
       .step_by(PIECE)
       .map(|at| body.slice(at..(at + PIECE).min(body.len())))
       .collect();
+    let mut sent = 0u64;
     let stream = futures::stream::iter(pieces).map(move |piece| {
-      counted.fetch_add(piece.len() as u64, std::sync::atomic::Ordering::SeqCst);
-      svc.add_uploaded(&uid, piece.len() as i64);
+      sent += piece.len() as u64;
+      let before = high.fetch_max(sent, std::sync::atomic::Ordering::SeqCst);
+      if sent > before {
+        svc.add_uploaded(&uid, (sent - before) as i64);
+      }
       Ok::<_, std::io::Error>(piece)
     });
     reqwest::Body::wrap_stream(stream)

@@ -40,9 +40,6 @@ pub(super) struct SendOptions<'a> {
   pub range: Option<(u64, &'a str)>,
   /// Makes the body of each attempt (a 307/308 sends it again).
   pub upload: &'a (dyn Fn(Bytes) -> reqwest::Body + Sync),
-  /// Called before a body is sent again, to take back what the previous
-  /// hop counted as uploaded.
-  pub resend: &'a (dyn Fn() + Sync),
 }
 
 /// Sends `req` with `client` (which must not follow redirects), following
@@ -71,7 +68,7 @@ pub(super) async fn send(
   // ("determine request's referrer", step 3: the client, none, or a URL.)
   let mut referrer = crate::net::referrer::source(req.referrer.as_deref(), &req.client_url);
   let mut referrer_policy = req.referrer_policy.clone();
-  for hop in 0..=MAX_REDIRECTS {
+  for _ in 0..=MAX_REDIRECTS {
     let cross = !req.origin.is_empty() && cors::is_cross_origin(&req.origin, &url);
     if cross {
       // "Main fetch", step 12: a "same-origin" request to another origin is a
@@ -120,9 +117,6 @@ pub(super) async fn send(
       builder = builder.header(k, v);
     }
     if let Some(b) = &body {
-      if hop > 0 {
-        (opts.resend)();
-      }
       builder = builder
         .header(reqwest::header::CONTENT_LENGTH, b.len())
         .body((opts.upload)(b.clone()));
