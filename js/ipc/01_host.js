@@ -3,6 +3,7 @@
 // throws them, and structured-clone payloads for messages.
 import { core } from "ext:core/mod.js";
 import {
+  op_swh_base64_encode,
   op_swh_call,
   op_swh_keepalive,
   op_swh_host_sync,
@@ -278,9 +279,10 @@ export function serializeMessage(value) {
   return btoaBytes(bytes);
 }
 
-/** Base64 of a byte array (for bodies and messages sent as JSON). */
+/** Base64 of a byte array (for bodies and messages sent as JSON). (Not
+ * deno_web's encoder: see `op_swh_base64_encode`.) */
 export function btoaBytes(bytes) {
-  return infra.forgivingBase64Encode(bytes);
+  return op_swh_base64_encode(bytes);
 }
 
 /** The bytes of a base64 text. */

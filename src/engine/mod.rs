@@ -36,6 +36,7 @@ deno_core::extension!(
     ops::op_swh_set_dispatcher,
     ops::op_swh_read_body,
     ops::op_swh_bad_ports,
+    ops::op_swh_base64_encode,
     ops::op_swh_reply,
   ],
   esm_entry_point = "ext:swharness/scopes/99_main.js",

@@ -105,6 +105,17 @@ pub async fn op_swh_keepalive(state: Rc<RefCell<OpState>>, keeping_alive: bool) 
   }
 }
 
+/// Base64 of bytes, as an ordinary string. deno_web's encoder hands a
+/// result over 8 KiB to the engine as an external string, which the
+/// QuickJS backend (v8x) keeps in a table it never empties: every large
+/// message, cache body or IndexedDB value encoded that way stayed in
+/// memory for the realm's life.
+#[op2]
+#[string]
+pub fn op_swh_base64_encode(#[buffer] bytes: &[u8]) -> String {
+  crate::ipc::encode_base64(bytes)
+}
+
 /// Fetch's bad-port list, for the checks `fetch()` makes in JavaScript
 /// (the browser side checks redirects against the same list).
 #[op2]
