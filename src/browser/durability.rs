@@ -35,11 +35,12 @@ impl Durability {
     self == Durability::Strict
   }
 
-  /// The PRAGMA for an SQLite database in WAL mode.
+  /// The PRAGMA for an SQLite database in WAL mode (the sync level first:
+  /// a new database's switch to WAL then syncs only as it says).
   pub fn sqlite_pragmas(self) -> &'static str {
     match self {
-      Durability::Strict => "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
-      Durability::Relaxed => "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+      Durability::Strict => "PRAGMA synchronous=FULL; PRAGMA journal_mode=WAL;",
+      Durability::Relaxed => "PRAGMA synchronous=NORMAL; PRAGMA journal_mode=WAL;",
     }
   }
 }
