@@ -19,11 +19,7 @@ impl BgFetchService {
     // A fetch stored as failed by an abort or a limit (its records' ends
     // cut off by a crash) resumes cancelled: its records settle as
     // aborted, as they would have.
-    let cancelled = matches!(
-      state.failure_reason.as_str(),
-      "aborted" | "quota-exceeded" | "download-total-exceeded"
-    );
-    let cancel = watch::Sender::new(cancelled);
+    let cancel = watch::Sender::new(super::service::cancels(&state.failure_reason));
     let uid = state.uid.clone();
     self
       .running

@@ -92,6 +92,16 @@ pub struct BgFetchService {
   pub(crate) working: std::sync::atomic::AtomicUsize,
 }
 
+/// Whether a failure ends the fetch's downloads (the abort all flag), as an
+/// abort or a limit does; a bad status or a network error lets the other
+/// records finish.
+pub(crate) fn cancels(failure_reason: &str) -> bool {
+  matches!(
+    failure_reason,
+    "aborted" | "download-total-exceeded" | "quota-exceeded"
+  )
+}
+
 /// What `fetch(id, requests, options)` asks for.
 pub struct NewFetch<'a> {
   pub scope: &'a str,
@@ -207,22 +217,12 @@ impl BgFetchService {
         .sum();
       st.uploaded = st.uploaded.max(sent).min(st.upload_total);
       // A fetch that was cancelled (aborted, over its total or the quota)
-      // goes on winding down: its records end as aborted.
-      let cancelled = matches!(
-        st.failure_reason.as_str(),
-        "aborted" | "download-total-exceeded" | "quota-exceeded"
-      );
+      // goes on winding down (`spawn_fetch` starts it cancelled): its
+      // records end as aborted, without waiting for a slot.
+      let cancelled = cancels(&st.failure_reason);
       let uid = st.uid.clone();
       self.spawn_fetch(st, None);
       if cancelled {
-        if let Some(r) = self
-          .running
-          .lock()
-          .unwrap_or_else(|p| p.into_inner())
-          .get(&uid)
-        {
-          r.cancel.send_replace(true);
-        }
         self.wind_down_if_waiting(&uid);
       }
     }
