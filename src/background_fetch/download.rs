@@ -39,20 +39,6 @@ impl BgFetchService {
   /// "Perform a background fetch", steps 5-8.7 (steps 8.8-8.13 in context.rs).
   pub(super) async fn run_fetch(self: &Arc<Self>, uid: &str, cancel: watch::Receiver<bool>) {
     let records = self.db(|s| s.records(uid)).unwrap_or_default();
-    // Records that settled in an earlier run (cut off before the fetch's
-    // state was stored) set the failure reason as they did then.
-    for rec in records.iter().filter(|r| r.state.settled) {
-      let bad_status = rec
-        .state
-        .response
-        .as_ref()
-        .is_some_and(|m| m.complete && !(200..300).contains(&m.status));
-      if bad_status {
-        self.set_failure(uid, "bad-status", false);
-      } else if rec.state.error.as_deref() == Some("network") {
-        self.set_failure(uid, "fetch-error", false);
-      }
-    }
     let per_fetch = Arc::new(Semaphore::new(self.config.max_parallel_downloads.max(1)));
     let mut tasks = Vec::new();
     for rec in records.into_iter().filter(|r| !r.state.settled) {
