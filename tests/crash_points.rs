@@ -257,6 +257,15 @@ fn check_files(state: &Path, context: &str) {
   }
 }
 
+/// The point names a run listed in `SWHARNESS_CRASH_LOG` ("N NAME" lines).
+fn read_points(log: &Path) -> Vec<String> {
+  std::fs::read_to_string(log)
+    .unwrap_or_default()
+    .lines()
+    .map(|l| l.split_once(' ').map_or("", |p| p.1).to_string())
+    .collect()
+}
+
 /// The crash points a run without a crash reaches, in order.
 fn points(dir: &Path, sc: &Scenario) -> (Vec<String>, String) {
   let state = tempfile::tempdir().unwrap();
@@ -277,11 +286,7 @@ fn points(dir: &Path, sc: &Scenario) -> (Vec<String>, String) {
     out.stdout,
     out.stderr
   );
-  let points = std::fs::read_to_string(&log)
-    .unwrap_or_default()
-    .lines()
-    .map(|l| l.split_once(' ').map_or("", |p| p.1).to_string())
-    .collect();
+  let points = read_points(&log);
   check_files(state.path(), sc.name);
   (points, finals[0].clone())
 }
@@ -305,11 +310,7 @@ fn scenario(sc: &Scenario) -> usize {
         ("SWHARNESS_CRASH_LOG", log.to_string_lossy().into_owned()),
       ],
     );
-    let reached: Vec<String> = std::fs::read_to_string(&log)
-      .unwrap_or_default()
-      .lines()
-      .map(|l| l.split_once(' ').map_or("", |p| p.1).to_string())
-      .collect();
+    let reached = read_points(&log);
     let _ = std::fs::remove_file(&log);
     let at = |i: usize| reached.get(i).map_or("", |s| s.as_str());
     let killed = reached.len() == k;

@@ -158,20 +158,15 @@ impl Store {
   /// shows the newest of an id) but are read only one at a time, so a
   /// long history costs nothing here.
   pub fn unfinished(&self) -> rusqlite::Result<Vec<RegistrationState>> {
-    self
-      .select(
-        "WHERE phase IN ('active', 'completed', 'event-dispatched') ORDER BY phase, seq",
-        [],
-      )
-      .map(|mut v| {
-        v.sort_by_key(|s| s.1);
-        v.into_iter().map(|s| s.0).collect()
-      })
+    self.select(
+      "WHERE phase IN ('active', 'completed', 'event-dispatched') ORDER BY seq",
+      [],
+    )
   }
 
   /// The fetch `uid`, whatever its phase.
   pub fn by_uid(&self, uid: &str) -> rusqlite::Result<Option<RegistrationState>> {
-    Ok(self.select("WHERE uid = ?1", [uid])?.pop().map(|s| s.0))
+    Ok(self.select("WHERE uid = ?1", [uid])?.pop())
   }
 
   /// The newest fetch of `id` in `scope`, whatever its phase.
@@ -182,8 +177,7 @@ impl Store {
           "WHERE scope = ?1 AND id = ?2 ORDER BY seq DESC LIMIT 1",
           [scope, id],
         )?
-        .pop()
-        .map(|s| s.0),
+        .pop(),
     )
   }
 
@@ -191,10 +185,10 @@ impl Store {
     &self,
     filter: &str,
     params: P,
-  ) -> rusqlite::Result<Vec<(RegistrationState, i64)>> {
+  ) -> rusqlite::Result<Vec<RegistrationState>> {
     let mut stmt = self
       .conn
-      .prepare_cached(&format!("SELECT {COLUMNS}, seq FROM fetches {filter}"))?;
+      .prepare_cached(&format!("SELECT {COLUMNS} FROM fetches {filter}"))?;
     let rows = stmt.query_map(params, |r| {
       let phase = Phase::parse(&r.get::<_, String>(11)?);
       Ok(RegistrationState {
@@ -212,7 +206,6 @@ impl Store {
         records_available: phase != Phase::Finished,
         phase,
       })
-      .map(|s| (s, r.get::<_, i64>(12).unwrap_or(0)))
     })?;
     rows.collect()
   }
