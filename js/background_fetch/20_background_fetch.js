@@ -441,8 +441,9 @@ export class BackgroundFetchManager {
     return state ? getRegistration(state) : undefined;
   }
   async getIds() {
-    // getIds(), step 2.
-    return await hostCall("backgroundFetch.getIds", { scope: this.#scope });
+    // getIds(), step 2: a FrozenArray<DOMString>.
+    const ids = await hostCall("backgroundFetch.getIds", { scope: this.#scope });
+    return Object.freeze(ids);
   }
 }
 webidl.configureInterface(BackgroundFetchManager);

@@ -130,7 +130,8 @@ fn page_steps(run: &PageRun) -> anyhow::Result<Vec<Value>> {
     .collect()
 }
 
-fn outcome_of(json: &str, elapsed: Duration) -> PageOutcome {
+/// The outcome of a testharnessreport.js report (a bad one is an ERROR).
+pub(crate) fn outcome_of(json: &str, elapsed: Duration) -> PageOutcome {
   PageOutcome::from_report_json(json, elapsed)
     .unwrap_or_else(|e| PageOutcome::error(format!("bad report: {e:#}"), elapsed))
 }

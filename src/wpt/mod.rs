@@ -6,6 +6,8 @@
 //! - [`runner`]: runs the pages through a [`PageExecutor`].
 //! - [`expectations`], [`report`], [`results`]: expected results, output.
 
+pub mod chromium;
+pub mod compare;
 pub mod discover;
 pub mod executor;
 pub mod expectations;
@@ -22,7 +24,7 @@ pub use executor::EngineExecutor;
 pub use expectations::{Comparison, Expected, FileExpectations, PageExpectations, Unexpected};
 pub use manifest::{PageKind, Scheme, ScriptStep, SkippedVariant, TestFile, TestPage};
 pub use results::{PageOutcome, SubtestResult};
-pub use runner::{run, PageExecutor, PageRun, WptOptions};
+pub use runner::{run, run_collect, PageExecutor, PageRun, RunSummary, WptOptions};
 pub use server::{ServerInfo, ServerOptions, WptServer};
 
 /// Default WPT root: `$SWHARNESS_WPT_ROOT` or `./.wpt-deps/wpt`.
@@ -78,9 +80,10 @@ pub struct WptArgs {
   #[arg(long)]
   pub update_expectations: bool,
 
-  /// Where expectation files live
-  #[arg(long, default_value = "wpt/expectations", value_name = "DIR")]
-  pub expectations_dir: PathBuf,
+  /// Where expectation files live [default: wpt/expectations; for
+  /// --browser chromium, wpt/expectations/chromium]
+  #[arg(long, value_name = "DIR")]
+  pub expectations_dir: Option<PathBuf>,
 
   /// testharness.js, idlharness.js and webidl2 to serve under /resources/
   /// [default: $SWHARNESS_WPT_HARNESS_DIR or
@@ -92,6 +95,21 @@ pub struct WptArgs {
   #[arg(long)]
   pub chromium: bool,
 
+  /// Run the tests in this browser: swharness, or real headless Chromium
+  /// driven over the DevTools protocol
+  #[arg(long, value_enum, default_value_t = BrowserName::Swharness, value_name = "NAME")]
+  pub browser: BrowserName,
+
+  /// Run the tests in swharness and in this browser, then print the
+  /// subtests whose outcomes differ (the exit code is swharness's)
+  #[arg(long, value_enum, value_name = "NAME", conflicts_with = "browser")]
+  pub compare: Option<OtherBrowser>,
+
+  /// The Chromium binary [default: chromium, chromium-browser or
+  /// google-chrome on PATH]
+  #[arg(long, value_name = "PATH")]
+  pub chromium_binary: Option<PathBuf>,
+
   /// Print the pages' console output
   #[arg(short, long)]
   pub verbose: bool,
@@ -101,17 +119,25 @@ pub struct WptArgs {
   pub trace_dir: Option<PathBuf>,
 }
 
+/// `--browser`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BrowserName {
+  Swharness,
+  Chromium,
+}
+
+/// `--compare`: the browser set beside swharness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OtherBrowser {
+  Chromium,
+}
+
 impl WptArgs {
-  /// Runs the tests in swharness; the process exit code: 0 when every
-  /// result was expected, 1 otherwise, 2 when the run could not be made.
+  /// Runs the tests; the process exit code: 0 when every result was
+  /// expected, 1 otherwise, 2 when the run could not be made. With
+  /// `--compare`, the code is swharness's run's.
   pub async fn run(self) -> i32 {
-    let exec = std::sync::Arc::new(EngineExecutor {
-      chromium: self.chromium,
-      verbose: self.verbose,
-      trace_dir: self.trace_dir.clone(),
-      net: std::sync::OnceLock::new(),
-    });
-    match run(self.into_options(), exec).await {
+    match self.run_inner().await {
       Ok(true) => 0,
       Ok(false) => 1,
       Err(e) => {
@@ -119,6 +145,63 @@ impl WptArgs {
         2
       }
     }
+  }
+
+  async fn run_inner(self) -> anyhow::Result<bool> {
+    if self.compare.is_some() {
+      return self.run_compare().await;
+    }
+    match self.browser {
+      BrowserName::Swharness => {
+        let exec = std::sync::Arc::new(self.engine_executor());
+        run(self.into_options(), exec).await
+      }
+      BrowserName::Chromium => {
+        let (exec, opts) = self.chromium_run()?;
+        run(opts, exec).await
+      }
+    }
+  }
+
+  fn engine_executor(&self) -> EngineExecutor {
+    EngineExecutor {
+      chromium: self.chromium,
+      verbose: self.verbose,
+      trace_dir: self.trace_dir.clone(),
+      net: std::sync::OnceLock::new(),
+    }
+  }
+
+  /// The executor and options of a run in Chromium.
+  fn chromium_run(
+    &self,
+  ) -> anyhow::Result<(std::sync::Arc<chromium::ChromiumExecutor>, WptOptions)> {
+    let (exec, version) =
+      chromium::ChromiumExecutor::new(self.chromium_binary.as_deref(), self.verbose)?;
+    println!("wpt: {version} ({})", exec.binary.display());
+    let mut opts = self.clone().into_options();
+    opts.expectations_dir = self
+      .expectations_dir
+      .clone()
+      .unwrap_or_else(|| PathBuf::from("wpt/expectations/chromium"));
+    let number = version.rsplit(' ').next().unwrap_or(&version).to_string();
+    opts.product = ("chromium".into(), number);
+    Ok((std::sync::Arc::new(exec), opts))
+  }
+
+  /// `--compare chromium`: swharness, then Chromium, then the table.
+  async fn run_compare(self) -> anyhow::Result<bool> {
+    let (chromium_exec, mut theirs_opts) = self.chromium_run()?;
+    theirs_opts.update_expectations = false;
+    theirs_opts.log_wptreport = self.log_wptreport.as_deref().map(chromium_report_path);
+    println!("== swharness ==");
+    let exec = std::sync::Arc::new(self.engine_executor());
+    let ours = run_collect(self.clone().into_options(), exec).await?;
+    println!("== Chromium ==");
+    let theirs = run_collect(theirs_opts, chromium_exec).await?;
+    let cmp = compare::compare(&ours, &theirs);
+    print!("{}", compare::render(&cmp, "Chromium", &ours, &theirs));
+    Ok(ours.ok)
   }
 
   pub fn into_options(self) -> WptOptions {
@@ -131,10 +214,23 @@ impl WptArgs {
       timeout_multiplier: self.timeout_multiplier,
       log_wptreport: self.log_wptreport,
       update_expectations: self.update_expectations,
-      expectations_dir: self.expectations_dir,
+      expectations_dir: self
+        .expectations_dir
+        .unwrap_or_else(|| PathBuf::from("wpt/expectations")),
       harness_dir: self.harness_dir.or_else(default_harness_dir),
+      product: ("swharness".into(), env!("CARGO_PKG_VERSION").into()),
     }
   }
+}
+
+/// `r.json` → `r.chromium.json`: where `--compare` writes Chromium's report.
+fn chromium_report_path(path: &std::path::Path) -> PathBuf {
+  let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+  let name = match path.extension() {
+    Some(ext) => format!("{stem}.chromium.{}", ext.to_string_lossy()),
+    None => format!("{stem}.chromium"),
+  };
+  path.with_file_name(name)
 }
 
 #[cfg(test)]

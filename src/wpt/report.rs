@@ -91,9 +91,14 @@ impl ReportResult {
 
 /// `run_info` for swharness.
 pub fn run_info() -> Value {
+  run_info_for("swharness", env!("CARGO_PKG_VERSION"))
+}
+
+/// `run_info` of a run in `product` (e.g. "chromium") at `version`.
+pub fn run_info_for(product: &str, version: &str) -> Value {
   json!({
-    "product": "swharness",
-    "browser_version": env!("CARGO_PKG_VERSION"),
+    "product": product,
+    "browser_version": version,
     "os": std::env::consts::OS,
     "processor": std::env::consts::ARCH,
     "debug": cfg!(debug_assertions),
@@ -102,8 +107,17 @@ pub fn run_info() -> Value {
 }
 
 pub fn wptreport(time_start: u64, time_end: u64, results: &[ReportResult]) -> Value {
+  wptreport_with(run_info(), time_start, time_end, results)
+}
+
+pub fn wptreport_with(
+  run_info: Value,
+  time_start: u64,
+  time_end: u64,
+  results: &[ReportResult],
+) -> Value {
   json!({
-    "run_info": run_info(),
+    "run_info": run_info,
     "time_start": time_start,
     "time_end": time_end,
     "results": results,
@@ -112,6 +126,7 @@ pub fn wptreport(time_start: u64, time_end: u64, results: &[ReportResult]) -> Va
 
 pub fn write_wptreport(
   path: &Path,
+  run_info: Value,
   time_start: u64,
   time_end: u64,
   results: &[ReportResult],
@@ -119,7 +134,7 @@ pub fn write_wptreport(
   if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
   }
-  let text = serde_json::to_string(&wptreport(time_start, time_end, results))?;
+  let text = serde_json::to_string(&wptreport_with(run_info, time_start, time_end, results))?;
   std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 

@@ -33,6 +33,8 @@ pub struct WptOptions {
   /// testharness.js & co. to serve under /resources/ (npm wpt-runner's
   /// `testharness/`); `None` serves the WPT root's own.
   pub harness_dir: Option<PathBuf>,
+  /// The wptreport's product and version ("swharness", "0.1.0").
+  pub product: (String, String),
 }
 
 impl WptOptions {
@@ -48,6 +50,7 @@ impl WptOptions {
       update_expectations: false,
       expectations_dir: PathBuf::from("wpt/expectations"),
       harness_dir: None,
+      product: ("swharness".into(), env!("CARGO_PKG_VERSION").into()),
     }
   }
 }
@@ -101,8 +104,24 @@ struct Job {
   label: String,
 }
 
+/// What a run gave, page by page, in test order.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+  /// No unexpected results.
+  pub ok: bool,
+  /// (test file path, page URL path, outcome); pages that did not run
+  /// (disabled files) are left out.
+  pub pages: Vec<(String, String, PageOutcome)>,
+  pub wall: Duration,
+}
+
 /// Runs the tests; returns true if there were no unexpected results.
 pub async fn run(opts: WptOptions, exec: Arc<dyn PageExecutor>) -> Result<bool> {
+  Ok(run_collect(opts, exec).await?.ok)
+}
+
+/// Runs the tests and returns every page's outcome.
+pub async fn run_collect(opts: WptOptions, exec: Arc<dyn PageExecutor>) -> Result<RunSummary> {
   let started = Instant::now();
   let time_start = report::now_ms();
   let files = discover::discover(&opts.wpt_root, &opts.paths)?;
@@ -140,7 +159,11 @@ pub async fn run(opts: WptOptions, exec: Arc<dyn PageExecutor>) -> Result<bool> 
   if jobs.is_empty() {
     println!("wpt: no tests to run under {}", opts.wpt_root.display());
     println!("{}", report::summary(&totals, started.elapsed()));
-    return Ok(true);
+    return Ok(RunSummary {
+      ok: true,
+      pages: Vec::new(),
+      wall: started.elapsed(),
+    });
   }
 
   let mut server_opts = ServerOptions::new(&opts.wpt_root);
@@ -220,7 +243,8 @@ pub async fn run(opts: WptOptions, exec: Arc<dyn PageExecutor>) -> Result<bool> 
   }
   if let Some(path) = &opts.log_wptreport {
     report_results.sort_by(|a, b| a.test.cmp(&b.test));
-    report::write_wptreport(path, time_start, report::now_ms(), &report_results)?;
+    let info = report::run_info_for(&opts.product.0, &opts.product.1);
+    report::write_wptreport(path, info, time_start, report::now_ms(), &report_results)?;
     println!("wpt: wrote {}", path.display());
   }
   if opts.update_expectations {
@@ -253,7 +277,19 @@ pub async fn run(opts: WptOptions, exec: Arc<dyn PageExecutor>) -> Result<bool> 
     );
   }
   println!("{}", report::summary(&totals, started.elapsed()));
-  Ok(totals.unexpected == 0)
+  let pages = jobs
+    .iter()
+    .zip(outcomes)
+    .map(|(job, o)| {
+      let path = files[job.file_index].path.clone();
+      (path, job.page.url_path.clone(), o.expect("finished"))
+    })
+    .collect();
+  Ok(RunSummary {
+    ok: totals.unexpected == 0,
+    pages,
+    wall: started.elapsed(),
+  })
 }
 
 #[cfg(test)]

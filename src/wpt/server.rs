@@ -59,6 +59,9 @@ const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 pub struct ServerInfo {
   /// PEM of the CA that signed the server certificate: trust it for https.
   pub ca_pem_path: PathBuf,
+  /// base64 SHA-256 of the server certificate's public key (SPKI), for a
+  /// browser that trusts it by `--ignore-certificate-errors-spki-list`.
+  pub cert_spki_sha256: String,
   /// Every WPT host name → 127.0.0.1 (port 0: the URL's port, or the
   /// scheme's default, is used).
   pub host_overrides: Vec<(String, SocketAddr)>,
@@ -238,6 +241,7 @@ impl WptServer {
       pgid,
       info: ServerInfo {
         ca_pem_path: certs.ca.clone(),
+        cert_spki_sha256: certs.spki_sha256.clone(),
         host_overrides: Vec::new(),
         http_ports: Vec::new(),
         https_ports: Vec::new(),
@@ -375,6 +379,7 @@ struct Certs {
   ca: PathBuf,
   key: PathBuf,
   cert: PathBuf,
+  spki_sha256: String,
 }
 
 async fn openssl(args: &[&str], cwd: &Path) -> Result<()> {
@@ -471,10 +476,47 @@ async fn make_certs(dir: &Path, domains: &[String]) -> Result<Certs> {
     dir,
   )
   .await?;
+  // The host key's SPKI fingerprint, as Chromium's
+  // --ignore-certificate-errors-spki-list takes it.
+  openssl(
+    &[
+      "x509", "-in", "host.pem", "-noout", "-pubkey", "-out", "host.pub",
+    ],
+    dir,
+  )
+  .await?;
+  openssl(
+    &[
+      "pkey",
+      "-pubin",
+      "-in",
+      "host.pub",
+      "-outform",
+      "der",
+      "-out",
+      "host.spki",
+    ],
+    dir,
+  )
+  .await?;
+  openssl(
+    &[
+      "dgst",
+      "-sha256",
+      "-binary",
+      "-out",
+      "host.spki.sha256",
+      "host.spki",
+    ],
+    dir,
+  )
+  .await?;
+  let digest = std::fs::read(dir.join("host.spki.sha256"))?;
   Ok(Certs {
     ca: dir.join("ca.pem"),
     key: dir.join("host.key"),
     cert: dir.join("host.pem"),
+    spki_sha256: crate::ipc::encode_base64(&digest),
   })
 }
 

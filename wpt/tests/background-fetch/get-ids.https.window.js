@@ -48,7 +48,9 @@ bgfTest(async (t, bgf) => {
   const key = bgfUuid();
   t.add_cleanup(() => bgfRelease(key));
   for (const id of ids) await bgf.fetch(id, bgfBodyUrl({size: 2000, stall: 100, key}));
-  assert_array_equals((await bgf.getIds()).sort(), ids.slice().sort());
+  const listed = await bgf.getIds();
+  assert_true(Object.isFrozen(listed), 'getIds() gives a FrozenArray');
+  assert_array_equals(listed.slice().sort(), ids.slice().sort());
   await bgfRelease(key);
   for (const id of ids) await bgfMessageFor(id, 'backgroundfetchsuccess');
   assert_array_equals(await bgf.getIds(), []);
