@@ -152,7 +152,10 @@ fn compare_prints_the_differences_and_writes_both_reports() {
     "swharness's side passes:\n{stdout}\n{}",
     text(&out.stderr)
   );
-  assert!(stdout.contains("1 subtests differ"), "{stdout}");
+  assert!(
+    stdout.contains("1 subtests and 0 pages' harness status differ"),
+    "{stdout}"
+  );
   assert!(
     stdout.contains("  differs\n    swharness: PASS"),
     "{stdout}"

@@ -241,7 +241,6 @@ const elementClasses = {
 };
 
 class Document extends Node {
-  #title = "";
   constructor(url) {
     super();
     this.URL = url;
@@ -261,11 +260,20 @@ class Document extends Node {
   get defaultView() {
     return globalThis;
   }
+  // HTML: the title element's text, with ASCII whitespace stripped and
+  // collapsed; setting it makes one in <head> if there is none (so
+  // testharness.js, which reads the <title> element, names its tests).
   get title() {
-    return this.#title;
+    const t = this.getElementsByTagName("title")[0];
+    return t ? t.textContent.replace(/[\t\n\f\r ]+/g, " ").trim() : "";
   }
   set title(v) {
-    this.#title = String(v);
+    let t = this.getElementsByTagName("title")[0];
+    if (!t) {
+      t = this.createElement("title");
+      this.head.appendChild(t);
+    }
+    t.textContent = String(v);
   }
   createElement(name) {
     const tag = String(name).toLowerCase();

@@ -138,9 +138,14 @@ pub fn render(
   theirs: &RunSummary,
 ) -> String {
   let mut out = String::new();
+  let pages = cmp
+    .differences
+    .iter()
+    .filter(|d| d.subtest == "(harness)")
+    .count();
   out.push_str(&format!(
-    "\n== swharness vs {theirs_name}: {} subtests differ ==\n",
-    cmp.differences.len()
+    "\n== swharness vs {theirs_name}: {} subtests and {pages} pages' harness status differ ==\n",
+    cmp.differences.len() - pages
   ));
   // Per page; the subtests Chromium did not run (NOTRUN after a timeout)
   // are counted on one line.
@@ -306,7 +311,10 @@ mod tests {
     );
     assert_eq!((a.ours_pass, a.theirs_pass), (3, 2));
     let text = render(&cmp, "Chromium", &ours, &theirs);
-    assert!(text.contains("4 subtests differ"), "{text}");
+    assert!(
+      text.contains("3 subtests and 1 pages' harness status differ"),
+      "{text}"
+    );
     assert!(text.contains("assert_equals: 1"), "{text}");
   }
 }

@@ -22,6 +22,7 @@ use chromiumoxide::cdp::browser_protocol::browser::{
   PermissionDescriptor, PermissionSetting, SetDownloadBehaviorBehavior, SetDownloadBehaviorParams,
   SetPermissionParams,
 };
+use chromiumoxide::cdp::browser_protocol::log::EventEntryAdded;
 use chromiumoxide::cdp::browser_protocol::page::{
   AddScriptToEvaluateOnNewDocumentParams, NavigateParams,
 };
@@ -127,6 +128,8 @@ async fn run_page(
   let mut bindings = page.event_listener::<EventBindingCalled>().await?;
   let mut console = page.event_listener::<EventConsoleApiCalled>().await?;
   let mut exceptions = page.event_listener::<EventExceptionThrown>().await?;
+  // The browser's own messages (CORS, CSP, network errors).
+  let mut log = page.event_listener::<EventEntryAdded>().await?;
   page.execute(AddBindingParams::new(REPORT_BINDING)).await?;
   page.execute(AddBindingParams::new(CDP_BINDING)).await?;
   page
@@ -180,6 +183,9 @@ async fn run_page(
           }).or_else(|| a.description.clone()).unwrap_or_default()
         }).collect();
         eprintln!("[chromium console.{:?}] {}", msg.r#type, text.join(" "));
+      }
+      Some(e) = log.next(), if verbose => {
+        eprintln!("[chromium {:?}] {}", e.entry.level, e.entry.text);
       }
       Some(e) = exceptions.next(), if verbose => {
         let d = &e.exception_details;

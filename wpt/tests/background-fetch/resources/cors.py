@@ -8,7 +8,8 @@ Query parameters:
   key=UUID       log every request (method, Origin, Referer, the
                  preflight's Access-Control-Request-* headers) under this
                  stash key
-  action=log     (with key) answer the log as JSON
+  action=log     (with key) answer the log as JSON (with `allow`, readable
+                 across origins)
 The body is "cors ok" for every method but OPTIONS (an empty 204).
 """
 import json
@@ -31,7 +32,11 @@ def main(request, response):
         with stash.lock:
             log = stash.take(key, LOG_PATH) or []
             stash.put(key, log, LOG_PATH)
-        return 200, [(b"Content-Type", b"application/json")], json.dumps(log)
+        headers = [(b"Content-Type", b"application/json")]
+        allow = q.first(b"allow", None)
+        if allow:
+            headers.append((b"Access-Control-Allow-Origin", allow))
+        return 200, headers, json.dumps(log)
     if key:
         stash = request.server.stash
         entry = {
