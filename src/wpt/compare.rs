@@ -77,19 +77,20 @@ pub fn compare(ours: &RunSummary, theirs: &RunSummary) -> Comparison {
   for (file, page, o) in &ours.pages {
     let t = their_pages.get(page.as_str()).copied().unwrap_or(&missing);
     let summary = out.files.entry(file.clone()).or_default();
-    let ours_rows = rows(o);
-    let theirs_rows: BTreeMap<String, Row> = rows(t).into_iter().collect();
-    let mut names: Vec<&String> = ours_rows.iter().map(|(n, _)| n).collect();
+    let (ours_rows, theirs_list) = (rows(o), rows(t));
     let ours_map: BTreeMap<&String, &Row> = ours_rows.iter().map(|(n, r)| (n, r)).collect();
-    for (n, _) in rows(t).iter() {
-      if !ours_map.contains_key(n) {
-        names.push(theirs_rows.get_key_value(n).expect("present").0);
-      }
-    }
+    let theirs_map: BTreeMap<&String, &Row> = theirs_list.iter().map(|(n, r)| (n, r)).collect();
+    // Ours in their order, then the names only Chromium has.
+    let names = ours_rows.iter().map(|(n, _)| n).chain(
+      theirs_list
+        .iter()
+        .map(|(n, _)| n)
+        .filter(|n| !ours_map.contains_key(n)),
+    );
     let absent: Row = ("MISSING".into(), None);
     for name in names {
       let a = ours_map.get(name).copied().unwrap_or(&absent);
-      let b = theirs_rows.get(name).unwrap_or(&absent);
+      let b = theirs_map.get(name).copied().unwrap_or(&absent);
       if name != "(harness)" {
         summary.subtests += 1;
         summary.ours_pass += (a.0 == "PASS") as usize;
