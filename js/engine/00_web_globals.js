@@ -5,6 +5,7 @@
 import { core, internals } from "ext:core/mod.js";
 import { op_swh_console } from "ext:core/ops";
 import { offlineAwareFetch } from "ext:swharness/net/03_network.js";
+import { corsFetch } from "ext:swharness/net/04_cors.js";
 
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 const url = core.loadExtScript("ext:deno_web/00_url.js");
@@ -140,7 +141,7 @@ const webGlobals = {
     enumerable: true,
     configurable: true,
   },
-  fetch: writable(offlineAwareFetch(fetchMod.fetch)),
+  fetch: writable(corsFetch(offlineAwareFetch(fetchMod.fetch))),
   performance: writable(performance.performance),
   reportError: writable(event.reportError),
   setInterval: writable(timers.setInterval),

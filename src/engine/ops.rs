@@ -124,6 +124,50 @@ pub fn op_swh_bad_ports() -> Vec<u16> {
   crate::net::policy::BAD_PORTS.to_vec()
 }
 
+/// Fetch's CORS-preflight condition for a realm's own request: the
+/// CORS-unsafe request-header names (sorted, lowercase) when a preflight is
+/// needed, `None` when not (`net::cors`, as Background Fetch uses it).
+#[op2]
+#[serde]
+pub fn op_swh_cors_preflight(
+  #[string] method: String,
+  #[serde] headers: Vec<(String, String)>,
+) -> Option<Vec<String>> {
+  let (needed, names) = crate::net::cors::preflight_needed(&method, &headers);
+  needed.then_some(names)
+}
+
+/// Fetch's "CORS check" of a response for the serialized `origin`: why it
+/// fails, or "" when it passes.
+#[op2]
+#[string]
+pub fn op_swh_cors_check(
+  #[string] origin: String,
+  #[serde] headers: Vec<(String, String)>,
+  credentials: bool,
+) -> String {
+  crate::net::cors::check_response(&origin, &headers, credentials)
+    .err()
+    .unwrap_or_default()
+}
+
+/// The checks of a CORS-preflight response: why it fails, or "".
+#[op2]
+#[string]
+pub fn op_swh_cors_check_preflight(
+  #[string] origin: String,
+  #[smi] status: u32,
+  #[serde] headers: Vec<(String, String)>,
+  #[string] method: String,
+  #[serde] names: Vec<String>,
+  credentials: bool,
+) -> String {
+  let status = u16::try_from(status).unwrap_or(0);
+  crate::net::cors::check_preflight(&origin, status, &headers, &method, &names, credentials)
+    .err()
+    .unwrap_or_default()
+}
+
 /// Never resolves. Client modules start one, unref'd: with it pending, the
 /// engine does not take a top-level await that waits for a message or an
 /// event for a stalled module (a page may wait for the browser), while an

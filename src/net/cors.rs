@@ -1,4 +1,5 @@
-//! The CORS protocol for Background Fetch downloads, as Fetch runs it for
+//! The CORS protocol for Background Fetch downloads (and, through ops, for
+//! a realm's own `fetch()`: `js/net/04_cors.js`), as Fetch runs it for
 //! a request in `cors` mode: cross-origin requests carry `Origin`, those
 //! that are not "simple" are preflighted with `OPTIONS`, and a response is
 //! only kept if the server allows the origin. A failed check is a network

@@ -193,6 +193,7 @@ impl WptArgs {
   async fn run_compare(self) -> anyhow::Result<bool> {
     let (chromium_exec, mut theirs_opts) = self.chromium_run()?;
     theirs_opts.update_expectations = false;
+    theirs_opts.details = false;
     theirs_opts.log_wptreport = self.log_wptreport.as_deref().map(chromium_report_path);
     println!("== swharness ==");
     let exec = std::sync::Arc::new(self.engine_executor());
@@ -219,6 +220,7 @@ impl WptArgs {
         .unwrap_or_else(|| PathBuf::from("wpt/expectations")),
       harness_dir: self.harness_dir.or_else(default_harness_dir),
       product: ("swharness".into(), env!("CARGO_PKG_VERSION").into()),
+      details: true,
     }
   }
 }

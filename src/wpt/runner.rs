@@ -35,6 +35,9 @@ pub struct WptOptions {
   pub harness_dir: Option<PathBuf>,
   /// The wptreport's product and version ("swharness", "0.1.0").
   pub product: (String, String),
+  /// List each page's unexpected results under its line (`--compare`
+  /// leaves them to its table for the other browser).
+  pub details: bool,
 }
 
 impl WptOptions {
@@ -51,6 +54,7 @@ impl WptOptions {
       expectations_dir: PathBuf::from("wpt/expectations"),
       harness_dir: None,
       product: ("swharness".into(), env!("CARGO_PKG_VERSION").into()),
+      details: true,
     }
   }
 }
@@ -229,7 +233,11 @@ pub async fn run_collect(opts: WptOptions, exec: Arc<dyn PageExecutor>) -> Resul
     let job = &jobs[job_index];
     let exp = exps[job.file_index].for_page(&job.page.url_path);
     let cmp = expectations::compare(exp, &outcome);
-    println!("{}", report::console_lines(&job.label, &outcome, &cmp));
+    let lines = report::console_lines(&job.label, &outcome, &cmp);
+    match lines.split_once('\n') {
+      Some((first, _)) if !opts.details => println!("{first}"),
+      _ => println!("{lines}"),
+    }
     totals.add(&outcome, &cmp);
     outcomes[job_index] = Some(outcome);
   }

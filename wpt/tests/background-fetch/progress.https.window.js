@@ -16,13 +16,20 @@ bgfTest(async (t, bgf) => {
   const registration = await bgf.fetch(id, bgfBodyUrl({size, stall: 30000, key}),
       {downloadTotal: size});
   assert_equals(registration.downloadTotal, size);
+  // Every progress event, from the start: a listener only while waiting
+  // would miss the final event when it fires before the wait begins.
   const seen = [];
-  await bgfProgressUntil(registration, r => r.downloaded > 0, seen);
+  registration.addEventListener('progress', () => seen.push({
+    downloaded: registration.downloaded,
+    result: registration.result,
+    failureReason: registration.failureReason,
+  }));
+  await bgfProgressUntil(registration, r => r.downloaded > 0);
   const partial = registration.downloaded;
   assert_less_than_equal(partial, 30000, 'only what the server sent so far is counted');
   assert_equals(registration.result, '', 'the fetch is still running');
   await bgfRelease(key);
-  await bgfProgressUntil(registration, r => r.result !== '', seen);
+  await bgfProgressUntil(registration, r => r.result !== '');
   assert_equals(registration.result, 'success');
   assert_equals(registration.failureReason, '');
   assert_equals(registration.downloaded, size, 'the final event carries every byte');

@@ -96,19 +96,9 @@ function bgfTest(func, description, swName) {
 }
 
 // Resolves once `pred(registration)` holds: now, or after a progress event.
-// Every state seen (after each progress event) is pushed to `seen` if given.
-function bgfProgressUntil(registration, pred, seen) {
+function bgfProgressUntil(registration, pred) {
   return new Promise(resolve => {
-    function snapshot() {
-      return {
-        downloaded: registration.downloaded,
-        uploaded: registration.uploaded,
-        result: registration.result,
-        failureReason: registration.failureReason,
-      };
-    }
     function check() {
-      if (seen) seen.push(snapshot());
       if (pred(registration)) {
         registration.removeEventListener('progress', check);
         resolve(registration);
