@@ -387,6 +387,44 @@ function responseFrom({ response: d, body }, request) {
 }
 
 /**
+ * A race-network-and-fetch-handler route: the network request and the
+ * fetch event start together and the first response wins. The loser is
+ * dropped: the network request is aborted, or the worker's streamed body
+ * cancelled. When the first to settle has no response (a network error,
+ * or a worker that did not call respondWith), the other one decides.
+ */
+async function raceNetwork(inner, forNetwork, described, request) {
+  const abort = new AbortController();
+  request.signal.addEventListener("abort", () => abort.abort(request.signal.reason), { once: true });
+  const net = inner(new Request(forNetwork, { signal: abort.signal })).then(
+    (response) => ({ response }),
+    (error) => ({ error }),
+  );
+  const worker = hostCall("serviceWorker.handleFetch", { request: described, race: true }).then(
+    (reply) => (reply.outcome === "response" ? { reply } : { error: new TypeError("Failed to fetch") }),
+    (error) => ({ error }),
+  );
+  const first = await Promise.race([net.then((r) => ({ ...r, network: true })), worker]);
+  if (first.network && first.response) {
+    worker.then(({ reply }) => {
+      const stream = reply?.body?.stream;
+      if (stream !== undefined) {
+        hostCall("serviceWorker.fetchBodyCancel", { stream }).catch(() => {});
+      }
+    });
+    return first.response;
+  }
+  if (!first.network && first.reply) {
+    abort.abort();
+    return responseFrom(first.reply, request);
+  }
+  const second = first.network ? await worker : await net;
+  if (second.response) return second.response;
+  if (second.reply) return responseFrom(second.reply, request);
+  throw first.error ?? second.error;
+}
+
+/**
  * fetch() of a window: when the window has a controller, the request goes
  * to it first ("Handle Fetch"); with no response it goes to the network
  * (`inner`), as it does for an uncontrolled window.
@@ -410,10 +448,10 @@ export function controlledFetch(inner, isControlled) {
       const body = request.body === null
         ? null
         : btoaBytes(new Uint8Array(await request.arrayBuffer()));
-      const reply = await hostCall("serviceWorker.handleFetch", {
-        request: describeRequest(request, [...request.headers], body),
-      });
+      const described = describeRequest(request, [...request.headers], body);
+      const reply = await hostCall("serviceWorker.handleFetch", { request: described });
       if (reply.outcome === "fallback") return inner.call(this, forNetwork);
+      if (reply.outcome === "race") return raceNetwork(inner, forNetwork, described, request);
       // A static route to Cache Storage answered.
       if (reply.outcome === "cached") return responseFromStored(reply.meta);
       if (reply.outcome !== "response") throw new TypeError("Failed to fetch");

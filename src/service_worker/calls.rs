@@ -77,8 +77,12 @@ crate::ipc::realm_calls! {
       policy: String,
     },
     /// A controlled client's request, for its controller's `fetch` event.
+    /// `race`: the fetch-event half of a race-network-and-fetch-handler
+    /// route (the routes are not consulted again).
     HandleFetch {
       request: Value,
+      #[serde(default)]
+      race: bool,
     },
     /// The next chunk of a response body the worker streams.
     FetchBodyRead {
@@ -327,7 +331,9 @@ pub(super) async fn handle(
     }
     // HTML, a `<meta http-equiv="Content-Security-Policy">`: the policy is
     // enforced on the document's fetches (CSP).
-    Call::HandleFetch { request } => fetch_event::handle_fetch(browser, realm, request).await,
+    Call::HandleFetch { request, race } => {
+      fetch_event::handle_fetch(browser, realm, request, race).await
+    }
     Call::FetchBodyRead { stream } => fetch_event::read_body(browser, realm, stream).await,
     Call::FetchBodyCancel { stream } => fetch_event::cancel_body(browser, realm, stream),
     Call::SetContentSecurityPolicy { policy } => {

@@ -71,7 +71,17 @@ pub struct BodyStream {
 /// Service Workers, "Handle Fetch", for a request of the client realm
 /// `realm`: steps 12-16 (the active worker of the client's controller) and
 /// 21-24 (fire `fetch`, wait for the response or "no response").
-pub(super) async fn handle_fetch(browser: &Browser, realm: RealmId, request: Value) -> HostResult {
+///
+/// A race-network-and-fetch-handler route answers `{"outcome": "race"}`:
+/// the client starts its network request and calls again with `race`,
+/// which fires the event without consulting the routes, and takes the
+/// first response (`js/service_worker/14_fetch_event.js`).
+pub(super) async fn handle_fetch(
+  browser: &Browser,
+  realm: RealmId,
+  request: Value,
+  race: bool,
+) -> HostResult {
   let Some(client_id) = clients::client_of(browser, realm) else {
     return Err(HostError::invalid_state(
       "only a window fetches through a controller",
@@ -83,10 +93,15 @@ pub(super) async fn handle_fetch(browser: &Browser, realm: RealmId, request: Val
   let Some(version) = controller else {
     return Ok(json!({"outcome": "fallback"}));
   };
-  match route(browser, version, &request) {
-    Routed::Network => return Ok(json!({"outcome": "fallback"})),
-    Routed::Cached(meta) => return Ok(json!({"outcome": "cached", "meta": meta})),
-    Routed::FetchEvent => {}
+  if !race {
+    match route(browser, version, &request) {
+      Routed::Network => return Ok(json!({"outcome": "fallback"})),
+      Routed::Cached(meta) => return Ok(json!({"outcome": "cached", "meta": meta})),
+      Routed::Race if worker::handles_fetch(browser, version) => {
+        return Ok(json!({"outcome": "race"}))
+      }
+      Routed::Race | Routed::FetchEvent => {}
+    }
   }
   // Step 16: a worker with no fetch listener is not asked (nor started).
   if !worker::handles_fetch(browser, version) {
@@ -108,6 +123,8 @@ enum Routed {
   Cached(Value),
   /// The fetch event, as without routes.
   FetchEvent,
+  /// The network and the fetch event at once; the first response wins.
+  Race,
 }
 
 /// Handle Fetch, the static routing steps: the first of the worker's
@@ -142,7 +159,8 @@ fn route(browser: &Browser, version: VersionId, request: &Value) -> Routed {
   use super::routes::Source;
   let routed = match &source {
     Source::Network => Routed::Network,
-    Source::FetchEvent | Source::RaceNetworkAndFetchHandler => Routed::FetchEvent,
+    Source::FetchEvent => Routed::FetchEvent,
+    Source::RaceNetworkAndFetchHandler => Routed::Race,
     Source::Cache | Source::CacheName(_) => {
       let name = match &source {
         Source::CacheName(n) => Some(n.as_str()),
@@ -162,7 +180,7 @@ fn route(browser: &Browser, version: VersionId, request: &Value) -> Routed {
   browser.trace(
     "fetch-route",
     json!({"url": url.as_str(), "worker": version, "source": source,
-           "outcome": match routed { Routed::Network => "network", Routed::Cached(_) => "cache", Routed::FetchEvent => "fetch-event" }}),
+           "outcome": match routed { Routed::Network => "network", Routed::Cached(_) => "cache", Routed::FetchEvent => "fetch-event", Routed::Race => "race" }}),
   );
   routed
 }
@@ -212,7 +230,8 @@ pub(super) async fn navigate(
         _ => Navigated::Error("the cached page's body is gone".into()),
       };
     }
-    Routed::FetchEvent => {}
+    // A navigation does not race: it waits for the fetch event.
+    Routed::FetchEvent | Routed::Race => {}
   }
   // Step 16: a worker with no fetch listener is not asked.
   if !worker::handles_fetch(browser, version) {

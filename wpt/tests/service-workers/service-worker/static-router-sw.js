@@ -8,6 +8,8 @@ self.addEventListener('install', e => {
     await cache.put('resources/echo.py?test=cached', new Response('from the cache'));
   })());
   e.addRoutes([
+    {condition: {urlPattern: 'resources/hold.py?race=*'}, source: 'race-network-and-fetch-handler'},
+    {condition: {urlPattern: 'resources/echo.py?race=*'}, source: 'race-network-and-fetch-handler'},
     {condition: {urlPattern: 'resources/echo.py?test=network'}, source: 'network'},
     {condition: {urlPattern: 'resources/echo.py?test=cached'}, source: 'cache'},
     {condition: {urlPattern: 'resources/echo.py?test=missing'}, source: {cacheName: 'routes'}},
@@ -18,8 +20,20 @@ self.addEventListener('install', e => {
 
 self.addEventListener('activate', e => e.waitUntil(clients.claim()));
 
+// Answers the page holds back until it posts {release: name}.
+const held = new Map();
+self.addEventListener('message', e => held.get(e.data.release)?.());
+
 self.addEventListener('fetch', e => {
-  const test = new URL(e.request.url).searchParams.get('test');
+  const params = new URL(e.request.url).searchParams;
+  const race = params.get('race');
+  if (race === 'worker-wins') return e.respondWith(new Response('from-sw'));
+  if (race === 'network-wins') {
+    return e.respondWith(new Promise(resolve =>
+        held.set('network-wins', () => resolve(new Response('from-sw')))));
+  }
+  if (race === 'fallback') return;
+  const test = params.get('test');
   if (test === 'late-routes') {
     // Outside the install event (here on an event the script made, once
     // installed), addRoutes() rejects.

@@ -48,6 +48,38 @@ promise_test(async () => {
   assert_equals(await text(url('bad-source')), 'TypeError');
 }, 'A route whose source is not a string or {cacheName} is a TypeError');
 
+
+// race-network-and-fetch-handler: the network request and the fetch event
+// start together; the first response wins. Each case holds one side back
+// until the other has answered, so the order is decided, not timed.
+const HOLD = new URL('resources/hold.py', location.href).href;
+const hold = (race, key) => `${HOLD}?race=${race}&key=${key}`;
+const release = key => fetch(`${HOLD}?action=release&key=${key}`);
+
+promise_test(async () => {
+  const key = self.crypto.randomUUID();
+  // The network's answer is held: the worker's comes first.
+  assert_equals(await text(hold('worker-wins', key)), 'from-sw');
+  await release(key);
+}, 'A race route: the fetch event answers first and wins');
+
+promise_test(async () => {
+  // The worker's answer is held until the page has the network's.
+  const body = await text(`${ECHO}?race=network-wins`);
+  const reg = await navigator.serviceWorker.ready;
+  reg.active.postMessage({release: 'network-wins'});
+  assert_equals(body, 'network:GET:');
+}, 'A race route: the network answers first and wins');
+
+promise_test(async () => {
+  const key = self.crypto.randomUUID();
+  // The worker does not call respondWith: the network's answer is used,
+  // whenever it comes.
+  const answer = text(hold('fallback', key));
+  await release(key);
+  assert_equals(await answer, 'network:held');
+}, 'A race route: a fetch event without respondWith leaves it to the network');
+
 promise_test(async () => {
   const registration = await navigator.serviceWorker.getRegistration('./');
   await registration.unregister();
