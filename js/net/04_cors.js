@@ -94,8 +94,9 @@ async function corsSteps(inner, request, origin) {
       }
     }
     const serialized = state.taintedOrigin ? "null" : origin;
-    const headers = new Headers(state.headers);
+    let headers = state.headers;
     if (state.tainting === "cors") {
+      headers = new Headers(state.headers);
       headers.set("Origin", serialized);
       await preflight(inner, request, state, serialized, credentials);
     }
@@ -199,35 +200,38 @@ function check(state, response, serialized, credentials) {
   }
 }
 
-/** The response, filtered as its tainting says, with its URL list. */
+/**
+ * The response, filtered as its tainting says, with its URL list. The
+ * header list is filtered in place: the response's Headers object reads
+ * the same list.
+ */
 function filtered(response, tainting, urlList) {
+  if (tainting === "opaque") {
+    response.body?.cancel().catch(() => {});
+    return responseMod.fromInnerResponse(opaqueInner("opaque", []), "immutable");
+  }
   const inner = responseMod.getInnerResponse(response);
   inner.urlList = urlList;
-  if (tainting === "basic") {
-    inner.type = "basic";
-    inner.headerList = inner.headerList.filter(([k]) => {
-      const name = k.toLowerCase();
-      return name !== "set-cookie" && name !== "set-cookie2";
-    });
-  } else if (tainting === "cors") {
-    inner.type = "cors";
+  inner.type = tainting;
+  let keep = (name) => name !== "set-cookie" && name !== "set-cookie2";
+  if (tainting === "cors") {
     const exposed = new Set(
       (response.headers.get("access-control-expose-headers") ?? "")
         .split(",")
         .map((s) => s.trim().toLowerCase())
         .filter(Boolean),
     );
-    const any = exposed.has("*") && response.headers.get("access-control-allow-credentials") !== "true";
-    inner.headerList = inner.headerList.filter(([k]) => {
-      const name = k.toLowerCase();
-      if (name === "set-cookie" || name === "set-cookie2") return false;
-      return SAFELISTED_RESPONSE.has(name) || exposed.has(name) || any;
-    });
-  } else {
-    response.body?.cancel().catch(() => {});
-    return responseMod.fromInnerResponse(opaqueInner("opaque", []), "immutable");
+    const any = exposed.has("*") &&
+      response.headers.get("access-control-allow-credentials") !== "true";
+    keep = (name) =>
+      name !== "set-cookie" && name !== "set-cookie2" &&
+      (SAFELISTED_RESPONSE.has(name) || exposed.has(name) || any);
   }
-  return responseMod.fromInnerResponse(inner, "immutable");
+  const list = inner.headerList;
+  for (let i = list.length - 1; i >= 0; i--) {
+    if (!keep(list[i][0].toLowerCase())) list.splice(i, 1);
+  }
+  return response;
 }
 
 function opaqueInner(type, urlList) {
