@@ -119,7 +119,7 @@ async function corsSteps(inner, request, origin) {
       throw networkError(state.url, `it redirects and the request's redirect mode is "error"`);
     }
     if (request.redirect === "manual") {
-      return opaqueRedirect(state.url.href);
+      return opaqueResponse("opaqueredirect", [state.url.href]);
     }
     followRedirect(state, response.status, location, origin, redirects);
   }
@@ -208,7 +208,7 @@ function check(state, response, serialized, credentials) {
 function filtered(response, tainting, urlList) {
   if (tainting === "opaque") {
     response.body?.cancel().catch(() => {});
-    return responseMod.fromInnerResponse(opaqueInner("opaque", []), "immutable");
+    return opaqueResponse("opaque", []);
   }
   const inner = responseMod.getInnerResponse(response);
   inner.urlList = urlList;
@@ -234,16 +234,16 @@ function filtered(response, tainting, urlList) {
   return response;
 }
 
-function opaqueInner(type, urlList) {
+/**
+ * An opaque ("opaque") or opaque-redirect ("opaqueredirect") filtered
+ * response: status 0, no headers, no body.
+ */
+export function opaqueResponse(type, urlList) {
   const inner = responseMod.getInnerResponse(new responseMod.Response(null, { status: 200 }));
   inner.type = type;
   inner.status = 0;
   inner.statusMessage = "";
   inner.headerList = [];
   inner.urlList = urlList;
-  return inner;
-}
-
-function opaqueRedirect(url) {
-  return responseMod.fromInnerResponse(opaqueInner("opaqueredirect", [url]), "immutable");
+  return responseMod.fromInnerResponse(inner, "immutable");
 }

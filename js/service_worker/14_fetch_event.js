@@ -20,6 +20,7 @@ import {
   isDispatching,
 } from "ext:swharness/service_worker/10_extendable_events.js";
 import { describeRequest } from "ext:swharness/net/03_network.js";
+import { opaqueResponse } from "ext:swharness/net/04_cors.js";
 import { responseFromStored } from "ext:swharness/storage/13_cache_storage.js";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 const requestMod = core.loadExtScript("ext:deno_fetch/23_request.js");
@@ -372,17 +373,18 @@ function responseFrom({ response: d, body }, request) {
     const sameOrigin = new URL(request.url).origin === globalThis.location?.origin;
     type = sameOrigin ? "basic" : request.mode === "no-cors" ? "opaque" : "cors";
   }
-  const opaque = type === "opaque" || type === "opaqueredirect";
-  const made = new Response(opaque ? null : bodyFrom(body), { status: 200 });
-  const inner = responseMod.getInnerResponse(made);
-  inner.type = type;
-  inner.status = opaque ? 0 : d.status;
-  inner.statusMessage = opaque ? "" : d.statusText;
-  inner.headerList = opaque ? [] : d.headers.map(([k, v]) => [k, v]);
-  inner.urlList = opaque ? [] : (d.urlList.length ? d.urlList : [request.url]);
-  if (opaque && body?.stream) {
-    hostCall("serviceWorker.fetchBodyCancel", { stream: body.stream }).catch(() => {});
+  if (type === "opaque" || type === "opaqueredirect") {
+    if (body?.stream) {
+      hostCall("serviceWorker.fetchBodyCancel", { stream: body.stream }).catch(() => {});
+    }
+    return opaqueResponse(type, []);
   }
+  const inner = responseMod.getInnerResponse(new Response(bodyFrom(body), { status: 200 }));
+  inner.type = type;
+  inner.status = d.status;
+  inner.statusMessage = d.statusText;
+  inner.headerList = d.headers.map(([k, v]) => [k, v]);
+  inner.urlList = d.urlList.length ? d.urlList : [request.url];
   return responseMod.fromInnerResponse(inner, "immutable");
 }
 
