@@ -85,7 +85,6 @@ struct State {
   busy: u64,
   uncaught: u64,
   permissions: HashMap<String, PermissionState>,
-  ui_actions: Vec<Value>,
 }
 
 struct Inner {
@@ -132,7 +131,6 @@ impl Browser {
           busy: 0,
           uncaught: 0,
           permissions,
-          ui_actions: Vec::new(),
         }),
         quiet: Notify::new(),
         features,
@@ -284,8 +282,8 @@ impl Browser {
     })
   }
 
+  /// What the simulated browser UI did, for the trace (kind `ui`).
   pub fn record_ui_action(&self, action: Value) {
-    self.trace("ui", action.clone());
-    self.with_state(|s| s.ui_actions.push(action));
+    self.trace("ui", action);
   }
 }
