@@ -28,6 +28,11 @@ pub enum Durability {
   /// bodies): a kill -9 loses nothing, a power cut may lose the last
   /// commits and the tails of bodies (a resume then downloads them again).
   Relaxed,
+  /// A run whose state directory is thrown away at exit (no `--state`, a
+  /// WPT page): nothing is ever synced (`synchronous=OFF`). A kill -9 still
+  /// loses nothing SQLite committed; there is nothing to keep past a power
+  /// cut. Not a `--durability` value.
+  Temporary,
 }
 
 impl Durability {
@@ -41,6 +46,7 @@ impl Durability {
     match self {
       Durability::Strict => "PRAGMA synchronous=FULL; PRAGMA journal_mode=WAL;",
       Durability::Relaxed => "PRAGMA synchronous=NORMAL; PRAGMA journal_mode=WAL;",
+      Durability::Temporary => "PRAGMA synchronous=OFF; PRAGMA journal_mode=WAL;",
     }
   }
 }

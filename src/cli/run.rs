@@ -259,7 +259,7 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
       durability: args.durability.unwrap_or(if args.state.is_some() {
         Durability::Strict
       } else {
-        Durability::Relaxed
+        Durability::Temporary
       }),
       offline: args.offline,
       page_report: None,

@@ -167,7 +167,7 @@ async fn run_page_inner(
       chromium,
       quota: DEFAULT_QUOTA,
       // A page's state is thrown away: nothing needs to reach the disk.
-      durability: crate::browser::durability::Durability::Relaxed,
+      durability: crate::browser::durability::Durability::Temporary,
       offline: false,
       page_report: Some(report_tx),
       echo_console: verbose,
