@@ -66,18 +66,18 @@ export function corsFetch(inner) {
     const origin = globalThis.location?.origin;
     const url = new URL(request.url);
     if (!origin || origin === "null" || !isHttp(url)) return inner.call(this, request);
-    return corsSteps(inner, request, origin);
+    return corsSteps(inner, request, url, origin);
   };
 }
 
-async function corsSteps(inner, request, origin) {
+async function corsSteps(inner, request, url, origin) {
   const credentials = request.credentials === "include";
   const body = request.body === null ? null : new Uint8Array(await request.arrayBuffer());
   const state = {
     method: request.method,
     headers: [...request.headers],
     body,
-    url: new URL(request.url),
+    url,
     tainting: "basic",
     taintedOrigin: false,
   };
@@ -107,13 +107,12 @@ async function corsSteps(inner, request, origin) {
       redirect: "manual",
       signal: request.signal,
     });
+    // The CORS check, of a redirect too (HTTP fetch, step 4.4).
+    check(state, response, serialized, credentials);
     const location = response.headers.get("location");
     if (!REDIRECT_STATUSES.has(response.status) || location === null) {
-      check(state, response, serialized, credentials);
       return filtered(response, state.tainting, urlList);
     }
-    // HTTP fetch, step 4.4: a redirect of a CORS request is CORS-checked too.
-    check(state, response, serialized, credentials);
     await response.body?.cancel();
     if (request.redirect === "error") {
       throw networkError(state.url, `it redirects and the request's redirect mode is "error"`);
@@ -213,7 +212,9 @@ function filtered(response, tainting, urlList) {
   const inner = responseMod.getInnerResponse(response);
   inner.urlList = urlList;
   inner.type = tainting;
-  let keep = (name) => name !== "set-cookie" && name !== "set-cookie2";
+  // Fetch's "forbidden response-header names" go in both; a cors response
+  // keeps only the safelisted and exposed others.
+  let visible = () => true;
   if (tainting === "cors") {
     const exposed = new Set(
       (response.headers.get("access-control-expose-headers") ?? "")
@@ -223,13 +224,12 @@ function filtered(response, tainting, urlList) {
     );
     const any = exposed.has("*") &&
       response.headers.get("access-control-allow-credentials") !== "true";
-    keep = (name) =>
-      name !== "set-cookie" && name !== "set-cookie2" &&
-      (SAFELISTED_RESPONSE.has(name) || exposed.has(name) || any);
+    visible = (name) => any || SAFELISTED_RESPONSE.has(name) || exposed.has(name);
   }
   const list = inner.headerList;
   for (let i = list.length - 1; i >= 0; i--) {
-    if (!keep(list[i][0].toLowerCase())) list.splice(i, 1);
+    const name = list[i][0].toLowerCase();
+    if (name === "set-cookie" || name === "set-cookie2" || !visible(name)) list.splice(i, 1);
   }
   return response;
 }

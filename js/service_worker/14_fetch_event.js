@@ -358,10 +358,15 @@ function bodyFrom(b) {
     cancel() {
       if (!done) {
         done = true;
-        hostCall("serviceWorker.fetchBodyCancel", { stream: id }).catch(() => {});
+        cancelWorkerBody(id);
       }
     },
   });
+}
+
+/** Tells the worker its streamed response body is no longer wanted. */
+function cancelWorkerBody(stream) {
+  hostCall("serviceWorker.fetchBodyCancel", { stream }).catch(() => {});
 }
 
 // The response the client gets: the worker's, filtered as the request's
@@ -374,9 +379,7 @@ function responseFrom({ response: d, body }, request) {
     type = sameOrigin ? "basic" : request.mode === "no-cors" ? "opaque" : "cors";
   }
   if (type === "opaque" || type === "opaqueredirect") {
-    if (body?.stream) {
-      hostCall("serviceWorker.fetchBodyCancel", { stream: body.stream }).catch(() => {});
-    }
+    if (body?.stream !== undefined) cancelWorkerBody(body.stream);
     return opaqueResponse(type, []);
   }
   const inner = responseMod.getInnerResponse(new Response(bodyFrom(body), { status: 200 }));
@@ -409,10 +412,7 @@ async function raceNetwork(inner, forNetwork, described, request) {
   const first = await Promise.race([net.then((r) => ({ ...r, network: true })), worker]);
   if (first.network && first.response) {
     worker.then(({ reply }) => {
-      const stream = reply?.body?.stream;
-      if (stream !== undefined) {
-        hostCall("serviceWorker.fetchBodyCancel", { stream }).catch(() => {});
-      }
+      if (reply?.body?.stream !== undefined) cancelWorkerBody(reply.body.stream);
     });
     return first.response;
   }
