@@ -22,7 +22,7 @@ use crate::net::{Net, NetConfig};
 use crate::service_worker::clients::{self, ClientScript};
 
 /// How long a page gets to report after being told to time out.
-const REPORT_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const REPORT_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs each page in its own browser (its realms on their own threads), all
 /// on the runner's runtime and one shared network stack.

@@ -2,10 +2,14 @@
 //! swharness, served by the real WPT server (`wptserve`).
 //!
 //! - [`manifest`]: finds tests and turns each into pages ([`TestPage`]).
-//! - [`server`]: starts `wptserve` with wpt's hosts, ports and TLS.
+//! - [`server`]: starts `wptserve` with wpt's hosts, ports and TLS (its
+//!   certificates: `certs`).
 //! - [`runner`]: runs the pages through a [`PageExecutor`].
 //! - [`expectations`], [`report`], [`results`]: expected results, output.
+//! - [`chromium`], [`compare`]: the same pages in headless Chromium, and the
+//!   table of where the two differ.
 
+mod certs;
 pub mod chromium;
 pub mod compare;
 pub mod discover;
@@ -26,6 +30,14 @@ pub use manifest::{PageKind, Scheme, ScriptStep, SkippedVariant, TestFile, TestP
 pub use results::{PageOutcome, SubtestResult};
 pub use runner::{run, run_collect, PageExecutor, PageRun, RunSummary, WptOptions};
 pub use server::{ServerInfo, ServerOptions, WptServer};
+
+/// The last `n` lines of a log file ("" if it cannot be read), for an
+/// error message about the program that wrote it.
+pub(crate) fn log_tail(path: &std::path::Path, n: usize) -> String {
+  let text = std::fs::read_to_string(path).unwrap_or_default();
+  let lines: Vec<&str> = text.lines().collect();
+  lines[lines.len().saturating_sub(n)..].join("\n")
+}
 
 /// Default WPT root: `$SWHARNESS_WPT_ROOT` or `./.wpt-deps/wpt`.
 pub fn default_wpt_root() -> PathBuf {

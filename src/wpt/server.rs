@@ -1,5 +1,6 @@
 //! The WPT server: `wptserve` (PyPI) run by a small launcher (`serve.py`),
-//! with a certificate authority and host certificate made with `openssl`.
+//! with a certificate authority and host certificate made with `openssl`
+//! (`certs`).
 //!
 //! Serves the WPT root on 127.0.0.1 with two HTTP and two HTTPS ports (as
 //! `wpt serve`: `{{ports[http][1]}}` etc. work), `.sub.` substitution with
@@ -187,7 +188,7 @@ impl WptServer {
     let launcher = dir.path().join("serve.py");
     std::fs::write(&launcher, SERVE_PY)?;
     let domains = wpt_domains();
-    let certs = make_certs(&dir.path().join("certs"), &domains).await?;
+    let certs = super::certs::make_certs(&dir.path().join("certs"), &domains).await?;
 
     let harness_dir = match &opts.harness_dir {
       Some(d) if d.is_dir() => Some(std::fs::canonicalize(d)?),
@@ -257,11 +258,7 @@ impl WptServer {
       BufReader::new(stdout).read_line(&mut line),
     )
     .await;
-    let log_tail = || {
-      let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-      let lines: Vec<&str> = text.lines().collect();
-      lines[lines.len().saturating_sub(20)..].join("\n")
-    };
+    let log_tail = || super::log_tail(&log_path, 20);
     match read {
       Err(_) => bail!(
         "the WPT server did not start within {:?}; log:\n{}",
@@ -373,151 +370,6 @@ async fn check_python(python: &str) -> Result<()> {
     ),
     Ok(_) => Ok(()),
   }
-}
-
-struct Certs {
-  ca: PathBuf,
-  key: PathBuf,
-  cert: PathBuf,
-  spki_sha256: String,
-}
-
-async fn openssl(args: &[&str], cwd: &Path) -> Result<()> {
-  let out = tokio::process::Command::new("openssl")
-    .args(args)
-    .current_dir(cwd)
-    .stdin(Stdio::null())
-    .output()
-    .await;
-  match out {
-    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-      bail!("openssl not found: `swharness wpt` makes its test certificates with the openssl CLI (apt-get install openssl)")
-    }
-    Err(e) => bail!("running openssl: {e}"),
-    Ok(o) if !o.status.success() => {
-      bail!(
-        "openssl {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&o.stderr).trim()
-      )
-    }
-    Ok(_) => Ok(()),
-  }
-}
-
-/// A throwaway CA and a host certificate for every WPT host name, localhost
-/// and 127.0.0.1 (EC P-256, 30 days).
-async fn make_certs(dir: &Path, domains: &[String]) -> Result<Certs> {
-  std::fs::create_dir_all(dir)?;
-  let mut san: Vec<String> = domains.iter().map(|d| format!("DNS:{d}")).collect();
-  san.push("DNS:localhost".into());
-  san.push("IP:127.0.0.1".into());
-  let ext = format!(
-    "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n\
-     extendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n\
-     subjectAltName={}\n",
-    san.join(",")
-  );
-  std::fs::write(dir.join("host.ext"), ext)?;
-  let ec = [
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-  ];
-  let mut ca_args = vec!["req", "-x509"];
-  ca_args.extend(ec);
-  ca_args.extend([
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "30",
-    "-subj",
-    "/CN=swharness WPT test CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  ]);
-  openssl(&ca_args, dir).await?;
-  let mut csr_args = vec!["req"];
-  csr_args.extend(ec);
-  csr_args.extend([
-    "-keyout",
-    "host.key",
-    "-out",
-    "host.csr",
-    "-subj",
-    "/CN=web-platform.test",
-  ]);
-  openssl(&csr_args, dir).await?;
-  openssl(
-    &[
-      "x509",
-      "-req",
-      "-in",
-      "host.csr",
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-out",
-      "host.pem",
-      "-days",
-      "30",
-      "-sha256",
-      "-extfile",
-      "host.ext",
-    ],
-    dir,
-  )
-  .await?;
-  // The host key's SPKI fingerprint, as Chromium's
-  // --ignore-certificate-errors-spki-list takes it.
-  openssl(
-    &[
-      "x509", "-in", "host.pem", "-noout", "-pubkey", "-out", "host.pub",
-    ],
-    dir,
-  )
-  .await?;
-  openssl(
-    &[
-      "pkey",
-      "-pubin",
-      "-in",
-      "host.pub",
-      "-outform",
-      "der",
-      "-out",
-      "host.spki",
-    ],
-    dir,
-  )
-  .await?;
-  openssl(
-    &[
-      "dgst",
-      "-sha256",
-      "-binary",
-      "-out",
-      "host.spki.sha256",
-      "host.spki",
-    ],
-    dir,
-  )
-  .await?;
-  let digest = std::fs::read(dir.join("host.spki.sha256"))?;
-  Ok(Certs {
-    ca: dir.join("ca.pem"),
-    key: dir.join("host.key"),
-    cert: dir.join("host.pem"),
-    spki_sha256: crate::ipc::encode_base64(&digest),
-  })
 }
 
 #[cfg(test)]

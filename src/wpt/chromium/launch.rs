@@ -204,9 +204,7 @@ fn kill_group(child: &tokio::process::Child) {
 }
 
 fn log_tail(dir: &Path) -> String {
-  let text = std::fs::read_to_string(dir.join("chromium.log")).unwrap_or_default();
-  let lines: Vec<&str> = text.lines().collect();
-  lines[lines.len().saturating_sub(15)..].join("\n")
+  crate::wpt::log_tail(&dir.join("chromium.log"), 15)
 }
 
 /// Waits for `DevToolsActivePort` in the profile (port, then path) and

@@ -15,7 +15,7 @@ pub mod launch;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
 use chromiumoxide::cdp::browser_protocol::browser::{
@@ -33,7 +33,7 @@ use chromiumoxide::cdp::js_protocol::runtime::{
 use futures::StreamExt;
 use serde::Deserialize;
 
-use super::executor::outcome_of;
+use super::executor::{outcome_of, REPORT_GRACE};
 use super::results::PageOutcome;
 use super::runner::{PageExecutor, PageRun};
 use launch::Chromium;
@@ -44,8 +44,6 @@ const CONTROL_JS: &str = include_str!("../../../wpt/support/chromium-control.js"
 const REPORT_BINDING: &str = "__swharnessWptReport";
 /// The binding chromium-control.js calls for DevTools commands.
 const CDP_BINDING: &str = "__swharnessCdp";
-/// How long a page gets to report after being told to time out.
-const REPORT_GRACE: Duration = Duration::from_secs(5);
 
 /// The prefix of the PRECONDITION_FAILED message chromium-control.js gives.
 pub const CONTROL_UNSUPPORTED: &str = "the swharness control object's ";
