@@ -154,6 +154,9 @@ const webGlobals = {
  * `origin` and `isSecureContext` (WindowOrWorkerGlobalScope) from `info`.
  */
 export function installWebGlobals(info) {
+  // HR Time: performance.timeOrigin, this realm's start on the wall clock
+  // (the snapshot was made in another process, so it is set here).
+  performance.setTimeOrigin();
   Object.defineProperties(globalThis, webGlobals);
   if (info.secureContext !== true) {
     // [SecureContext] members of Web Crypto are not there at all.
