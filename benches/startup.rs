@@ -17,7 +17,11 @@
 //!   to the dispatch of `backgroundfetchsuccess` (`tiny_fetch`); and
 //! - in-process: the time to create one realm's runtime
 //!   (`engine::new_runtime`) and to run its bootstrap (the assembled
-//!   service worker global scope), `SWH_BENCH_RUNS` times on one thread.
+//!   service worker global scope), `SWH_BENCH_RUNS` times on one thread;
+//! - `deno`: beside `deno run hello.js` in one hyperfine run; and
+//! - `floor`: what `JsRuntime::new` costs on this engine without any of our
+//!   JavaScript (deno_core alone, then with Deno's Web extensions), and for
+//!   synthetic modules: the least a realm can cost.
 
 mod common;
 
@@ -235,6 +239,145 @@ fn bench_snapshot() {
   }
 }
 
+/// The least a realm can cost on this engine: `JsRuntime::new` from a
+/// snapshot of deno_core alone, and of deno_core with Deno's four Web
+/// extensions (webidl, web, crypto, fetch) but none of our JavaScript.
+/// Compare with `deno run hello.js` (the `deno` part): when the second
+/// figure is at or above Deno's whole process, no change inside swharness
+/// brings its start down to Deno's on this engine.
+fn bench_floor() {
+  type Exts = fn() -> Vec<deno_core::Extension>;
+  let parts: [(&str, Exts); 5] = [
+    ("deno_core alone", Vec::new),
+    ("deno_core + Deno's Web extensions, not evaluated", || {
+      swharness::engine::deno_extensions(None, &swharness::net::NetConfig::default())
+    }),
+    ("deno_core + Deno's Web extensions, evaluated", || {
+      let mut exts =
+        swharness::engine::deno_extensions(None, &swharness::net::NetConfig::default());
+      exts.push(floor_web_extension());
+      exts
+    }),
+    ("deno_core + 24 synthetic ES modules of 8 KB", || {
+      vec![synthetic_modules(24)]
+    }),
+    ("deno_core + 1 synthetic ES module of 192 KB", || {
+      vec![synthetic_modules(1)]
+    }),
+  ];
+  for (label, exts) in parts {
+    let ok = std::thread::spawn(move || {
+      let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+      let _guard = rt.enter();
+      let blob: &'static [u8] = Box::leak(swharness::engine::create_snapshot_of(exts()));
+      let mut create = Vec::new();
+      for i in 0..runs() + 3 {
+        let start = Instant::now();
+        let runtime = deno_core::JsRuntime::new(deno_core::RuntimeOptions {
+          extensions: exts(),
+          startup_snapshot: Some(blob),
+          ..Default::default()
+        });
+        let took = ms(start.elapsed());
+        drop(runtime);
+        if i >= 3 {
+          create.push(took);
+        }
+      }
+      println!("floor: {label}: snapshot {} bytes", blob.len());
+      print(&format!("floor: {label}: JsRuntime::new"), &create);
+    })
+    .join();
+    if ok.is_err() {
+      println!("floor: {label}: failed (see above)");
+    }
+  }
+}
+
+/// An extension whose one module evaluates Deno's Web extensions the way
+/// every realm does: the `core.loadExtScript` lines (and the telemetry
+/// stub deno_fetch needs) of `js/engine/00_web_globals.js`, taken from
+/// that file at run time, and nothing else of ours.
+fn floor_web_extension() -> deno_core::Extension {
+  let src = include_str!("../js/engine/00_web_globals.js");
+  let start = src.find("const webidl = ").expect("the loads begin");
+  let end = src.find("const LEVELS").expect("the loads end");
+  let code = format!(
+    "import {{ core, internals }} from \"ext:core/mod.js\";\n{}",
+    &src[start..end]
+  );
+  const SPECIFIER: &str = "ext:floor/web.js";
+  deno_core::Extension {
+    name: "floor",
+    deps: &["deno_webidl", "deno_web", "deno_crypto", "deno_fetch"],
+    esm_files: std::borrow::Cow::Owned(vec![deno_core::ExtensionFileSource::new_computed(
+      SPECIFIER,
+      code.into(),
+    )]),
+    esm_entry_point: Some(SPECIFIER),
+    ..Default::default()
+  }
+}
+
+/// `n` ES modules with 192 KB of small functions in all, the first
+/// importing the others: what restoring a module costs beside its size.
+fn synthetic_modules(n: usize) -> deno_core::Extension {
+  const NAMES: [&str; 24] = [
+    "ext:syn/0.js",
+    "ext:syn/1.js",
+    "ext:syn/2.js",
+    "ext:syn/3.js",
+    "ext:syn/4.js",
+    "ext:syn/5.js",
+    "ext:syn/6.js",
+    "ext:syn/7.js",
+    "ext:syn/8.js",
+    "ext:syn/9.js",
+    "ext:syn/10.js",
+    "ext:syn/11.js",
+    "ext:syn/12.js",
+    "ext:syn/13.js",
+    "ext:syn/14.js",
+    "ext:syn/15.js",
+    "ext:syn/16.js",
+    "ext:syn/17.js",
+    "ext:syn/18.js",
+    "ext:syn/19.js",
+    "ext:syn/20.js",
+    "ext:syn/21.js",
+    "ext:syn/22.js",
+    "ext:syn/23.js",
+  ];
+  let per = 192 * 1024 / n;
+  let files = (0..n)
+    .map(|i| {
+      let mut code = String::new();
+      if i == 0 {
+        for (j, name) in NAMES.iter().enumerate().take(n).skip(1) {
+          code.push_str(&format!("import {{ f{j}_0 }} from \"{name}\";\n"));
+        }
+      }
+      let mut k = 0;
+      while code.len() < per {
+        code.push_str(&format!(
+          "export function f{i}_{k}(a, b) {{ const c = [a, b, {k}]; return c.map((x) => x * 2).join(\",\"); }}\n"
+        ));
+        k += 1;
+      }
+      deno_core::ExtensionFileSource::new_computed(NAMES[i], code.into())
+    })
+    .collect::<Vec<_>>();
+  deno_core::Extension {
+    name: "syn",
+    esm_files: std::borrow::Cow::Owned(files),
+    esm_entry_point: Some(NAMES[0]),
+    ..Default::default()
+  }
+}
+
 fn in_process(label: &str, snapshot: Option<&'static [u8]>) {
   let rt = tokio::runtime::Builder::new_current_thread()
     .enable_all()
@@ -327,6 +470,9 @@ fn main() {
   }
   if want("deno") {
     bench_deno();
+  }
+  if want("floor") {
+    bench_floor();
   }
 }
 

@@ -120,10 +120,18 @@ pub fn main() -> i32 {
       return 1;
     }
   };
-  let code = match cli.command {
-    Command::Run(args) => rt.block_on(crate::cli::run::run(args)),
-    Command::Wpt(args) => rt.block_on(args.run()),
-  };
-  rt.shutdown_timeout(std::time::Duration::from_millis(200));
-  code
+  match cli.command {
+    Command::Run(args) => {
+      let code = rt.block_on(crate::cli::run::run(args));
+      // The run is over and quiet, and everything it reported is on disk
+      // (what a kill -9 would keep): no task is worth waiting for at exit.
+      rt.shutdown_background();
+      code
+    }
+    Command::Wpt(args) => {
+      let code = rt.block_on(args.run());
+      rt.shutdown_timeout(std::time::Duration::from_millis(200));
+      code
+    }
+  }
 }

@@ -115,11 +115,9 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
     .collect::<Result<_, _>>()
     .map_err(usage)?;
 
-  // Load the startup snapshot while the browser side starts; the first
-  // realm picks it up.
-  std::thread::spawn(|| {
-    crate::engine::startup_snapshot();
-  });
+  // Make the first realm's runtime (the startup snapshot, restored) while
+  // the browser side starts; the main worker's realm takes it.
+  crate::engine::realm::prewarm();
 
   // Local files are served on a loopback origin rooted at their common
   // directory, so relative URLs between them work.

@@ -158,7 +158,7 @@ impl RootCertStoreProvider for RootStore {
   }
 }
 
-fn fetch_options(net: &NetConfig) -> deno_fetch::Options {
+pub(crate) fn fetch_options(net: &NetConfig) -> deno_fetch::Options {
   let mut options = deno_fetch::Options {
     user_agent: format!("swharness/{}", env!("CARGO_PKG_VERSION")),
     ..Default::default()
@@ -187,6 +187,14 @@ fn fetch_options(net: &NetConfig) -> deno_fetch::Options {
 }
 
 fn extensions(location: Option<url::Url>, net: &NetConfig) -> Vec<deno_core::Extension> {
+  let mut all = deno_extensions(location, net);
+  all.push(embed(swharness::init()));
+  all
+}
+
+/// Deno's Web extensions alone, without ours (`js/`): every realm's base,
+/// and what the startup benchmark's `floor` measures.
+pub fn deno_extensions(location: Option<url::Url>, net: &NetConfig) -> Vec<deno_core::Extension> {
   // Both of rustls's crypto back ends are linked (through reqwest and
   // deno_tls), so rustls cannot pick one by itself.
   let _ = deno_tls::rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -202,7 +210,6 @@ fn extensions(location: Option<url::Url>, net: &NetConfig) -> Vec<deno_core::Ext
     deno_crypto::deno_crypto::init(None),
     deno_net::init(),
     deno_fetch::deno_fetch::init(fetch_options),
-    swharness::init(),
   ]
   .into_iter()
   .map(embed)
@@ -245,8 +252,13 @@ pub fn new_runtime_from(
 /// A startup snapshot of a runtime with every extension loaded (the global
 /// scope assembled up to the bootstrap), for [`new_runtime_from`].
 pub fn create_snapshot() -> Box<[u8]> {
+  create_snapshot_of(extensions(None, &NetConfig::default()))
+}
+
+/// A startup snapshot of a runtime with just `extensions` loaded.
+pub fn create_snapshot_of(extensions: Vec<deno_core::Extension>) -> Box<[u8]> {
   let runtime = deno_core::JsRuntimeForSnapshot::new(RuntimeOptions {
-    extensions: extensions(None, &NetConfig::default()),
+    extensions,
     ..Default::default()
   });
   runtime.snapshot()
@@ -499,13 +511,73 @@ fn make_snapshot_file(path: &std::path::Path) -> Option<Box<[u8]>> {
     for (_, p) in others.into_iter().skip(3) {
       let _ = std::fs::remove_file(p);
     }
+    remove_leftovers(dir, std::time::Duration::from_secs(600));
   }
   let _ = std::fs::remove_file(&lock);
   Some(bytes)
 }
 
+/// Removes what processes killed while making a snapshot left in `dir`:
+/// half-written `snapshot-*.tmpPID` files (3-4 MB each) and lock files,
+/// once older than `age` (a process making one now keeps its files fresh).
+fn remove_leftovers(dir: &std::path::Path, age: std::time::Duration) {
+  let Ok(entries) = std::fs::read_dir(dir) else {
+    return;
+  };
+  for e in entries.flatten() {
+    let name = e.file_name();
+    let name = name.to_string_lossy();
+    let leftover = name.starts_with("snapshot-")
+      && (name.ends_with(".lock")
+        || name
+          .rsplit_once(".tmp")
+          .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())));
+    let old = e
+      .metadata()
+      .and_then(|m| m.modified())
+      .is_ok_and(|t| t.elapsed().is_ok_and(|el| el >= age));
+    if leftover && old {
+      let _ = std::fs::remove_file(e.path());
+    }
+  }
+}
+
 #[cfg(test)]
 mod tests {
+  /// A killed snapshot maker's temporary and lock files go once stale;
+  /// fresh ones (another process making it now) and snapshots stay.
+  #[test]
+  fn stale_snapshot_leftovers_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let make = |name: &str, stale: bool| {
+      let p = dir.path().join(name);
+      let f = std::fs::File::create(&p).unwrap();
+      if stale {
+        f.set_modified(old).unwrap();
+      }
+      p
+    };
+    let gone = [
+      make("snapshot-0.1.0-aa.tmp24652", true),
+      make("snapshot-0.1.0-aa.lock", true),
+    ];
+    let kept = [
+      make("snapshot-0.1.0-bb.tmp7889", false),
+      make("snapshot-0.1.0-bb.lock", false),
+      make("snapshot-0.1.0-cc.bin", true),
+      make("snapshot-0.1.0-cc.tmpx", true),
+      make("other.tmp1", true),
+    ];
+    super::remove_leftovers(dir.path(), std::time::Duration::from_secs(600));
+    for p in gone {
+      assert!(!p.exists(), "{} stayed", p.display());
+    }
+    for p in kept {
+      assert!(p.exists(), "{} was removed", p.display());
+    }
+  }
+
   /// A runtime never needs the source trees the binary was built from.
   #[test]
   fn every_extension_file_is_in_the_binary() {

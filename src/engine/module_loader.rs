@@ -9,9 +9,31 @@ use deno_error::JsErrorBox;
 
 use crate::ipc::{HostMsg, HostSender, RealmId, Reply};
 
+/// The realm and browser link a loader fetches through; set once, when a
+/// runtime made ahead of its realm (`realm::prewarm`) gets its realm.
+pub type LoaderTarget = std::rc::Rc<std::cell::OnceCell<(RealmId, HostSender)>>;
+
 pub struct HostModuleLoader {
-  pub realm: RealmId,
-  pub host: HostSender,
+  target: LoaderTarget,
+}
+
+impl HostModuleLoader {
+  pub fn new(realm: RealmId, host: HostSender) -> Self {
+    let target = LoaderTarget::default();
+    let _ = target.set((realm, host));
+    Self { target }
+  }
+
+  /// A loader for a realm not known yet, and the cell that names it later.
+  pub fn unbound() -> (Self, LoaderTarget) {
+    let target = LoaderTarget::default();
+    (
+      Self {
+        target: target.clone(),
+      },
+      target,
+    )
+  }
 }
 
 impl ModuleLoader for HostModuleLoader {
@@ -31,8 +53,9 @@ impl ModuleLoader for HostModuleLoader {
     _options: ModuleLoadOptions,
   ) -> ModuleLoadResponse {
     let specifier = specifier.clone();
-    let host = self.host.clone();
-    let realm = self.realm;
+    let Some((realm, host)) = self.target.get().cloned() else {
+      return ModuleLoadResponse::Sync(Err(JsErrorBox::type_error("the realm has not started")));
+    };
     ModuleLoadResponse::Async(Box::pin(async move {
       let (tx, rx) = tokio::sync::oneshot::channel();
       host

@@ -63,49 +63,138 @@ impl RealmHandle {
   }
 }
 
-/// Starts a realm on a new thread.
-pub fn spawn(spec: RealmSpec, host: HostSender) -> std::io::Result<RealmHandle> {
-  let (tx, rx) = mpsc::unbounded_channel();
-  let id = spec.id;
-  let kind = spec.kind;
-  std::thread::Builder::new()
-    .name(format!("realm-{id}"))
-    .stack_size(8 << 20)
+/// What a realm's thread needs to run: its spec, the browser, and the
+/// browser's commands.
+type RealmStart = (RealmSpec, HostSender, mpsc::UnboundedReceiver<RealmCmd>);
+
+/// The thread [`prewarm`] started, waiting for its realm.
+static WARM: std::sync::Mutex<Option<std::sync::mpsc::Sender<RealmStart>>> =
+  std::sync::Mutex::new(None);
+
+/// Starts the next realm's thread now and makes its runtime there (most of
+/// a realm's start: restoring the startup snapshot), while the caller goes
+/// on with the browser's own start; the next [`spawn`] hands it its realm.
+/// A run calls this first thing, so the two starts overlap on two cores.
+pub fn prewarm() {
+  let (tx, rx) = std::sync::mpsc::channel::<RealmStart>();
+  let spawned = std::thread::Builder::new()
+    .name("realm".into())
+    .stack_size(REALM_STACK)
     .spawn(move || {
-      let exit_host = host.clone();
-      let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a current-thread runtime");
-      let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        rt.block_on(run_realm(spec, host, rx))
-      }));
-      if let Err(panic) = result {
-        let text = panic
-          .downcast_ref::<String>()
-          .cloned()
-          .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-          .unwrap_or_else(|| "unknown panic".into());
-        let _ = exit_host.send(HostMsg::Uncaught {
-          realm: id,
-          text: format!("internal error: the realm crashed: {text}"),
-        });
+      let rt = current_thread_runtime();
+      let (loader, target) = crate::engine::module_loader::HostModuleLoader::unbound();
+      let runtime = {
+        let _guard = rt.enter();
+        crate::engine::new_runtime(
+          None,
+          Some(std::rc::Rc::new(loader)),
+          &crate::net::NetConfig::default(),
+        )
+      };
+      // No realm came (the run ended first): nothing to do.
+      let Ok((spec, host, cmds)) = rx.recv() else {
+        return;
+      };
+      let _ = target.set((spec.id, host.clone()));
+      {
+        // What `new_runtime` would have been given for this realm: its
+        // URL, its network settings, and a clock that starts now.
+        let state = runtime.op_state();
+        let mut state = state.borrow_mut();
+        state.put(deno_web::Location(spec.url.clone()));
+        state.put(crate::engine::fetch_options(&spec.net));
+        state.put(deno_web::StartTime::default());
       }
-      let _ = exit_host.send(HostMsg::Exited { realm: id });
-    })?;
-  Ok(RealmHandle { id, kind, tx })
+      realm_thread(rt, move || runtime, spec, host, cmds);
+    });
+  if spawned.is_ok() {
+    *WARM.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+  }
 }
 
-async fn run_realm(spec: RealmSpec, host: HostSender, mut rx: mpsc::UnboundedReceiver<RealmCmd>) {
-  let loader = crate::engine::module_loader::HostModuleLoader {
-    realm: spec.id,
-    host: host.clone(),
+const REALM_STACK: usize = 8 << 20;
+
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+  tokio::runtime::Builder::new_current_thread()
+    .enable_all()
+    .build()
+    .expect("a current-thread runtime")
+}
+
+/// Starts a realm: on the thread [`prewarm`] made ready, or a new one.
+pub fn spawn(spec: RealmSpec, host: HostSender) -> std::io::Result<RealmHandle> {
+  let (tx, rx) = mpsc::unbounded_channel();
+  let handle = RealmHandle {
+    id: spec.id,
+    kind: spec.kind,
+    tx,
   };
-  let mut runtime = crate::engine::new_runtime(
-    Some(spec.url.clone()),
-    Some(std::rc::Rc::new(loader)),
-    &spec.net,
-  );
+  let mut start = (spec, host, rx);
+  let warm = WARM.lock().unwrap_or_else(|e| e.into_inner()).take();
+  if let Some(warm) = warm {
+    match warm.send(start) {
+      Ok(()) => return Ok(handle),
+      // The warm thread is gone (its runtime failed): start afresh.
+      Err(std::sync::mpsc::SendError(back)) => start = back,
+    }
+  }
+  let (spec, host, rx) = start;
+  std::thread::Builder::new()
+    .name(format!("realm-{}", spec.id))
+    .stack_size(REALM_STACK)
+    .spawn(move || {
+      let rt = current_thread_runtime();
+      let loader = crate::engine::module_loader::HostModuleLoader::new(spec.id, host.clone());
+      let (url, net) = (spec.url.clone(), spec.net.clone());
+      realm_thread(
+        rt,
+        move || crate::engine::new_runtime(Some(url), Some(std::rc::Rc::new(loader)), &net),
+        spec,
+        host,
+        rx,
+      );
+    })?;
+  Ok(handle)
+}
+
+/// A realm's thread, once its runtime is made: runs the realm, reports a
+/// panic as an uncaught error, and tells the browser it has ended.
+fn realm_thread(
+  rt: tokio::runtime::Runtime,
+  make_runtime: impl FnOnce() -> JsRuntime,
+  spec: RealmSpec,
+  host: HostSender,
+  rx: mpsc::UnboundedReceiver<RealmCmd>,
+) {
+  let id = spec.id;
+  let exit_host = host.clone();
+  let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let runtime = {
+      let _guard = rt.enter();
+      make_runtime()
+    };
+    rt.block_on(run_realm(runtime, spec, host, rx))
+  }));
+  if let Err(panic) = result {
+    let text = panic
+      .downcast_ref::<String>()
+      .cloned()
+      .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+      .unwrap_or_else(|| "unknown panic".into());
+    let _ = exit_host.send(HostMsg::Uncaught {
+      realm: id,
+      text: format!("internal error: the realm crashed: {text}"),
+    });
+  }
+  let _ = exit_host.send(HostMsg::Exited { realm: id });
+}
+
+async fn run_realm(
+  mut runtime: JsRuntime,
+  spec: RealmSpec,
+  host: HostSender,
+  mut rx: mpsc::UnboundedReceiver<RealmCmd>,
+) {
   runtime.op_state().borrow_mut().put(RealmCtx {
     id: spec.id,
     host: host.clone(),
