@@ -686,3 +686,36 @@ fn a_second_run_on_the_same_state_directory_is_refused_until_the_first_ends() {
   assert!(third.status.success(), "{}", text(&third.stderr));
   assert!(text(&third.stdout).contains("[client 1] quick\n"));
 }
+
+/// The worker's realm is made before its URL is known (`realm::prewarm`),
+/// then given it: its location, its clock (performance.now() counts from
+/// the realm's start, even when making the snapshot took seconds), and its
+/// own fetch() of a relative URL all belong to it.
+#[test]
+fn the_prewarmed_worker_realm_is_the_workers_own() {
+  let dir = tempfile::tempdir().unwrap();
+  std::fs::write(dir.path().join("data.txt"), "from the server").unwrap();
+  let sw = dir.path().join("sw.js");
+  std::fs::write(
+    &sw,
+    r#"
+const skew = Math.abs(performance.timeOrigin + performance.now() - Date.now());
+console.log(`path ${location.pathname} clock ${performance.now() < 2000} skew ${skew < 100}`);
+self.addEventListener("install", (e) => e.waitUntil((async () => {
+  const r = await fetch("data.txt");
+  console.log(`fetched ${r.url === new URL("data.txt", location).href} ${await r.text()}`);
+})()));
+"#,
+  )
+  .unwrap();
+  let out = swharness(&["run", sw.to_str().unwrap(), "--timeout", "30"]);
+  let stdout = text(&out.stdout);
+  assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+  assert_in_order(
+    &stdout,
+    &[
+      "path /sw.js clock true skew true\n",
+      "fetched true from the server\n",
+    ],
+  );
+}
