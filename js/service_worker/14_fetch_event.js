@@ -253,8 +253,14 @@ async function onFetchEvent(init) {
     urlList: [...(inner?.urlList ?? [])].map(String),
   };
   let body = null;
-  const known = inner?.body?.length;
-  if (response.body !== null && typeof known === "number" && known <= CHUNK) {
+  // The body's size when it is known without reading it: a buffer's
+  // length, or at most three bytes per UTF-16 unit of a string (deno_fetch
+  // leaves a string body's length unset until it is encoded).
+  const source = inner?.body?.source;
+  const known = typeof source === "string" ? source.length * 3 : inner?.body?.length;
+  // `inner.body`, not `response.body`: reading the latter turns a static
+  // body into a stream, which is then read chunk by chunk.
+  if (inner?.body && typeof known === "number" && known <= CHUNK) {
     // A body of known, small size (a string, a buffer) goes whole with
     // the answer: no round trip for its end.
     body = { chunk: btoaBytes(new Uint8Array(await response.arrayBuffer())), done: true };
@@ -282,7 +288,9 @@ function unusable(response, request) {
   if (response.type === "error") {
     return 'a Response whose "type" is "error" was passed to respondWith().';
   }
-  if (response.bodyUsed || response.body?.locked) {
+  // InnerBody.unusable(): disturbed or locked, without making a static body
+  // a stream the way `response.body` would.
+  if (responseMod.getInnerResponse(response)?.body?.unusable()) {
     return "a Response whose body stream is already disturbed or locked was passed to respondWith().";
   }
   if (response.type === "opaque" && request.mode !== "no-cors") {

@@ -49,6 +49,16 @@ self.addEventListener('fetch', e => {
         return r;
       })());
       break;
+    case 'locked-body': {
+      const r = new Response('locked');
+      r.body.getReader();
+      e.respondWith(r);
+      break;
+    }
+    case 'string-body':
+      // A small string body goes to the page whole, with the answer.
+      e.respondWith(new Response('\u00e9t\u00e9 \u{1F600} '.repeat(1000)));
+      break;
     case 'twice':
       // The first answer is given once the second call has thrown.
       e.respondWith(new Promise(resolve => setTimeout(() => resolve(new Response(lastError)), 0)));

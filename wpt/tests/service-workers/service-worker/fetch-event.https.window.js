@@ -69,6 +69,15 @@ promise_test(async t => {
 }, 'respondWith() of a Response whose body was used is a network error');
 
 promise_test(async t => {
+  await promise_rejects_js(t, TypeError, fetch(url('locked-body')));
+}, 'respondWith() of a Response whose body is locked is a network error');
+
+promise_test(async t => {
+  const r = await fetch(url('string-body'));
+  assert_equals(await r.text(), '\u00e9t\u00e9 \u{1F600} '.repeat(1000));
+}, 'respondWith() of a string body: the page reads every character, multi-byte ones included');
+
+promise_test(async t => {
   await promise_rejects_js(t, TypeError, fetch(url('prevent-default')));
 }, 'preventDefault() without respondWith() is a network error');
 
