@@ -87,12 +87,20 @@ pub(super) async fn handle_fetch(
       "only a window fetches through a controller",
     ));
   };
-  let controller = super::with(browser, |s| s.clients.get(&client_id)?.controller);
+  let client = super::with(browser, |s| {
+    let c = s.clients.get(&client_id)?;
+    Some((c.controller, c.url.clone()))
+  });
+  let Some((controller, client_url)) = client else {
+    return Ok(json!({"outcome": "fallback"}));
+  };
   // Step 12: no active service worker (the page's view was stale): the
   // request goes to the network.
   let Some(version) = controller else {
     return Ok(json!({"outcome": "fallback"}));
   };
+  let mut request = request;
+  resolve_referrer(&mut request, &client_url);
   if !race {
     match route(browser, version, &request) {
       Routed::Network => return Ok(json!({"outcome": "fallback"})),
@@ -113,6 +121,22 @@ pub(super) async fn handle_fetch(
     reply["body"]["stream"] = json!(id);
   }
   Ok(reply)
+}
+
+/// Fetch's "main fetch", step 9, which comes before Handle Fetch: the
+/// request's referrer (`about:client` for the page, `""` for none, or a
+/// URL) becomes the URL its policy lets through ("determine request's
+/// referrer"), as the worker's `event.request.referrer` shows it; `""` when
+/// there is none.
+fn resolve_referrer(request: &mut Value, client_url: &url::Url) {
+  let target = request["url"]
+    .as_str()
+    .and_then(|u| url::Url::parse(u).ok());
+  let policy = request["referrerPolicy"].as_str().unwrap_or("");
+  let referrer = crate::net::referrer::source(request["referrer"].as_str(), client_url.as_str())
+    .zip(target)
+    .and_then(|(source, target)| crate::net::referrer::determine(&source, policy, &target));
+  request["referrer"] = json!(referrer.map(String::from).unwrap_or_default());
 }
 
 /// What a static route decides for a request, before any fetch event.

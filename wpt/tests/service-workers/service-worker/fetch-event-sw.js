@@ -11,6 +11,24 @@ self.addEventListener('activate', e => e.waitUntil(clients.claim()));
 self.addEventListener('fetch', e => {
   const url = new URL(e.request.url);
   switch (url.searchParams.get('test')) {
+    case 'request-members':
+      e.respondWith((() => {
+        let headersImmutable = false;
+        try {
+          e.request.headers.set('x-more', '1');
+        } catch (err) {
+          headersImmutable = err instanceof TypeError;
+        }
+        const r = e.request;
+        return Response.json({
+          credentials: r.credentials, cache: r.cache, redirect: r.redirect,
+          referrer: r.referrer, referrerPolicy: r.referrerPolicy,
+          integrity: r.integrity, keepalive: r.keepalive,
+          headersImmutable, signalAborted: r.signal.aborted,
+          cloneMethod: r.clone().method,
+        });
+      })());
+      break;
     case 'basic':
       e.respondWith(new Response('from-sw',
           {status: 201, statusText: 'Made', headers: {'X-From': 'sw'}}));

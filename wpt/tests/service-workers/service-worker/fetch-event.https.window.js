@@ -48,6 +48,30 @@ promise_test(async t => {
 }, 'The FetchEvent\'s request, clientId and other members');
 
 promise_test(async t => {
+  const r = await fetch(url('request-members'), {
+    method: 'PUT', credentials: 'omit', cache: 'no-store', redirect: 'manual',
+    referrerPolicy: 'no-referrer-when-downgrade', keepalive: true,
+    body: 'b', integrity: '',
+  });
+  const m = await r.json();
+  assert_equals(m.credentials, 'omit');
+  assert_equals(m.cache, 'no-store');
+  assert_equals(m.redirect, 'manual');
+  assert_equals(m.referrer, location.href, 'the page is the referrer');
+  assert_equals(m.referrerPolicy, 'no-referrer-when-downgrade');
+  assert_equals(m.integrity, '');
+  assert_true(m.keepalive);
+  assert_true(m.headersImmutable, 'the request\'s headers are immutable (TypeError)');
+  assert_false(m.signalAborted);
+  assert_equals(m.cloneMethod, 'PUT', 'the request can be cloned');
+}, 'The FetchEvent\'s request keeps the page\'s credentials, cache, redirect, referrer and keepalive, with immutable headers');
+
+promise_test(async t => {
+  const r = await fetch(url('request-members'), {referrer: ''});
+  assert_equals((await r.json()).referrer, '', 'no referrer stays none');
+}, 'A request without a referrer reaches the worker without one');
+
+promise_test(async t => {
   const r = await fetch(ECHO, {method: 'POST', body: 'payload'});
   assert_equals(await r.text(), 'network:POST:payload');
 }, 'Without respondWith() the request, body included, goes to the network');
