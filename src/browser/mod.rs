@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, Notify};
 
 pub use control::PermissionState;
 pub use feature::{BrowserEvent, Feature, RealmCall};
+pub use router::after_reply;
 
 use crate::engine::realm::RealmHandle;
 use crate::ipc::{HostMsg, RealmId};

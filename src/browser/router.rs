@@ -4,6 +4,7 @@
 //! realm; console output, idle reports, uncaught errors and ended realms
 //! are handled here too.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
@@ -14,6 +15,26 @@ use tokio::sync::mpsc;
 
 use super::{Browser, BrowserEvent, Owner};
 use crate::ipc::{CallReply, HostError, HostMsg, HostResult, RealmId, Reply};
+
+type Deferred = Box<dyn FnOnce() + Send>;
+
+tokio::task_local! {
+  /// What the realm call being answered left for after its answer.
+  static AFTER_REPLY: RefCell<Vec<Deferred>>;
+}
+
+/// Runs `f` once the answer to the realm call being handled has been
+/// posted to its realm, so that the realm sees what `f` sends after the
+/// answer (Service Workers, "Install": the job promise resolves in a task
+/// queued before the one that fires `updatefound`). Outside a realm's call
+/// (the CLI's own registration), at once.
+pub fn after_reply(f: impl FnOnce() + Send + 'static) {
+  if AFTER_REPLY.try_with(|_| ()).is_ok() {
+    AFTER_REPLY.with(|q| q.borrow_mut().push(Box::new(f)));
+  } else {
+    f();
+  }
+}
 
 /// Answers one realm call.
 async fn route(
@@ -73,7 +94,7 @@ pub(super) async fn message_loop(browser: Browser, mut rx: mpsc::UnboundedReceiv
         );
         let guard = keeps_alive.then(|| browser.busy());
         let b = browser.clone();
-        let mut call = Box::pin(async move {
+        let mut call = Box::pin(AFTER_REPLY.scope(RefCell::default(), async move {
           // A panic in a handler answers the call with an error (the
           // realm would otherwise wait for ever) and counts as uncaught.
           let result = AssertUnwindSafe(route(&b, realm, &method, args))
@@ -109,8 +130,11 @@ pub(super) async fn message_loop(browser: Browser, mut rx: mpsc::UnboundedReceiv
             }
             reply => reply.send(result),
           }
+          for f in AFTER_REPLY.with(|q| std::mem::take(&mut *q.borrow_mut())) {
+            f();
+          }
           drop(guard);
-        });
+        }));
         // Each call runs here up to its first wait, so that calls take
         // effect in the order they were made (messages stay in order);
         // the rest goes on in its own task. A later poll brings its own

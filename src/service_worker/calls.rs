@@ -95,18 +95,25 @@ crate::ipc::realm_calls! {
 }
 
 /// Service Workers, importScripts(urls) of a service worker: a worker that
-/// is being installed fetches the script and keeps it in its script
-/// resource map; an installed one imports what the map kept (so an
-/// update can compare them). A URL the map lacks is fetched (Chromium
-/// throws NetworkError there; a worker from an older state directory has
-/// no map).
+/// is being installed takes the script from what its update check fetched
+/// (a failure there fails here too), or else fetches it, and keeps it in
+/// its script resource map; an installed one imports what the map kept
+/// (so an update can compare them). A URL the map lacks is fetched
+/// (Chromium throws NetworkError there; a worker from an older state
+/// directory has no map).
 async fn import_script(
   browser: &Browser,
   version: Option<super::VersionId>,
   url: &Url,
 ) -> Result<String, HostError> {
-  let (kept, installing) = super::with(browser, |s| {
+  let (kept, installing, prefetched) = super::with(browser, |s| {
     let v = version.and_then(|v| s.registry.versions.get(&v));
+    let prefetched = v.and_then(|v| {
+      v.update_fetched
+        .iter()
+        .find(|(u, _)| u == url.as_str())
+        .map(|(_, r)| r.clone())
+    });
     let kept = v.and_then(|v| {
       v.imported
         .iter()
@@ -119,12 +126,15 @@ async fn import_script(
         super::WorkerState::Parsed | super::WorkerState::Installing
       )
     });
-    (kept, installing)
+    (kept, installing, prefetched)
   });
   if let (Some(source), false) = (&kept, installing) {
     return Ok(source.clone());
   }
-  let source = browser.opts().net.fetch_script(url).await?;
+  let source = match prefetched.filter(|_| installing) {
+    Some(fetched) => fetched?,
+    None => browser.opts().net.fetch_script(url).await?,
+  };
   if installing {
     super::with(browser, |s| {
       if let Some(v) = version.and_then(|v| s.registry.versions.get_mut(&v)) {

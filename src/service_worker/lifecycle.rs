@@ -225,20 +225,28 @@ pub fn soft_update(browser: &Browser, scope: &str) {
 }
 
 /// "Update", step 8's "perform the fetch", step 22.2 (the imported
-/// scripts): each script the newest worker imported, fetched again, is
-/// byte for byte what it was. One that cannot be fetched counts as changed
-/// (the new worker's install then fails on it).
-async fn imports_unchanged(browser: &Browser, imported: &[(String, String)]) -> bool {
+/// scripts): each script the newest worker imported is fetched again, and
+/// the check says whether one is not byte for byte what it was. A bad
+/// import script response (a network error, a status that is not ok) is
+/// skipped (step 22.2.6), but kept with the rest: a new worker's
+/// `importScripts` gets it from there and fails on it.
+async fn imports_changed(
+  browser: &Browser,
+  imported: &[(String, String)],
+) -> (bool, Vec<(String, Result<String, HostError>)>) {
+  let mut changed = false;
+  let mut fetched = Vec::with_capacity(imported.len());
   for (url, old) in imported {
-    let Ok(url) = Url::parse(url) else {
-      return false;
+    let new = match Url::parse(url) {
+      Ok(u) => browser.opts().net.fetch_script(&u).await,
+      Err(e) => Err(HostError::type_error(format!(
+        "bad imported script URL {url}: {e}"
+      ))),
     };
-    match browser.opts().net.fetch_script(&url).await {
-      Ok(new) if &new == old => {}
-      _ => return false,
-    }
+    changed |= matches!(&new, Ok(new) if new != old);
+    fetched.push((url.clone(), new));
   }
-  true
+  (changed, fetched)
 }
 
 /// "Register"/"Update": fetch the script, and if it is new, install it.
@@ -262,6 +270,7 @@ pub async fn register(
   // that is byte-for-byte the same resolves with the registration. Differs
   // from "Register", step 5, which resolves without fetching again when the
   // script URL is the same.
+  let mut update_fetched = Vec::new();
   if same == Some(true) {
     let newest = super::with(browser, |s| {
       s.registry
@@ -269,7 +278,11 @@ pub async fn register(
         .map(|v| (v.source == source, v.imported.clone()))
     });
     let unchanged = match newest {
-      Some((true, imported)) => imports_unchanged(browser, &imported).await,
+      Some((true, imported)) => {
+        let (changed, fetched) = imports_changed(browser, &imported).await;
+        update_fetched = fetched;
+        !changed
+      }
       _ => false,
     };
     browser.trace(
@@ -295,10 +308,11 @@ pub async fn register(
         scope: scope.clone(),
         ..Default::default()
       });
-    (
-      s.registry.new_version(&scope, script_url.clone(), source),
-      was_new,
-    )
+    let version = s.registry.new_version(&scope, script_url.clone(), source);
+    if let Some(v) = s.registry.versions.get_mut(&version) {
+      v.update_fetched = update_fetched;
+    }
+    (version, was_new)
   });
   browser.trace(
     "lifecycle",
@@ -342,15 +356,18 @@ pub async fn register(
     json!({"worker": version, "scope": scope, "scriptURL": script_url.as_str(), "state": "installing"}),
   );
   // "Install", steps 7-9: resolve the job promise (the snapshot returned
-  // below) and fire `updatefound` on every registration object.
-  browser.broadcast(&UpdateFound { scope: &scope });
+  // below), then fire `updatefound` on every registration object, after
+  // the calling realm has its answer.
   let (tx, rx) = oneshot::channel();
   let guard = browser.busy();
   let b = browser.clone();
-  tokio::spawn(async move {
-    let state = install_and_activate(&b, version, &scope).await;
-    let _ = tx.send(state);
-    drop(guard);
+  crate::browser::after_reply(move || {
+    b.broadcast(&UpdateFound { scope: &scope });
+    tokio::spawn(async move {
+      let state = install_and_activate(&b, version, &scope).await;
+      let _ = tx.send(state);
+      drop(guard);
+    });
   });
   Ok(JobOutcome {
     snapshot,

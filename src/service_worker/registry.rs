@@ -62,6 +62,11 @@ pub struct Version {
   /// in the order first imported ("script resource map"): an installed
   /// worker imports them from here, and an update compares them.
   pub imported: Vec<(String, String)>,
+  /// What the update check that made it fetched of its predecessor's
+  /// imported scripts ("Update", step 8's "perform the fetch", step
+  /// 22.2.3: `updatedResourceMap`), failures included: while it installs,
+  /// `importScripts` takes them from here before the network.
+  pub update_fetched: Vec<(String, Result<String, crate::ipc::HostError>)>,
   /// Whether its "set of event types to handle" has `fetch`, once its
   /// script has run in this process (None before).
   pub handles_fetch: Option<bool>,
@@ -156,6 +161,7 @@ impl Registry {
         realm: None,
         skip_waiting: false,
         imported: Vec::new(),
+        update_fetched: Vec::new(),
         handles_fetch: None,
         routes: Default::default(),
       },

@@ -73,3 +73,64 @@ promise_test(async t => {
   assert_equals(registration.active, second, 'no client uses the old version: no wait');
   assert_equals(first.state, 'redundant');
 }, 'A new version activates at once when no client uses the old one');
+
+// "Install", steps 4-9: the job promise resolves in a task queued before the
+// one that fires updatefound, so a listener added when register() or
+// update() resolves still sees it (test-helpers.sub.js's wait_for_update()
+// relies on this). It fires before the new worker is installed.
+function updateFoundBeforeInstalled(registration) {
+  let found = false;
+  registration.addEventListener('updatefound', () => { found = true; }, {once: true});
+  const worker = registration.installing;
+  assert_not_equals(worker, null, 'the new worker is installing when the promise resolves');
+  return new Promise(resolve => {
+    worker.addEventListener('statechange', () => {
+      if (worker.state === 'installed' || worker.state === 'redundant') resolve(found);
+    });
+  });
+}
+
+promise_test(async t => {
+  const registration = await navigator.serviceWorker.register(SCRIPT, {scope: './found-scope/'});
+  t.add_cleanup(() => registration.unregister());
+  assert_true(await updateFoundBeforeInstalled(registration), 'updatefound after register()');
+  const updated = await registration.update();
+  assert_equals(updated, registration);
+  assert_true(await updateFoundBeforeInstalled(registration), 'updatefound after update()');
+}, 'register() and update() resolve before updatefound fires');
+
+// "Update", step 8's "perform the fetch", step 22.2: when the main script is
+// the same, each imported script is fetched again; a bad import script
+// response (here a 404) is skipped, not a change. When another import did
+// change, the new worker imports what that check fetched (its script resource
+// map is the updatedResourceMap), so it fails on the 404 and update() rejects.
+async function activeWorker(t, imports) {
+  const query = imports.map(i => `import=${i}`).join('&');
+  const scope = `resources/import-later-scope/${crypto.randomUUID()}/`;
+  const registration = await navigator.serviceWorker.register(
+      `resources/import-later-worker.js?${query}`, {scope});
+  t.add_cleanup(() => registration.unregister());
+  const worker = registration.installing;
+  await new Promise(resolve => worker.addEventListener('statechange', () => {
+    if (worker.state === 'activated') resolve();
+  }));
+  return registration;
+}
+
+promise_test(async t => {
+  const registration = await activeWorker(t, [`${crypto.randomUUID()}:404`]);
+  const active = registration.active;
+  await registration.update();
+  assert_equals(registration.installing, null, 'no new worker');
+  assert_equals(registration.waiting, null);
+  assert_equals(registration.active, active);
+}, 'update(): an imported script that is now a 404 is not a change');
+
+promise_test(async t => {
+  const registration = await activeWorker(t, [`${crypto.randomUUID()}:404`, `${crypto.randomUUID()}:new`]);
+  const active = registration.active;
+  await promise_rejects_js(t, TypeError, registration.update());
+  assert_equals(registration.installing, null, 'the new worker failed');
+  assert_equals(registration.waiting, null);
+  assert_equals(registration.active, active);
+}, 'update(): a changed import installs a new worker, which fails on the import the check found gone');
