@@ -17,8 +17,19 @@ function fire(target, type) {
 }
 
 /** Runs a classic script's source; an exception is reported on the global. */
-export function runClassicScript(source, name) {
-  const [, error] = core.evalContext(source, name);
+// HTML's `document.currentScript`: the <script> element whose classic
+// script is running, null otherwise (and for module scripts).
+let currentScript = null;
+
+export function runClassicScript(source, name, element = null) {
+  const outer = currentScript;
+  currentScript = element;
+  let error;
+  try {
+    [, error] = core.evalContext(source, name);
+  } finally {
+    currentScript = outer;
+  }
   if (error) {
     reportError(error.thrown);
     return false;
@@ -27,7 +38,7 @@ export function runClassicScript(source, name) {
 }
 
 /** Fetches and runs a classic script; false if it could not be fetched. */
-export async function loadClassicScript(url) {
+export async function loadClassicScript(url, element = null) {
   let source;
   try {
     source = await hostCall("browser.fetchScript", { url });
@@ -35,7 +46,7 @@ export async function loadClassicScript(url) {
     console.error(`Failed to load script ${url}: ${e?.message ?? e}`);
     return false;
   }
-  runClassicScript(source, url);
+  runClassicScript(source, url, element);
   return true;
 }
 
@@ -205,16 +216,20 @@ class HTMLScriptElement extends Element {
   set text(v) {
     this.textContent = v;
   }
+  // Already run, or run by the parser (`parserScript`).
+  _started() {
+    this.#started = true;
+  }
   _connected() {
     if (this.#started) return;
     this.#started = true;
     if (!this.hasAttribute("src")) {
-      runClassicScript(this.text, location.href);
+      runClassicScript(this.text, location.href, this);
       return;
     }
     const url = this.src;
     const run = async () => {
-      const ok = await loadClassicScript(url);
+      const ok = await loadClassicScript(url, this);
       fire(this, ok ? "load" : "error");
     };
     scriptQueue = (scriptQueue ?? Promise.resolve()).then(run);
@@ -256,6 +271,9 @@ class Document extends Node {
   }
   get location() {
     return globalThis.location;
+  }
+  get currentScript() {
+    return currentScript;
   }
   get defaultView() {
     return globalThis;
@@ -315,8 +333,9 @@ export async function runPageScripts(steps) {
   // deferred: they run after parsing, in document order.
   for (const step of steps) {
     if (step.module) continue;
-    if (step.url) await loadClassicScript(step.url);
-    else runClassicScript(step.source, step.name ?? location.href);
+    const element = parserScript(step);
+    if (step.url) await loadClassicScript(step.url, element);
+    else runClassicScript(step.source, step.name ?? location.href, element);
   }
   for (const step of steps) {
     if (step.module) await runModuleScript(step);
@@ -326,6 +345,17 @@ export async function runPageScripts(steps) {
   fire(document, "DOMContentLoaded");
   document.readyState = "complete";
   fire(globalThis, "load");
+}
+
+// The <script> element the parser inserted for a step, in <body> (our
+// document does not keep where the page had it); it does not run again.
+function parserScript(step) {
+  const element = new HTMLScriptElement();
+  element._started();
+  if (step.url) element.setAttribute("src", step.url);
+  else element.textContent = step.source;
+  document.body.appendChild(element);
+  return element;
 }
 
 // A module script of the page (`<script type=module>`): an external one by
