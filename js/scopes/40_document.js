@@ -16,11 +16,15 @@ function fire(target, type) {
   target.dispatchEvent(ev);
 }
 
-/** Runs a classic script's source; an exception is reported on the global. */
 // HTML's `document.currentScript`: the <script> element whose classic
 // script is running, null otherwise (and for module scripts).
 let currentScript = null;
 
+/**
+ * Runs a classic script's source (for `element`, if any: it is
+ * `document.currentScript` meanwhile); an exception is reported on the
+ * global.
+ */
 export function runClassicScript(source, name, element = null) {
   const outer = currentScript;
   currentScript = element;
