@@ -7,9 +7,12 @@ import {
   op_swh_call,
   op_swh_keepalive,
   op_swh_host_sync,
+  op_swh_host_sync_serving,
   op_swh_reply,
   op_swh_report_uncaught,
   op_swh_set_dispatcher,
+  op_swh_transfer_adopt,
+  op_swh_transfer_park,
 } from "ext:core/ops";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 const infra = core.loadExtScript("ext:deno_web/00_infra.js");
@@ -191,6 +194,14 @@ export function hostCallSync(method, args = null) {
   return unwrap(op_swh_host_sync(method, JSON.stringify(args)));
 }
 
+/**
+ * `hostCallSync`, during which the browser may still run commands in this
+ * realm (a frame it waits for reaching back into it).
+ */
+export function hostCallSyncServing(method, args = null) {
+  return unwrap(op_swh_host_sync_serving(method, JSON.stringify(args)));
+}
+
 const handlers = new Map();
 
 /** Registers the handler for browser commands of `kind`. */
@@ -292,6 +303,34 @@ export function atobBytes(text) {
 
 export function deserializeMessage(data) {
   return core.deserialize(atobBytes(data), { forStorage: false });
+}
+
+/**
+ * A message for another realm with its transfer list (postMessage's
+ * `transfer`, or `{transfer}`): `{data}`, and `transfer`, the token its
+ * MessagePorts wait under until the receiving realm takes them.
+ */
+export function serializeTransfer(value, options) {
+  const transfer = Array.isArray(options) ? options : options?.transfer ?? [];
+  if (transfer.length === 0) return { data: serializeMessage(value) };
+  const messagePort = core.loadExtScript("ext:deno_web/13_message_port.js");
+  const { data, transferables } = messagePort.serializeJsMessageData(value, [...transfer]);
+  return { data: btoaBytes(data), transfer: op_swh_transfer_park(transferables) };
+}
+
+/**
+ * The value and the transferred objects (MessagePorts first) of what
+ * `serializeTransfer` made; a bare string is a message without transfers.
+ */
+export function deserializeTransfer(message) {
+  if (typeof message === "string") return [deserializeMessage(message), []];
+  if (message.transfer === undefined) return [deserializeMessage(message.data), []];
+  const messagePort = core.loadExtScript("ext:deno_web/13_message_port.js");
+  const transferables = op_swh_transfer_adopt(message.transfer);
+  return messagePort.deserializeJsMessageData({
+    data: atobBytes(message.data),
+    transferables,
+  });
 }
 
 export { DOMException, QuotaExceededError };

@@ -102,14 +102,31 @@ class Node extends EventTarget {
   removeChild(child) {
     const i = this.childNodes.indexOf(child);
     if (i < 0) throw new DOMException("Not a child", "NotFoundError");
+    const connected = child.isConnected;
     this.childNodes.splice(i, 1);
     child.parentNode = null;
+    if (connected) {
+      for (const el of descendants(child)) el._disconnected?.();
+    }
     return child;
+  }
+  // Focus is not modelled: a page has one focused window (see the
+  // clients' `focused`), and its elements do not take focus.
+  focus() {}
+  blur() {}
+  contains(other) {
+    for (let n = other; n; n = n.parentNode) if (n === this) return true;
+    return false;
   }
   remove() {
     this.parentNode?.removeChild(this);
   }
 }
+
+// Nodes are platform objects that are not [Serializable]: the structured
+// clone of one (postMessage, IndexedDB) is a DataCloneError, as the
+// serializer makes of any object with this brand that is not transferred.
+Object.defineProperty(Node.prototype, core.hostObjectBrand, { value: "Node" });
 
 class Text extends Node {
   constructor(data = "") {
@@ -259,6 +276,11 @@ const elementClasses = {
   meta: HTMLMetaElement,
 };
 
+/** Makes `createElement(tag)` create a `Class` (elements of other files). */
+export function defineElement(tag, Class) {
+  elementClasses[tag] = Class;
+}
+
 class Document extends Node {
   constructor(url) {
     super();
@@ -322,9 +344,10 @@ class Document extends Node {
 let document;
 
 /** Creates the realm's document. */
-export function createDocument(url, title) {
+export function createDocument(url, title, bodyText = "") {
   document = new Document(url);
   if (title) document.title = title;
+  if (bodyText) document.body.appendChild(new Text(bodyText));
   return document;
 }
 
@@ -349,6 +372,17 @@ export async function runPageScripts(steps) {
   fire(document, "DOMContentLoaded");
   document.readyState = "complete";
   fire(globalThis, "load");
+  loaded = true;
+  for (const resolve of loadWaiters.splice(0)) resolve();
+}
+
+// Whether the window has fired `load`, and who waits for it.
+let loaded = false;
+const loadWaiters = [];
+
+/** Resolves once the page has fired its `load` event. */
+export function whenLoaded() {
+  return loaded ? Promise.resolve() : new Promise((r) => loadWaiters.push(r));
 }
 
 // The <script> element the parser inserted for a step, in <body> (our
@@ -375,4 +409,4 @@ async function runModuleScript(step) {
   }
 }
 
-export { Document, Element, HTMLMetaElement, HTMLScriptElement, Node, Text };
+export { Document, Element, fire, HTMLMetaElement, HTMLScriptElement, Node, Text };

@@ -5,7 +5,7 @@ import { core } from "ext:core/mod.js";
 import { defineGlobalEventHandler } from "ext:swharness/engine/02_idl.js";
 import { isOnline, setInitialOnline } from "ext:swharness/net/03_network.js";
 import {
-  deserializeMessage,
+  deserializeTransfer,
   hostCall,
   hostCallSync,
   onBrowserCommand,
@@ -161,8 +161,9 @@ function createEvent(type, init) {
       return new ExtendableEvent(type);
     case "message": {
       let data;
+      let ports;
       try {
-        data = deserializeMessage(init.data);
+        [data, ports] = deserializeTransfer(init.data);
       } catch {
         return new ExtendableMessageEvent("messageerror", {
           origin: init.origin,
@@ -175,6 +176,7 @@ function createEvent(type, init) {
         data,
         origin: init.origin,
         source,
+        ports: ports.filter((p) => p instanceof MessagePort),
       });
     }
     default: {

@@ -6,7 +6,7 @@ import { op_swh_park } from "ext:core/ops";
 import { defineGlobalEventHandler } from "ext:swharness/engine/02_idl.js";
 import { isOnline, setInitialOnline } from "ext:swharness/net/03_network.js";
 import {
-  deserializeMessage,
+  deserializeTransfer,
   hostCall,
   onBrowserCommand,
 } from "ext:swharness/ipc/01_host.js";
@@ -37,6 +37,7 @@ import {
   Node,
   runPageScripts,
 } from "ext:swharness/scopes/40_document.js";
+import { frameParent, HTMLIFrameElement } from "ext:swharness/scopes/41_frames.js";
 
 const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
 const { EventTarget, MessageEvent, defineEventHandler, setIsTrusted } =
@@ -102,14 +103,17 @@ export function bootstrapWindow(info) {
     ...(secure ? { serviceWorker: container, storage: createStorageManager() } : {}),
     permissions,
   };
-  const document = createDocument(info.url, info.title);
+  const document = createDocument(info.url, info.title, info.bodyText);
+  // A top-level page is its own parent; a frame reaches its parent's
+  // window through a proxy (41_frames.js).
+  const parent = frameParent(info);
   Object.defineProperties(globalThis, {
     window: getter(() => globalThis),
     self: getter(() => globalThis),
-    // A top-level page: no frames, no opener.
-    parent: getter(() => globalThis),
-    top: getter(() => globalThis),
-    frames: getter(() => globalThis),
+    parent: getter(() => parent),
+    top: getter(() => parent),
+    // [Replaceable]: a page's `var frames = []` replaces it.
+    frames: value(globalThis),
     opener: value(null),
     length: value(0),
     postMessage: value(windowPostMessage),
@@ -124,6 +128,7 @@ export function bootstrapWindow(info) {
     Node: value(Node),
     Element: value(Element),
     HTMLScriptElement: value(HTMLScriptElement),
+    HTMLIFrameElement: value(HTMLIFrameElement),
     HTMLMetaElement: value(HTMLMetaElement),
     swharness: value(createControl()),
   });
@@ -158,8 +163,9 @@ export function bootstrapWindow(info) {
   });
   onBrowserCommand("message", ({ data, source, origin }) => {
     let value;
+    let ports;
     try {
-      value = deserializeMessage(data);
+      [value, ports] = deserializeTransfer(data);
     } catch {
       const ev = new MessageEvent("messageerror", { origin });
       setIsTrusted(ev, true);
@@ -170,6 +176,7 @@ export function bootstrapWindow(info) {
       data: value,
       origin: origin ?? "",
       source: getWorker(source),
+      ports: ports.filter((p) => p instanceof MessagePort),
     });
     setIsTrusted(ev, true);
     container._deliver(ev);

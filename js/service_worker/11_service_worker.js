@@ -8,7 +8,7 @@ import {
   hostCall,
   hostCallUnref,
   onBrowserCommand,
-  serializeMessage,
+  serializeTransfer,
 } from "ext:swharness/ipc/01_host.js";
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 
@@ -46,7 +46,7 @@ export class ServiceWorker extends EventTarget {
   // dispatches the message event in the worker.
   postMessage(message, options = undefined) {
     if (this.#state === "redundant") return;
-    const data = serializeMessage(message);
+    const data = serializeTransfer(message, options);
     hostCall("serviceWorker.postMessageToWorker", { workerId: this.#id, data }).catch(
       () => {},
     );

@@ -2,7 +2,7 @@
 // Spec: Service Workers, the Client, WindowClient and Clients interfaces.
 import {
   hostCall,
-  serializeMessage,
+  serializeTransfer,
 } from "ext:swharness/ipc/01_host.js";
 import { illegal } from "ext:swharness/service_worker/11_service_worker.js";
 import { core } from "ext:core/mod.js";
@@ -29,7 +29,7 @@ export class Client {
   // Client.postMessage(message, options): step 3 serializes; step 4's delivery
   // to the client's message queue is the browser's.
   postMessage(message, options = undefined) {
-    const data = serializeMessage(message);
+    const data = serializeTransfer(message, options);
     hostCall("serviceWorker.postMessageToClient", { clientId: this.#info.id, data }).catch(
       () => {},
     );

@@ -78,6 +78,8 @@ struct RealmEntry {
   /// said it was idle: it is idle only while the two agree.
   sent: u64,
   idle_at: Option<u64>,
+  /// Set while the realm is blocked in a serving synchronous call.
+  serving: Option<std::sync::mpsc::Sender<crate::ipc::SyncMsg>>,
 }
 
 struct State {

@@ -42,6 +42,7 @@ impl Browser {
           owner,
           sent: 0,
           idle_at: None,
+          serving: None,
         },
       );
     });
@@ -86,6 +87,43 @@ impl Browser {
         .unwrap_or_else(|_| Err(HostError::invalid_state("the realm ended"))),
       None => Err(HostError::invalid_state("the realm has ended")),
     }
+  }
+
+  /// [`request`](Self::request), for a command that may run while the
+  /// realm is blocked in a serving synchronous call of its own (a frame
+  /// operation: the realm's own frame reaching back into it): then it runs
+  /// inside that call, as a same-thread callback would, instead of waiting
+  /// in the queue behind it.
+  pub async fn request_reentrant<C: Command>(&self, realm: RealmId, cmd: &C) -> HostResult {
+    let serving = self.with_state(|s| s.realms.get(&realm).and_then(|r| r.serving.clone()));
+    let Some(serving) = serving else {
+      return self.request(realm, cmd).await;
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let cmd = RealmCmd {
+      kind: C::KIND.into(),
+      payload: serde_json::to_value(cmd).unwrap_or(Value::Null),
+      reply: Some(tx),
+    };
+    if serving.send(crate::ipc::SyncMsg::Run(cmd)).is_err() {
+      return Err(HostError::invalid_state("the realm has ended"));
+    }
+    rx.await
+      .unwrap_or_else(|_| Err(HostError::invalid_state("the realm ended")))
+  }
+
+  /// Records that `realm` is blocked in a serving synchronous call (None:
+  /// no longer).
+  pub(super) fn set_serving(
+    &self,
+    realm: RealmId,
+    serving: Option<std::sync::mpsc::Sender<crate::ipc::SyncMsg>>,
+  ) {
+    self.with_state(|s| {
+      if let Some(r) = s.realms.get_mut(&realm) {
+        r.serving = serving;
+      }
+    });
   }
 
   /// Ends a realm's thread.

@@ -93,6 +93,9 @@ pub(super) async fn message_loop(browser: Browser, mut rx: mpsc::UnboundedReceiv
           }
         );
         let guard = keeps_alive.then(|| browser.busy());
+        if let Reply::Serving(tx) = &reply {
+          browser.set_serving(realm, Some(tx.clone()));
+        }
         let b = browser.clone();
         let mut call = Box::pin(AFTER_REPLY.scope(RefCell::default(), async move {
           // A panic in a handler answers the call with an error (the
@@ -128,7 +131,12 @@ pub(super) async fn message_loop(browser: Browser, mut rx: mpsc::UnboundedReceiv
                 },
               );
             }
-            reply => reply.send(result),
+            reply => {
+              if matches!(reply, Reply::Serving(_)) {
+                b.set_serving(realm, None);
+              }
+              reply.send(result)
+            }
           }
           for f in AFTER_REPLY.with(|q| std::mem::take(&mut *q.borrow_mut())) {
             f();

@@ -37,6 +37,9 @@ deno_core::extension!(
     ops::op_swh_read_body,
     ops::op_swh_bad_ports,
     ops::op_swh_base64_encode,
+    ops::op_swh_transfer_park,
+    ops::op_swh_host_sync_serving,
+    ops::op_swh_transfer_adopt,
     ops::op_swh_cors_preflight,
     ops::op_swh_cors_check,
     ops::op_swh_cors_check_preflight,
@@ -65,6 +68,7 @@ deno_core::extension!(
     "background_fetch/20_background_fetch.js",
     "browser/30_control.js",
     "scopes/40_document.js",
+    "scopes/41_frames.js",
     "scopes/90_service_worker_scope.js",
     "scopes/91_window_scope.js",
     "scopes/99_main.js",
@@ -241,13 +245,17 @@ pub fn new_runtime_from(
     extensions: extensions(location, net),
     startup_snapshot: snapshot,
     // Where a MessagePort's postMessage(data, [buffer]) keeps the buffers
-    // it transfers (and detaches) until the other port receives them.
-    shared_array_buffer_store: Some(deno_core::SharedArrayBufferStore::default()),
+    // it transfers (and detaches) until the other port receives them: one
+    // store for every realm, since a port may be in another realm.
+    shared_array_buffer_store: Some(TRANSFERRED_BUFFERS.clone()),
     ..Default::default()
   });
   runtime.op_state().borrow_mut().put(fetch_permissions());
   runtime
 }
+
+static TRANSFERRED_BUFFERS: std::sync::LazyLock<deno_core::SharedArrayBufferStore> =
+  std::sync::LazyLock::new(Default::default);
 
 /// A startup snapshot of a runtime with every extension loaded (the global
 /// scope assembled up to the bootstrap), for [`new_runtime_from`].

@@ -266,3 +266,132 @@ pub fn op_swh_reply(state: &mut OpState, #[number] id: u64, #[string] json: &str
     .borrow_mut::<crate::engine::realm::PendingReplies>()
     .settle(id, json);
 }
+
+/// Transferred objects (MessagePorts, ...) between `op_swh_transfer_park`
+/// and `op_swh_transfer_adopt`: a message that transfers them goes to
+/// another realm (another thread) through the browser as JSON, and they
+/// wait here under a token it carries.
+static PARKED: std::sync::LazyLock<
+  std::sync::Mutex<std::collections::HashMap<u64, Vec<deno_web::Transferable>>>,
+> = std::sync::LazyLock::new(Default::default);
+static NEXT_PARKED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Takes a message's transferables (deno_web's `serializeJsMessageData`
+/// list) out of this realm; the token they wait under.
+#[op2]
+#[number]
+pub fn op_swh_transfer_park(
+  state: &mut OpState,
+  #[serde] transferables: serde_json::Value,
+) -> Result<u64, JsErrorBox> {
+  let list = serde_json::from_value(transferables)
+    .map_err(|e| JsErrorBox::type_error(format!("bad transfer list: {e}")))?;
+  let parked = deno_web::deserialize_js_transferables(state, list)
+    .map_err(|e| JsErrorBox::new("DataCloneError", e.to_string()))?;
+  let token = NEXT_PARKED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+  PARKED
+    .lock()
+    .unwrap_or_else(|p| p.into_inner())
+    .insert(token, parked);
+  Ok(token)
+}
+
+/// Puts the transferables parked under `token` into this realm: the list
+/// deno_web's `deserializeJsMessageData` takes.
+#[op2]
+#[serde]
+pub fn op_swh_transfer_adopt(
+  state: &mut OpState,
+  #[number] token: u64,
+) -> Result<serde_json::Value, JsErrorBox> {
+  let parked = PARKED
+    .lock()
+    .unwrap_or_else(|p| p.into_inner())
+    .remove(&token)
+    .ok_or_else(|| JsErrorBox::type_error("the transferred objects are gone"))?;
+  let list = parked
+    .into_iter()
+    .map(|t| match t {
+      deno_web::Transferable::Resource(name, tx) => {
+        let rid = state.resource_table.add_rc_dyn(tx.receive());
+        serde_json::json!({"kind": "resource", "data": [name, rid]})
+      }
+      deno_web::Transferable::MultiResource(name, txs) => {
+        let rids: Vec<_> = txs
+          .into_iter()
+          .map(|tx| state.resource_table.add_rc_dyn(tx.receive()))
+          .collect();
+        serde_json::json!({"kind": "multiResource", "data": [name, rids]})
+      }
+      deno_web::Transferable::ArrayBuffer(id) => {
+        serde_json::json!({"kind": "arrayBuffer", "data": id})
+      }
+    })
+    .collect();
+  Ok(serde_json::Value::Array(list))
+}
+
+/// `op_swh_host_sync` for a call during which the realm still runs the
+/// commands the browser hands it for that call (`SyncMsg::Run`: a frame
+/// operation from a frame this realm is waiting for), each through the
+/// dispatcher, inside this op, as a same-thread callback would run.
+#[op2(reentrant)]
+#[string]
+pub fn op_swh_host_sync_serving<'s, 'i>(
+  scope: &mut v8::PinScope<'s, 'i>,
+  state: Rc<RefCell<OpState>>,
+  #[string] method: String,
+  #[string] args: String,
+) -> Result<String, JsErrorBox> {
+  let args = parse_args(&args)?;
+  let (ctx, dispatcher) = {
+    let s = state.borrow();
+    (
+      s.borrow::<RealmCtx>().clone(),
+      s.try_borrow::<Dispatcher>().map(|d| d.0.clone()),
+    )
+  };
+  let (tx, rx) = std::sync::mpsc::channel();
+  let sent = ctx.host.send(HostMsg::Call {
+    realm: ctx.id,
+    method,
+    args,
+    reply: Reply::Serving(tx),
+  });
+  let gone = || encode(Err(HostError::invalid_state("the browser has shut down")));
+  if sent.is_err() {
+    return Ok(gone());
+  }
+  loop {
+    let cmd = match rx.recv() {
+      Err(_) => return Ok(gone()),
+      Ok(crate::ipc::SyncMsg::Answer(result)) => return Ok(encode(result)),
+      Ok(crate::ipc::SyncMsg::Run(cmd)) => cmd,
+    };
+    let Some(dispatcher) = &dispatcher else {
+      if let Some(reply) = cmd.reply {
+        let _ = reply.send(Err(HostError::invalid_state("the realm has no dispatcher")));
+      }
+      continue;
+    };
+    let id = match cmd.reply {
+      Some(reply) => state
+        .borrow_mut()
+        .borrow_mut::<crate::engine::realm::PendingReplies>()
+        .add(reply),
+      None => 0,
+    };
+    let f = v8::Local::new(scope, dispatcher);
+    let kind = v8::String::new(scope, &cmd.kind).expect("string");
+    let payload = v8::String::new(scope, &cmd.payload.to_string()).expect("string");
+    let id = v8::Number::new(scope, id as f64);
+    let undefined = v8::undefined(scope);
+    // The dispatcher catches what its handler throws and answers through
+    // `op_swh_reply`.
+    f.call(
+      scope,
+      undefined.into(),
+      &[kind.into(), payload.into(), id.into()],
+    );
+  }
+}

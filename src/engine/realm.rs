@@ -376,7 +376,7 @@ pub struct PendingReplies(
 );
 
 impl PendingReplies {
-  fn add(&mut self, reply: oneshot::Sender<HostResult>) -> u64 {
+  pub(crate) fn add(&mut self, reply: oneshot::Sender<HostResult>) -> u64 {
     self.1 += 1;
     self.0.insert(self.1, reply);
     self.1

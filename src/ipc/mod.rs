@@ -59,6 +59,10 @@ pub type HostResult = Result<Value, HostError>;
 pub enum Reply {
   Async(oneshot::Sender<HostResult>),
   Sync(std::sync::mpsc::Sender<HostResult>),
+  /// A realm thread blocked in a synchronous op that still runs the
+  /// commands the browser hands it for that call (see
+  /// [`Browser::request_reentrant`](crate::browser::Browser::request_reentrant)).
+  Serving(std::sync::mpsc::Sender<SyncMsg>),
   /// As a command to the realm (`rust:reply`), in order with the
   /// commands the browser sends after it: the call's id, and whether the
   /// pending call keeps the realm alive.
@@ -77,10 +81,20 @@ impl Reply {
       Reply::Sync(tx) => {
         let _ = tx.send(result);
       }
+      Reply::Serving(tx) => {
+        let _ = tx.send(SyncMsg::Answer(result));
+      }
       // Sent by the browser as a command (it needs the realm's queue).
       Reply::Ordered { .. } => {}
     }
   }
+}
+
+/// What a realm blocked in a serving synchronous call receives: its answer,
+/// or a command to run meanwhile (a frame reaching back into it).
+pub enum SyncMsg {
+  Answer(HostResult),
+  Run(RealmCmd),
 }
 
 /// Messages a realm sends to the browser.

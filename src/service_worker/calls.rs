@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 use url::Url;
 
-use super::{clients, fetch_event, lifecycle, worker};
+use super::{clients, fetch_event, frames, lifecycle, worker};
 use crate::browser::Browser;
 use crate::ipc::{decode_call, HostError, HostResult, RealmId};
 
@@ -90,6 +90,27 @@ crate::ipc::realm_calls! {
     },
     FetchBodyCancel {
       stream: u64,
+    },
+    /// An `<iframe>` navigates to `url`.
+    OpenFrame {
+      url: String,
+    },
+    /// The `<iframe>` of the client `id` left the document.
+    CloseFrame {
+      id: String,
+    },
+    /// An operation on an object of the client `client` (a frame or the
+    /// parent), through a proxy.
+    FrameOp {
+      client: String,
+      op: Value,
+    },
+    /// A promise handed to the client `client` settled.
+    FrameSettle {
+      client: String,
+      promise: u64,
+      ok: bool,
+      value: Value,
     },
   }
 }
@@ -346,6 +367,21 @@ pub(super) async fn handle(
     }
     Call::FetchBodyRead { stream } => fetch_event::read_body(browser, realm, stream).await,
     Call::FetchBodyCancel { stream } => fetch_event::cancel_body(browser, realm, stream),
+    Call::OpenFrame { url } => frames::open(browser, realm, &url).await,
+    Call::CloseFrame { id } => {
+      frames::close(browser, realm, &id);
+      Ok(Value::Null)
+    }
+    Call::FrameOp { client, op } => frames::operate(browser, realm, &client, &op).await,
+    Call::FrameSettle {
+      client,
+      promise,
+      ok,
+      value,
+    } => {
+      frames::settle(browser, realm, &client, promise, ok, &value);
+      Ok(Value::Null)
+    }
     Call::SetContentSecurityPolicy { policy } => {
       let client = clients::client_of(browser, realm)
         .ok_or_else(|| HostError::invalid_state("only a window has a document"))?;

@@ -56,17 +56,20 @@ pub struct Client {
   pub focused: bool,
   /// Content-Security-Policy texts the document set (`<meta http-equiv>`).
   pub csp: Vec<String>,
+  /// The client whose `<iframe>` holds this one (see `frames`).
+  pub parent: Option<String>,
 }
 
 impl Client {
   /// What "Create Window Client" gives a realm: the frame type ("Get Frame
-  /// Type": always "top-level"), visibility state and focus state.
+  /// Type": "nested" in an iframe, else "top-level"), visibility state and
+  /// focus state.
   pub fn info(&self) -> Value {
     json!({
       "id": self.id,
       "url": self.url.as_str(),
       "type": "window",
-      "frameType": "top-level",
+      "frameType": if self.parent.is_some() { "nested" } else { "top-level" },
       "visibilityState": "visible",
       "focused": self.focused,
     })
@@ -145,6 +148,7 @@ fn register_client(
         controller,
         focused,
         csp: Vec::new(),
+        parent: None,
       },
     );
     s.client_order.push(id.to_string());
@@ -167,6 +171,8 @@ pub enum ClientScript {
   Page {
     title: Option<String>,
     steps: Vec<Value>,
+    /// The body's text (`document.body.textContent`).
+    text: String,
   },
 }
 
@@ -183,12 +189,14 @@ pub async fn open_client(
     controller,
     script,
     Vec::new(),
+    None,
   )
   .await
 }
 
 /// Opens the window client `id` at `url`, controlled by `controller`, with
-/// its document's CSP, and runs `script` in it.
+/// its document's CSP, and runs `script` in it; `parent` is the client
+/// whose `<iframe>` holds it.
 pub(super) async fn open_client_as(
   browser: &Browser,
   url: Url,
@@ -196,6 +204,7 @@ pub(super) async fn open_client_as(
   controller: Option<VersionId>,
   script: ClientScript,
   csp: Vec<String>,
+  parent: Option<String>,
 ) -> Result<String, HostError> {
   let label = super::with(browser, |s| {
     let n = s.next_client_label;
@@ -207,6 +216,7 @@ pub(super) async fn open_client_as(
     "kind": "window",
     "url": url.as_str(),
     "clientId": id,
+    "parentClient": parent,
     "controller": worker,
     "chromium": browser.opts().chromium,
     "secureContext": crate::net::policy::is_potentially_trustworthy(&url),
@@ -216,6 +226,10 @@ pub(super) async fn open_client_as(
     "title": match &script {
       ClientScript::Page { title, .. } => title.clone(),
       _ => None,
+    },
+    "bodyText": match &script {
+      ClientScript::Page { text, .. } => text.as_str(),
+      _ => "",
     },
   });
   let realm = browser
@@ -228,13 +242,12 @@ pub(super) async fn open_client_as(
     )
     .map_err(|e| HostError::new("Error", format!("could not start the client: {e}")))?;
   register_client(browser, &id, url.clone(), Some(realm), controller, true);
-  if !csp.is_empty() {
-    super::with(browser, |s| {
-      if let Some(c) = s.clients.get_mut(&id) {
-        c.csp = csp;
-      }
-    });
-  }
+  super::with(browser, |s| {
+    if let Some(c) = s.clients.get_mut(&id) {
+      c.csp = csp;
+      c.parent = parent;
+    }
+  });
   let result = match script {
     ClientScript::Classic(source) => {
       browser

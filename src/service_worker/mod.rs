@@ -5,6 +5,7 @@
 //! - `worker`: a worker's realm, started on demand, and the events
 //!   dispatched into it;
 //! - `clients`: window clients, `Clients`, messages;
+//! - `frames`: `<iframe>`s, nested clients reached through proxies;
 //! - `fetch_event`: fetch interception ("Handle Fetch"), with `routes`
 //!   (static routing) and `navigation` (pages);
 //! - `calls`: what the realms ask (`serviceWorker.*`), decoded once.
@@ -16,6 +17,7 @@
 mod calls;
 pub mod clients;
 mod fetch_event;
+mod frames;
 mod lifecycle;
 pub mod navigation;
 mod registry;

@@ -15,13 +15,15 @@ use crate::browser::Browser;
 use crate::ipc::HostError;
 
 /// What a page's HTML holds for swharness: its title, its scripts in
-/// document order (as `runPageScripts` steps), and the policies of its
-/// `<meta http-equiv="Content-Security-Policy">`.
+/// document order (as `runPageScripts` steps), the policies of its
+/// `<meta http-equiv="Content-Security-Policy">`, and the text of its body
+/// (`document.body.textContent`; our document keeps no other element).
 #[derive(Debug, Default, PartialEq)]
 pub struct Page {
   pub title: Option<String>,
   pub steps: Vec<Value>,
   pub csp: Vec<String>,
+  pub text: String,
 }
 
 /// Parses a page's HTML (html5ever, as a browser does: forgiving, in
@@ -74,13 +76,56 @@ pub fn parse_page(html: &str, url: &Url) -> Page {
       _ => {}
     }
   }
+  page.text = body_text(&doc);
   page
+}
+
+/// The text of the body's text nodes in document order, without what
+/// `<script>` and `<style>` hold.
+fn body_text(doc: &Html) -> String {
+  let Ok(body) = Selector::parse("body") else {
+    return String::new();
+  };
+  let Some(body) = doc.select(&body).next() else {
+    return String::new();
+  };
+  let mut text = String::new();
+  for node in body.descendants() {
+    let Some(t) = node.value().as_text() else {
+      continue;
+    };
+    let in_script = node.ancestors().any(|a| {
+      a.value()
+        .as_element()
+        .is_some_and(|e| matches!(e.name(), "script" | "style"))
+    });
+    if !in_script {
+      text.push_str(t);
+    }
+  }
+  text
 }
 
 /// Opens a window at `url` by navigating to it: the navigation request
 /// goes through the controlling worker, if any, and the page it gets runs.
 /// Returns the new client's id.
 pub async fn open_page(browser: &Browser, url: Url) -> Result<String, HostError> {
+  let (id, update) = open_page_in(browser, url, None).await?;
+  if let Some(scope) = update {
+    super::lifecycle::soft_update(browser, &scope);
+  }
+  Ok(id)
+}
+
+/// [`open_page`], in an `<iframe>` of the client `parent` if given: the new
+/// client's id, and the scope of the registration that controlled the
+/// navigation, whose "Soft Update" (Handle Fetch, the last step for a
+/// navigation) is the caller's to start.
+pub(super) async fn open_page_in(
+  browser: &Browser,
+  url: Url,
+  parent: Option<String>,
+) -> Result<(String, Option<String>), HostError> {
   let id = clients::new_client_id();
   let controller = clients::controller_for(browser, &url);
   let html = match controller {
@@ -96,16 +141,12 @@ pub async fn open_page(browser: &Browser, url: Url) -> Result<String, HostError>
     None => browser.opts().net.fetch_document(&url).await?,
   };
   let page = parse_page(&html, &url);
-  // Handle Fetch, the last step for a navigation: "Soft Update" of the
-  // registration that controlled it.
-  if let Some(scope) = controller.and_then(|v| {
+  let update = controller.and_then(|v| {
     super::with(browser, |s| {
       s.registry.versions.get(&v).map(|v| v.scope.clone())
     })
-  }) {
-    super::lifecycle::soft_update(browser, &scope);
-  }
-  clients::open_client_as(
+  });
+  let id = clients::open_client_as(
     browser,
     url,
     id,
@@ -113,10 +154,13 @@ pub async fn open_page(browser: &Browser, url: Url) -> Result<String, HostError>
     ClientScript::Page {
       title: page.title,
       steps: page.steps,
+      text: page.text,
     },
     page.csp,
+    parent,
   )
-  .await
+  .await?;
+  Ok((id, update))
 }
 
 #[cfg(test)]

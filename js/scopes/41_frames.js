@@ -1,0 +1,342 @@
+// <iframe>: a nested window client in a realm of its own (on its own
+// thread), and the proxies through which a page reaches its frame's window
+// (`contentWindow`) and a frame its parent's (`parent`, `top`).
+//
+// Every operation on a proxy (get, set, call, ...) is sent through the
+// browser to the realm that owns the object, and the caller waits for the
+// answer (src/service_worker/frames.rs); while it waits, operations of the
+// other realm on its own objects still run (a callback, a getter). Answers are primitives, handles
+// to the owner's objects (proxies again, one per object, so identity
+// holds), or promises that settle later. Arguments are primitives, the
+// receiver's own objects, functions (as handles), or plain data, which is
+// structured-cloned.
+import { core } from "ext:core/mod.js";
+import {
+  deserializeMessage,
+  hostCall,
+  hostCallSyncServing,
+  onBrowserCommand,
+  serializeMessage,
+} from "ext:swharness/ipc/01_host.js";
+import { defineElement, Element, fire, whenLoaded } from "ext:swharness/scopes/40_document.js";
+
+// This realm's objects that other realms hold: id -> object, object -> id.
+// Id 0 is the global (the window).
+const exported = new Map();
+const exportedIds = new WeakMap();
+let nextExport = 1;
+
+// Other realms' objects: "client:id" -> proxy, proxy -> [client, id].
+const proxies = new Map();
+const proxyOf = new WeakMap();
+
+// Promises other realms handed out and have not settled: "client:id".
+const awaiting = new Map();
+let nextPromise = 1;
+
+const WELL_KNOWN = [
+  "asyncIterator", "hasInstance", "isConcatSpreadable", "iterator", "match",
+  "matchAll", "replace", "search", "species", "split", "toPrimitive",
+  "toStringTag", "unscopables",
+];
+
+function exportObject(obj) {
+  if (obj === globalThis) return 0;
+  let id = exportedIds.get(obj);
+  if (id === undefined) {
+    id = nextExport++;
+    exported.set(id, obj);
+    exportedIds.set(obj, id);
+  }
+  return id;
+}
+
+function encodePrimitive(v) {
+  switch (typeof v) {
+    case "undefined":
+      return { u: 1 };
+    case "number":
+      return Number.isFinite(v) && !Object.is(v, -0) ? { v } : { n: Object.is(v, -0) ? "-0" : String(v) };
+    case "bigint":
+      return { b: String(v) };
+    case "symbol":
+      throw new TypeError("swharness: a symbol cannot go to another frame");
+    default:
+      return { v };
+  }
+}
+
+function isObject(v) {
+  return (typeof v === "object" && v !== null) || typeof v === "function";
+}
+
+/** An answer for the client `to`: objects go as handles. */
+function encodeResult(v, to) {
+  if (!isObject(v)) return encodePrimitive(v);
+  const mine = proxyOf.get(v);
+  if (mine) {
+    if (mine[0] === to) return { own: mine[1] };
+    throw new TypeError("swharness: an object of a third frame cannot go to another frame");
+  }
+  if (v instanceof Promise) {
+    const id = nextPromise++;
+    v.then(
+      (value) => settle(to, id, true, value),
+      (error) => settle(to, id, false, error),
+    );
+    return { p: id };
+  }
+  return { h: exportObject(v), f: typeof v === "function", a: Array.isArray(v) };
+}
+
+function settle(to, promise, ok, value) {
+  let encoded;
+  try {
+    encoded = encodeResult(value, to);
+  } catch (e) {
+    [ok, encoded] = [false, encodeResult(e, to)];
+  }
+  hostCall("serviceWorker.frameSettle", { client: to, promise, ok, value: encoded })
+    .catch(() => {});
+}
+
+/** An argument for the client `to`: plain data is cloned. */
+function encodeArgument(v, to) {
+  if (!isObject(v) || proxyOf.has(v) || typeof v === "function" || v === globalThis) {
+    return encodeResult(v, to);
+  }
+  try {
+    return { c: serializeMessage(v) };
+  } catch {
+    return encodeResult(v, to);
+  }
+}
+
+function decode(e, from) {
+  if ("u" in e) return undefined;
+  if ("v" in e) return e.v;
+  if ("n" in e) return e.n === "-0" ? -0 : Number(e.n);
+  if ("b" in e) return BigInt(e.b);
+  if ("c" in e) return deserializeMessage(e.c);
+  if ("own" in e) {
+    if (e.own === 0) return globalThis;
+    if (!exported.has(e.own)) throw new TypeError("swharness: unknown frame object");
+    return exported.get(e.own);
+  }
+  if ("p" in e) {
+    return new Promise((resolve, reject) => {
+      awaiting.set(`${from}:${e.p}`, { resolve, reject });
+    });
+  }
+  return proxyFor(from, e.h, e.f, e.a);
+}
+
+function encodeKey(key) {
+  if (typeof key !== "symbol") return { k: String(key) };
+  const name = WELL_KNOWN.find((n) => Symbol[n] === key);
+  return name ? { s: name } : null;
+}
+
+function decodeKey(k) {
+  return "s" in k ? Symbol[k.s] : k.k;
+}
+
+/** Runs `op` on the client `client`'s object `target`. */
+function remote(client, target, op) {
+  const answer = hostCallSyncServing("serviceWorker.frameOp", {
+    client,
+    op: { ...op, target },
+  });
+  const value = decode(answer.value, client);
+  if (answer.threw) throw value;
+  return value;
+}
+
+/** The proxy of the client `client`'s object `id` (0: its window). */
+export function proxyFor(client, id, callable = false, array = false) {
+  const key = `${client}:${id}`;
+  const known = proxies.get(key)?.deref();
+  if (known) return known;
+  // A bound function has no own `prototype`, so the proxy's traps keep
+  // the invariants for any object on the other side; an array's proxy is
+  // an array (Array.isArray, JSON), whose `length` cannot be configured.
+  const target = callable ? function () {}.bind() : array ? [] : {};
+  const op = (o) => remote(client, id, o);
+  const args = (list) => list.map((a) => encodeArgument(a, client));
+  const proxy = new Proxy(target, {
+    get(_, k, receiver) {
+      // The structured clone of a proxy is a DataCloneError (the
+      // serializer refuses a branded object that is not transferred).
+      if (k === core.hostObjectBrand) return "FrameProxy";
+      const key = encodeKey(k);
+      if (!key) return undefined;
+      return op({ op: "get", key, receiver: encodeArgument(receiver, client) });
+    },
+    set(_, k, value) {
+      const key = encodeKey(k);
+      if (!key) return false;
+      return op({ op: "set", key, value: encodeArgument(value, client) });
+    },
+    has(_, k) {
+      if (k === core.hostObjectBrand) return true;
+      const key = encodeKey(k);
+      return key ? op({ op: "has", key }) : false;
+    },
+    deleteProperty(_, k) {
+      const key = encodeKey(k);
+      return key ? op({ op: "delete", key }) : true;
+    },
+    ownKeys() {
+      return op({ op: "keys" });
+    },
+    getOwnPropertyDescriptor(_, k) {
+      const key = encodeKey(k);
+      if (!key || !op({ op: "hasOwn", key })) return undefined;
+      const value = op({ op: "get", key, receiver: { own: id } });
+      if (array && k === "length") {
+        return { value, writable: true, enumerable: false, configurable: false };
+      }
+      return { value, writable: true, enumerable: true, configurable: true };
+    },
+    getPrototypeOf() {
+      return op({ op: "proto" });
+    },
+    apply(_, thisArg, list) {
+      return op({ op: "call", this: encodeArgument(thisArg, client), args: args(list) });
+    },
+    construct(_, list) {
+      return op({ op: "construct", args: args(list) });
+    },
+  });
+  proxies.set(key, new WeakRef(proxy));
+  proxyOf.set(proxy, [client, id]);
+  return proxy;
+}
+
+/** Performs another realm's operation on one of this realm's objects. */
+function perform(from, op) {
+  const target = op.target === 0 ? globalThis : exported.get(op.target);
+  if (target === undefined) throw new TypeError("swharness: unknown frame object");
+  switch (op.op) {
+    case "get":
+      return Reflect.get(target, decodeKey(op.key), decode(op.receiver, from));
+    case "set":
+      return Reflect.set(target, decodeKey(op.key), decode(op.value, from));
+    case "has":
+      return Reflect.has(target, decodeKey(op.key));
+    case "hasOwn":
+      return Object.hasOwn(target, decodeKey(op.key));
+    case "delete":
+      return Reflect.deleteProperty(target, decodeKey(op.key));
+    case "keys":
+      return Reflect.ownKeys(target).filter((k) => typeof k === "string");
+    case "proto":
+      return Reflect.getPrototypeOf(target);
+    case "call":
+      return Reflect.apply(target, decode(op.this, from), op.args.map((a) => decode(a, from)));
+    case "construct":
+      return Reflect.construct(target, op.args.map((a) => decode(a, from)));
+    default:
+      throw new TypeError(`swharness: unknown frame operation ${op.op}`);
+  }
+}
+
+onBrowserCommand("frameOp", ({ from, op }) => {
+  let value;
+  let threw = false;
+  try {
+    value = perform(from, op);
+  } catch (e) {
+    [value, threw] = [e, true];
+  }
+  // The key list is data: cloned, not a handle to an array.
+  if (op.op === "keys" && !threw) return { value: { c: serializeMessage(value) } };
+  return { value: encodeResult(value, from), threw };
+});
+
+// The browser opening this frame waits for its load event (the <iframe>'s
+// `load` follows it).
+onBrowserCommand("awaitLoad", () => whenLoaded());
+
+onBrowserCommand("frameSettled", ({ owner, promise, ok, value }) => {
+  const key = `${owner}:${promise}`;
+  const pending = awaiting.get(key);
+  if (!pending) return;
+  awaiting.delete(key);
+  let v;
+  try {
+    v = decode(value, owner);
+  } catch (e) {
+    [ok, v] = [false, e];
+  }
+  (ok ? pending.resolve : pending.reject)(v);
+});
+
+/**
+ * HTML's <iframe>: inserted with a `src`, or given one while inserted, it
+ * navigates its own window client there and fires `load` once that page
+ * has loaded; removed, its client goes. `contentWindow` is that window's
+ * proxy (null before the load), `contentDocument` its document's.
+ */
+class HTMLIFrameElement extends Element {
+  #client = null;
+  #navigation = 0;
+  constructor() {
+    super("iframe");
+  }
+  get src() {
+    const v = this.getAttribute("src");
+    return v === null ? "" : new URL(v, location.href).href;
+  }
+  set src(v) {
+    this.setAttribute("src", v);
+    if (this.isConnected) this.#navigate();
+  }
+  get contentWindow() {
+    return this.#client === null ? null : proxyFor(this.#client, 0);
+  }
+  get contentDocument() {
+    return this.contentWindow?.document ?? null;
+  }
+  _connected() {
+    if (this.hasAttribute("src")) this.#navigate();
+  }
+  _disconnected() {
+    this.#navigation++;
+    this.#close();
+  }
+  #close() {
+    if (this.#client === null) return;
+    hostCall("serviceWorker.closeFrame", { id: this.#client }).catch(() => {});
+    this.#client = null;
+  }
+  async #navigate() {
+    const navigation = ++this.#navigation;
+    this.#close();
+    let id;
+    try {
+      ({ id } = await hostCall("serviceWorker.openFrame", { url: this.src }));
+    } catch (e) {
+      console.error(`The frame could not load ${this.src}: ${e?.message ?? e}`);
+      return;
+    }
+    if (navigation !== this.#navigation) {
+      hostCall("serviceWorker.closeFrame", { id }).catch(() => {});
+      return;
+    }
+    this.#client = id;
+    fire(this, "load");
+  }
+}
+
+defineElement("iframe", HTMLIFrameElement);
+
+/**
+ * The window's `parent` and `top`: the parent window's proxy in a frame,
+ * else the window itself (a frame of a frame reaches its own parent only).
+ */
+export function frameParent(info) {
+  return info.parentClient ? proxyFor(info.parentClient, 0) : globalThis;
+}
+
+export { HTMLIFrameElement };

@@ -1,0 +1,159 @@
+//! `<iframe>`s: a page's nested browsing context is a window client of its
+//! own (frame type "nested"), opened by navigating to the element's `src`
+//! as any page is, so a service worker whose scope matches controls it.
+//!
+//! A swharness realm is a window on its own thread, so the frame's
+//! `contentWindow` (and the frame's `parent`) cannot be the other realm's
+//! objects. They are proxies (`js/scopes/41_frames.js`): each property
+//! read, write or call is an operation the browser hands to the other
+//! realm, which answers with a value or a handle to one of its objects;
+//! the caller waits for the answer, as a same-origin WindowProxy answers at
+//! once, and meanwhile still answers the other realm's operations on its
+//! own objects (`Browser::request_reentrant`). A promise settles in a later
+//! command.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use url::Url;
+
+use super::{clients, navigation};
+use crate::browser::Browser;
+use crate::ipc::{Command, HostError, HostResult, RealmId};
+
+/// An operation on one of the realm's objects, for the client `from`.
+#[derive(Serialize)]
+struct FrameOp<'a> {
+  from: &'a str,
+  op: &'a Value,
+}
+
+impl Command for FrameOp<'_> {
+  const KIND: &'static str = "frameOp";
+}
+
+/// A promise the realm `owner` handed out (`{p: id}`) has settled.
+#[derive(Serialize)]
+struct FrameSettled<'a> {
+  owner: &'a str,
+  promise: u64,
+  ok: bool,
+  value: &'a Value,
+}
+
+impl Command for FrameSettled<'_> {
+  const KIND: &'static str = "frameSettled";
+}
+
+/// Resolves once the page has fired its `load` event.
+#[derive(Serialize)]
+struct AwaitLoad;
+
+impl Command for AwaitLoad {
+  const KIND: &'static str = "awaitLoad";
+}
+
+/// The `<iframe>` of the client realm `realm` navigates to `url`: the new
+/// client's id once its page has loaded (the element's `load` event).
+pub async fn open(browser: &Browser, realm: RealmId, url: &str) -> HostResult {
+  let parent = clients::client_of(browser, realm)
+    .ok_or_else(|| HostError::invalid_state("only a window has iframes"))?;
+  let url =
+    Url::parse(url).map_err(|e| HostError::type_error(format!("bad iframe URL {url}: {e}")))?;
+  let (id, update) = navigation::open_page_in(browser, url, Some(parent)).await?;
+  if let Some(child) = clients::realm_of(browser, &id) {
+    browser.request(child, &AwaitLoad).await?;
+  }
+  // The navigation's Soft Update starts once the page has the element's
+  // `load`, so that what it fires (`updatefound`) comes after it.
+  if let Some(scope) = update {
+    let b = browser.clone();
+    crate::browser::after_reply(move || super::lifecycle::soft_update(&b, &scope));
+  }
+  Ok(json!({ "id": id }))
+}
+
+/// The `<iframe>` holding the client `id` left its document: the client
+/// goes, and so do the frames inside it.
+pub fn close(browser: &Browser, realm: RealmId, id: &str) {
+  let Some(parent) = clients::client_of(browser, realm) else {
+    return;
+  };
+  let mut gone = vec![id.to_string()];
+  let mut realms = Vec::new();
+  super::with(browser, |s| {
+    if s.clients.get(id).and_then(|c| c.parent.as_deref()) != Some(parent.as_str()) {
+      gone.clear();
+    }
+    let mut i = 0;
+    while i < gone.len() {
+      let nested: Vec<String> = s
+        .clients
+        .values()
+        .filter(|c| c.parent.as_deref() == Some(gone[i].as_str()))
+        .map(|c| c.id.clone())
+        .collect();
+      gone.extend(nested);
+      i += 1;
+    }
+    for g in &gone {
+      if let Some(c) = s.clients.remove(g) {
+        realms.extend(c.realm);
+      }
+      s.client_order.retain(|c| c != g);
+    }
+  });
+  for r in realms {
+    browser.shutdown_realm(r);
+  }
+}
+
+/// Whether `a` holds `b` in an iframe, or `b` holds `a`.
+fn related(browser: &Browser, a: &str, b: &str) -> bool {
+  super::with(browser, |s| {
+    let parent_of = |x: &str| s.clients.get(x).and_then(|c| c.parent.clone());
+    parent_of(a).as_deref() == Some(b) || parent_of(b).as_deref() == Some(a)
+  })
+}
+
+/// One operation of the realm `realm` on an object of the client `target`
+/// (its frame, or its parent), answered by that realm, even while that
+/// realm waits for one of ours. Same origin only, as a WindowProxy allows.
+pub async fn operate(browser: &Browser, realm: RealmId, target: &str, op: &Value) -> HostResult {
+  let from = clients::client_of(browser, realm)
+    .ok_or_else(|| HostError::invalid_state("only a window reaches frames"))?;
+  if !related(browser, &from, target) {
+    return Err(HostError::type_error("the frame is gone"));
+  }
+  let Some(target_realm) = clients::realm_of(browser, target) else {
+    return Err(HostError::type_error("the frame is gone"));
+  };
+  if browser.realm_origin(target_realm)? != browser.realm_origin(realm)? {
+    return Err(HostError::new(
+      "SecurityError",
+      "Blocked a frame from accessing a cross-origin frame.",
+    ));
+  }
+  browser
+    .request_reentrant(target_realm, &FrameOp { from: &from, op })
+    .await
+}
+
+/// The realm `realm` settled the promise `promise` it handed to the client
+/// `to`: the value goes to that client's realm.
+pub fn settle(browser: &Browser, realm: RealmId, to: &str, promise: u64, ok: bool, value: &Value) {
+  let (Some(owner), Some(target)) = (
+    clients::client_of(browser, realm),
+    clients::realm_of(browser, to),
+  ) else {
+    return;
+  };
+  browser.post(
+    target,
+    &FrameSettled {
+      owner: &owner,
+      promise,
+      ok,
+      value,
+    },
+  );
+}

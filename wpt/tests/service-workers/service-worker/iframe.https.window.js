@@ -1,0 +1,81 @@
+'use strict';
+
+// <iframe>: a nested window client in a realm of its own (on its own thread
+// in swharness). Inserted with a src, it loads that page and fires load;
+// contentWindow reaches the frame's window (and the frame's parent the
+// page's) through proxies; removed, the client goes.
+
+const FRAME = 'resources/frame-page.html';
+
+function withFrame(t, src) {
+  return new Promise(resolve => {
+    const frame = document.createElement('iframe');
+    frame.src = src;
+    frame.onload = () => resolve(frame);
+    document.body.appendChild(frame);
+    t.add_cleanup(() => frame.remove());
+  });
+}
+
+promise_test(async t => {
+  const frame = await withFrame(t, FRAME);
+  const w = frame.contentWindow;
+  assert_not_equals(w, null);
+  assert_equals(frame.contentWindow, w, 'one proxy per window');
+  assert_equals(w.document.title, 'the frame');
+  assert_equals(frame.contentDocument.title, 'the frame');
+  assert_equals(w.location.href, new URL(FRAME, location.href).href);
+  assert_equals(w.answer, 42);
+  assert_equals(w.add(2, 3), 5);
+  assert_equals(w.data.nested.word, 'hi');
+  assert_equals(w.data.list.length, 3);
+  assert_true(Array.isArray(w.data.list));
+  assert_equals(JSON.stringify(w.data), '{"list":[1,2,3],"nested":{"word":"hi"}}');
+  assert_equals(w.data, w.data, 'one proxy per object');
+  assert_equals(w.parentTitle, document.title, 'the frame\'s parent is this page');
+  assert_equals(w.parent, window);
+  w.answer = 7;
+  assert_equals(w.answer, 7, 'a write reaches the frame');
+}, 'contentWindow reads, writes and calls into the frame\'s window');
+
+promise_test(async t => {
+  const frame = await withFrame(t, FRAME);
+  const w = frame.contentWindow;
+  assert_throws_js(w.TypeError, () => w.thrower(), 'the frame\'s own TypeError');
+  assert_equals(await w.later('v'), 'v', 'a promise of the frame settles here');
+  await promise_rejects_js(t, w.RangeError, w.failLater());
+  assert_equals(w.callBack(x => x * 2, 21), 42, 'a function of this page called by the frame');
+  const r = await w.fetch('frame-page.html');  // relative to the frame
+  assert_equals(r.status, 200);
+  assert_true(r instanceof w.Response, 'the frame\'s Response');
+  assert_true((await r.text()).includes('the frame'));
+}, 'Exceptions, promises and callbacks cross between the page and its frame');
+
+promise_test(async t => {
+  const frame = await withFrame(t, FRAME);
+  const w = frame.contentWindow;
+  frame.remove();
+  assert_equals(frame.contentWindow, null, 'a removed iframe has no window');
+  assert_throws_js(TypeError, () => w.answer, 'the frame is gone');
+}, 'Removing the iframe ends its window');
+
+promise_test(async t => {
+  const scope = 'resources/';
+  const registration = await navigator.serviceWorker.register('resources/frame-sw.js', {scope});
+  t.add_cleanup(() => registration.unregister());
+  const worker = registration.installing;
+  await new Promise(resolve => worker.addEventListener('statechange', () => {
+    if (worker.state === 'activated') resolve();
+  }));
+  const frame = await withFrame(t, FRAME);
+  const w = frame.contentWindow;
+  assert_not_equals(w.navigator.serviceWorker.controller, null, 'a frame in scope is controlled from the start');
+  assert_equals(await (await w.fetch('?from-sw')).text(), 'from-sw', 'the frame\'s fetch() goes to the worker');
+  const listed = new Promise(resolve =>
+      navigator.serviceWorker.addEventListener('message', e => resolve(e.data), {once: true}));
+  worker.postMessage('list');
+  const clients = await listed;
+  const mine = clients.find(c => c.url === new URL(FRAME, location.href).href);
+  assert_not_equals(mine, undefined, 'matchAll() lists the frame');
+  assert_equals(mine.frameType, 'nested');
+}, 'A frame in a worker\'s scope is its nested client');

@@ -1,0 +1,12 @@
+// The worker of message-port-sw.https.window.js.
+self.addEventListener('message', e => {
+  const port = e.data.port;
+  port.onmessage = m => {
+    port.postMessage('echo ' + m.data);
+    const buffer = new Uint8Array([1, 2, 3]).buffer;
+    port.postMessage(buffer, [buffer]);
+  };
+  const channel = new MessageChannel();
+  channel.port1.onmessage = m => channel.port1.postMessage('got ' + m.data);
+  e.source.postMessage('a port for you', [channel.port2]);
+});
