@@ -193,6 +193,19 @@ mod tests {
   }
 
   #[test]
+  fn the_body_text_leaves_out_scripts_and_styles() {
+    let url = Url::parse("https://example.test/").unwrap();
+    let html = "<!doctype html><title>t</title><style>p {}</style>\
+      <body><p>Here's a <b>simple</b></p><script>var x = 1;</script> page.\n</body>";
+    assert_eq!(parse_page(html, &url).text, "Here's a simple page.\n");
+    // Text that is not HTML (a text/plain frame) is the body's text too.
+    assert_eq!(
+      parse_page("a simple text file\n", &url).text,
+      "a simple text file\n"
+    );
+  }
+
+  #[test]
   fn broken_html_still_parses() {
     let url = Url::parse("https://example.test/").unwrap();
     let page = parse_page("<title>x<script>a()</scr", &url);
