@@ -17,6 +17,22 @@ pub struct RealmCtx {
   pub host: HostSender,
 }
 
+impl RealmCtx {
+  /// Sends the realm's call `method(args)` to the browser, its answer to
+  /// go to `reply`; false if the browser has shut down.
+  fn call(&self, method: String, args: Value, reply: Reply) -> bool {
+    self
+      .host
+      .send(HostMsg::Call {
+        realm: self.id,
+        method,
+        args,
+        reply,
+      })
+      .is_ok()
+  }
+}
+
 /// The JS function the browser calls into (set once by `99_main.js`).
 pub struct Dispatcher(pub v8::Global<v8::Function>);
 
@@ -68,15 +84,7 @@ pub fn op_swh_call(
 ) -> Result<bool, JsErrorBox> {
   let args = parse_args(&args)?;
   let ctx = state.borrow::<RealmCtx>().clone();
-  let sent = ctx
-    .host
-    .send(HostMsg::Call {
-      realm: ctx.id,
-      method,
-      args,
-      reply: Reply::Ordered { id, keeps_alive },
-    })
-    .is_ok();
+  let sent = ctx.call(method, args, Reply::Ordered { id, keeps_alive });
   if sent {
     state
       .borrow_mut::<crate::engine::realm::OutstandingCalls>()
@@ -189,13 +197,7 @@ pub fn op_swh_host_sync(
   let args = parse_args(&args)?;
   let ctx = state.borrow::<RealmCtx>().clone();
   let (tx, rx) = std::sync::mpsc::channel();
-  let sent = ctx.host.send(HostMsg::Call {
-    realm: ctx.id,
-    method,
-    args,
-    reply: Reply::Sync(tx),
-  });
-  if sent.is_err() {
+  if !ctx.call(method, args, Reply::Sync(tx)) {
     return Ok(encode(Err(HostError::invalid_state(
       "the browser has shut down",
     ))));
@@ -223,13 +225,8 @@ pub async fn op_swh_read_body(
 ) -> Result<Vec<u8>, JsErrorBox> {
   let ctx = state.borrow().borrow::<RealmCtx>().clone();
   let (tx, rx) = tokio::sync::oneshot::channel();
-  let sent = ctx.host.send(HostMsg::Call {
-    realm: ctx.id,
-    method: "browser.bodyPath".into(),
-    args: serde_json::json!({ "token": token }),
-    reply: Reply::Async(tx),
-  });
-  if sent.is_err() {
+  let args = serde_json::json!({ "token": token });
+  if !ctx.call("browser.bodyPath".into(), args, Reply::Async(tx)) {
     return Err(JsErrorBox::type_error("the browser has shut down"));
   }
   let path = rx
@@ -352,14 +349,8 @@ pub fn op_swh_host_sync_serving<'s, 'i>(
     )
   };
   let (tx, rx) = std::sync::mpsc::channel();
-  let sent = ctx.host.send(HostMsg::Call {
-    realm: ctx.id,
-    method,
-    args,
-    reply: Reply::Serving(tx),
-  });
   let gone = || encode(Err(HostError::invalid_state("the browser has shut down")));
-  if sent.is_err() {
+  if !ctx.call(method, args, Reply::Serving(tx)) {
     return Ok(gone());
   }
   loop {
