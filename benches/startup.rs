@@ -421,6 +421,7 @@ fn in_process(label: &str, snapshot: Option<&'static [u8]>) {
       .put(swharness::engine::ops::RealmCtx {
         id: 1,
         host: host.clone(),
+        shortcuts: Default::default(),
       });
     let created = start.elapsed();
     runtime

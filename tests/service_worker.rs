@@ -3,7 +3,9 @@
 
 mod support;
 
-use support::run::{fixture, swharness, trace_events};
+use std::process::Command;
+
+use support::run::{fixture, swharness, trace_events, wait_for_trace};
 
 #[test]
 fn a_controlled_page_fetches_through_its_worker() {
@@ -269,4 +271,94 @@ fn static_routes_are_kept_with_the_registration() {
     assert_eq!(routes.len(), 1, "run {n}");
     assert_eq!(routes[0]["outcome"], "network");
   }
+}
+
+/// Once its worker runs, a page's fetch goes straight to it, not through
+/// the browser's thread. When the worker has been stopped (idle), that
+/// way declines and the browser starts the worker again for the event.
+/// The controlled page waits for a BroadcastChannel message from a page
+/// out of the worker's scope, which waits for a flag module this test
+/// writes once the trace shows the worker stopped (polling from the
+/// controlled page would start the worker again).
+#[test]
+fn a_fetch_after_the_worker_stopped_starts_it_again() {
+  let dir = tempfile::tempdir().unwrap();
+  let app = dir.path().join("app");
+  std::fs::create_dir(&app).unwrap();
+  std::fs::write(
+    app.join("sw.js"),
+    r#"
+let fetches = 0;
+self.addEventListener("fetch", (e) => {
+  if (e.request.url.endsWith("/count")) e.respondWith(new Response(`fetches=${++fetches}`));
+});
+"#,
+  )
+  .unwrap();
+  std::fs::write(
+    app.join("page.js"),
+    r#"
+const go = new Promise((resolve) => new BroadcastChannel("test").onmessage = resolve);
+for (let i = 0; i < 3; i++) console.log(`before: ${await (await fetch("count")).text()}`);
+console.log("FETCHED");
+await go;
+console.log(`after: ${await (await fetch("count")).text()}`);
+"#,
+  )
+  .unwrap();
+  std::fs::write(
+    dir.path().join("outside.js"),
+    r#"
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+for (let i = 0; !(await import(`./flag.js?${i}`)).stopped; i++) await sleep(20);
+new BroadcastChannel("test").postMessage("go");
+"#,
+  )
+  .unwrap();
+  let flag = dir.path().join("flag.js");
+  std::fs::write(&flag, "export const stopped = false;\n").unwrap();
+  let trace = dir.path().join("trace.jsonl");
+  let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+  let mut child = Command::new(env!("CARGO_BIN_EXE_swharness"))
+    .args(["run", &path(&app.join("sw.js"))])
+    .args(["--client", &path(&app.join("page.js"))])
+    .args(["--client", &path(&dir.path().join("outside.js"))])
+    .args([
+      "--sw-idle-timeout",
+      "0.2",
+      "--timeout",
+      "60",
+      "--trace",
+      &path(&trace),
+    ])
+    .stdout(std::fs::File::create(dir.path().join("stdout")).unwrap())
+    .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
+    .spawn()
+    .unwrap();
+  wait_for_trace(&mut child, &trace, |t| {
+    t.find("\"text\":\"FETCHED")
+      .is_some_and(|i| t[i..].contains("\"kind\":\"worker-stopped\""))
+  });
+  std::fs::write(&flag, "export const stopped = true;\n").unwrap();
+  let status = child.wait().unwrap();
+  let stdout = std::fs::read_to_string(dir.path().join("stdout")).unwrap();
+  let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
+  assert!(status.success(), "{stdout}\n{stderr}");
+  for line in [
+    "before: fetches=1\n",
+    "before: fetches=2\n",
+    "before: fetches=3\n",
+    // A fresh realm: its counter starts again.
+    "after: fetches=1\n",
+  ] {
+    assert!(
+      stdout.contains(line),
+      "{line:?} missing from:\n{stdout}\n{stderr}"
+    );
+  }
+  let events: Vec<String> = trace_events(&trace, "fetch-event")
+    .iter()
+    .map(|v| v["outcome"].as_str().unwrap_or("").to_string())
+    .collect();
+  assert_eq!(events, ["respondWith"; 4], "one fetch-event each");
 }

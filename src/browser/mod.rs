@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, Notify};
 
 pub use control::PermissionState;
 pub use feature::{BrowserEvent, Feature, RealmCall};
-pub use router::after_reply;
+pub use router::{after_reply, take_answer, Answer};
 
 use crate::engine::realm::RealmHandle;
 use crate::ipc::{HostMsg, RealmId};
@@ -80,6 +80,8 @@ struct RealmEntry {
   idle_at: Option<u64>,
   /// Set while the realm is blocked in a serving synchronous call.
   serving: Option<std::sync::mpsc::Sender<crate::ipc::SyncMsg>>,
+  /// The calls the realm may answer on its own thread.
+  shortcuts: std::sync::Arc<crate::ipc::Shortcuts>,
 }
 
 struct State {

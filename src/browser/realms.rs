@@ -22,6 +22,7 @@ impl Browser {
       s.next_realm += 1;
       id
     });
+    let shortcuts = std::sync::Arc::<crate::ipc::Shortcuts>::default();
     let handle = realm::spawn(
       RealmSpec {
         id,
@@ -29,6 +30,7 @@ impl Browser {
         url: url.clone(),
         bootstrap,
         net: self.inner.opts.net.config.clone(),
+        shortcuts: shortcuts.clone(),
       },
       self.inner.host_tx.clone(),
     )?;
@@ -43,6 +45,7 @@ impl Browser {
           sent: 0,
           idle_at: None,
           serving: None,
+          shortcuts,
         },
       );
     });
@@ -89,6 +92,31 @@ impl Browser {
     }
   }
 
+  /// Sends a command whose result goes to `then`, called on the realm's
+  /// thread as soon as its handler settles (with an error if the realm
+  /// has ended): the answer reaches its destination without a detour
+  /// through the browser's thread.
+  pub fn request_then<C: Command>(
+    &self,
+    realm: RealmId,
+    cmd: &C,
+    then: impl FnOnce(HostResult) + Send + 'static,
+  ) {
+    let then = crate::ipc::ReplyTo::Then(crate::ipc::Then::new(then));
+    let payload = serde_json::to_value(cmd).unwrap_or(Value::Null);
+    let handle = self.with_state(|s| {
+      let entry = s.realms.get_mut(&realm)?;
+      entry.sent += 1;
+      Some(entry.handle.clone())
+    });
+    // Sent outside the state's lock: `then` may run at once, and it may
+    // take the lock.
+    match handle {
+      Some(handle) => handle.request_to(C::KIND, payload, then),
+      None => then.send(Err(HostError::invalid_state("the realm has ended"))),
+    }
+  }
+
   /// [`request`](Self::request), for a command that may run while the
   /// realm is blocked in a serving synchronous call of its own (a frame
   /// operation: the realm's own frame reaching back into it): then it runs
@@ -103,7 +131,7 @@ impl Browser {
     let cmd = RealmCmd {
       kind: C::KIND.into(),
       payload: serde_json::to_value(cmd).unwrap_or(Value::Null),
-      reply: Some(tx),
+      reply: Some(crate::ipc::ReplyTo::Waiting(tx)),
     };
     if serving.send(crate::ipc::SyncMsg::Run(cmd)).is_err() {
       return Err(HostError::invalid_state("the realm has ended"));
@@ -124,6 +152,15 @@ impl Browser {
         r.serving = serving;
       }
     });
+  }
+
+  /// Lets `realm` answer its calls of `method` on its own thread with
+  /// `shortcut` (see [`Shortcut`](crate::ipc::Shortcut)).
+  pub fn set_shortcut(&self, realm: RealmId, method: &'static str, shortcut: crate::ipc::Shortcut) {
+    let shortcuts = self.with_state(|s| s.realms.get(&realm).map(|r| r.shortcuts.clone()));
+    if let Some(shortcuts) = shortcuts {
+      shortcuts.set(method, shortcut);
+    }
   }
 
   /// Ends a realm's thread.

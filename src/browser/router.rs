@@ -21,6 +21,96 @@ type Deferred = Box<dyn FnOnce() + Send>;
 tokio::task_local! {
   /// What the realm call being answered left for after its answer.
   static AFTER_REPLY: RefCell<Vec<Deferred>>;
+  /// The answer to the realm call being handled, until a handler takes it
+  /// ([`take_answer`]).
+  static ANSWER: RefCell<Option<Answer>>;
+}
+
+/// The answer owed to a realm's call, sent once with [`Answer::send`]:
+/// the router sends it when the call's handler returns, unless the
+/// handler took it with [`take_answer`] to send it from elsewhere. Until
+/// then the run is not quiet.
+pub struct Answer {
+  browser: Browser,
+  realm: RealmId,
+  method: String,
+  reply: Reply,
+  _busy: Option<super::BusyGuard>,
+}
+
+impl Answer {
+  /// The answer owed to `realm`'s call of `method`. A call that keeps its
+  /// realm alive keeps the run from being quiet until it is answered;
+  /// one that may wait indefinitely (`hostCallUnref`: `ready`, a record's
+  /// `responseReady`) does not.
+  pub fn new(browser: &Browser, realm: RealmId, method: &str, reply: Reply) -> Answer {
+    let keeps_alive = !matches!(
+      reply,
+      Reply::Ordered {
+        keeps_alive: false,
+        ..
+      }
+    );
+    Answer {
+      browser: browser.clone(),
+      realm,
+      method: method.to_string(),
+      reply,
+      _busy: keeps_alive.then(|| browser.busy()),
+    }
+  }
+
+  /// Whether it keeps the run from being quiet.
+  fn keeps_alive(&self) -> bool {
+    self._busy.is_some()
+  }
+
+  pub fn send(self, result: HostResult) {
+    let Answer {
+      browser: b,
+      realm,
+      method,
+      reply,
+      _busy,
+    } = self;
+    if let Err(e) = &result {
+      b.trace(
+        "call-error",
+        json!({"realm": realm, "method": method, "error": e}),
+      );
+    }
+    match reply {
+      Reply::Ordered { id, keeps_alive } => {
+        let result = match result {
+          Ok(v) => json!({"ok": v}),
+          Err(e) => json!({"error": e}),
+        };
+        b.post(
+          realm,
+          &CallReply {
+            id,
+            result,
+            keeps_alive,
+          },
+        );
+      }
+      reply => {
+        if matches!(reply, Reply::Serving(_)) {
+          b.set_serving(realm, None);
+        }
+        reply.send(result)
+      }
+    }
+  }
+}
+
+/// Takes the answer to the realm call being handled, for the handler to
+/// send itself, from any thread (a fetch event's answer goes from the
+/// worker's thread straight to the page). What the handler then returns
+/// is dropped, and what it left for [`after_reply`] runs when it returns.
+/// None outside a realm's call, or if taken already.
+pub fn take_answer() -> Option<Answer> {
+  ANSWER.try_with(|a| a.borrow_mut().take()).ok().flatten()
 }
 
 /// Runs `f` once the answer to the realm call being handled has been
@@ -82,22 +172,14 @@ pub(super) async fn message_loop(browser: Browser, mut rx: mpsc::UnboundedReceiv
         args,
         reply,
       } => {
-        // A call that may wait indefinitely (`hostCallUnref`: `ready`, a
-        // record's `responseReady`) keeps the run alive no more than it
-        // keeps its realm alive.
-        let keeps_alive = !matches!(
-          reply,
-          Reply::Ordered {
-            keeps_alive: false,
-            ..
-          }
-        );
-        let guard = keeps_alive.then(|| browser.busy());
         if let Reply::Serving(tx) = &reply {
           browser.set_serving(realm, Some(tx.clone()));
         }
         let b = browser.clone();
-        let mut call = Box::pin(AFTER_REPLY.scope(RefCell::default(), async move {
+        let answer = Answer::new(&browser, realm, &method, reply);
+        // Held until what the call left for after its answer has run.
+        let guard = answer.keeps_alive().then(|| browser.busy());
+        let call = async move {
           // A panic in a handler answers the call with an error (the
           // realm would otherwise wait for ever) and counts as uncaught.
           let result = AssertUnwindSafe(route(&b, realm, &method, args))
@@ -110,39 +192,18 @@ pub(super) async fn message_loop(browser: Browser, mut rx: mpsc::UnboundedReceiv
                 format!("internal error in {method}: {}", panic_text(&*panic)),
               ))
             });
-          if let Err(e) = &result {
-            b.trace(
-              "call-error",
-              json!({"realm": realm, "method": method, "error": e}),
-            );
-          }
-          match reply {
-            Reply::Ordered { id, keeps_alive } => {
-              let result = match result {
-                Ok(v) => json!({"ok": v}),
-                Err(e) => json!({"error": e}),
-              };
-              b.post(
-                realm,
-                &CallReply {
-                  id,
-                  result,
-                  keeps_alive,
-                },
-              );
-            }
-            reply => {
-              if matches!(reply, Reply::Serving(_)) {
-                b.set_serving(realm, None);
-              }
-              reply.send(result)
-            }
+          if let Some(answer) = take_answer() {
+            answer.send(result);
           }
           for f in AFTER_REPLY.with(|q| std::mem::take(&mut *q.borrow_mut())) {
             f();
           }
           drop(guard);
-        }));
+        };
+        let mut call = Box::pin(AFTER_REPLY.scope(
+          RefCell::default(),
+          ANSWER.scope(RefCell::new(Some(answer)), call),
+        ));
         // Each call runs here up to its first wait, so that calls take
         // effect in the order they were made (messages stay in order);
         // the rest goes on in its own task. A later poll brings its own

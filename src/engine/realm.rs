@@ -12,8 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::ops::{Dispatcher, RealmCtx};
 use crate::ipc::{
-  Evaluate, HostError, HostMsg, HostResult, HostSender, RealmCmd, RealmId, CMD_EVALUATE, CMD_REPLY,
-  CMD_SHUTDOWN,
+  Evaluate, HostError, HostMsg, HostResult, HostSender, RealmCmd, RealmId, ReplyTo, CMD_EVALUATE,
+  CMD_REPLY, CMD_SHUTDOWN,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -31,9 +31,12 @@ pub struct RealmSpec {
   pub kind: RealmKind,
   pub url: url::Url,
   pub bootstrap: Value,
+  /// The calls the browser lets this realm answer on its own thread.
+  pub shortcuts: std::sync::Arc<crate::ipc::Shortcuts>,
 }
 
 /// The browser's handle on a running realm.
+#[derive(Clone)]
 pub struct RealmHandle {
   pub id: RealmId,
   pub kind: RealmKind,
@@ -49,17 +52,23 @@ impl RealmHandle {
   /// Sends a command and returns a receiver for the handler's result.
   pub fn request(&self, kind: &str, payload: Value) -> oneshot::Receiver<HostResult> {
     let (tx, rx) = oneshot::channel();
+    self.request_to(kind, payload, ReplyTo::Waiting(tx));
+    rx
+  }
+
+  /// Sends a command whose result goes to `reply` (an error if the realm
+  /// has ended).
+  pub fn request_to(&self, kind: &str, payload: Value, reply: ReplyTo) {
     let cmd = RealmCmd {
       kind: kind.to_string(),
       payload,
-      reply: Some(tx),
+      reply: Some(reply),
     };
     if let Err(mpsc::error::SendError(cmd)) = self.tx.send(cmd) {
       if let Some(reply) = cmd.reply {
-        let _ = reply.send(Err(HostError::invalid_state("the realm has ended")));
+        reply.send(Err(HostError::invalid_state("the realm has ended")));
       }
     }
-    rx
   }
 }
 
@@ -198,6 +207,7 @@ async fn run_realm(
   runtime.op_state().borrow_mut().put(RealmCtx {
     id: spec.id,
     host: host.clone(),
+    shortcuts: spec.shortcuts.clone(),
   });
   let boot = format!(
     "globalThis[Symbol.for('swharness.bootstrap')]({})",
@@ -239,7 +249,7 @@ async fn run_realm(
       }
       if cmd.kind == CMD_SHUTDOWN {
         if let Some(reply) = cmd.reply {
-          let _ = reply.send(Ok(Value::Null));
+          reply.send(Ok(Value::Null));
         }
         return Poll::Ready(());
       }
@@ -296,7 +306,7 @@ fn handle_cmd(runtime: &mut JsRuntime, cmd: RealmCmd) {
       Err(e) => Err(HostError::type_error(format!("bad evaluate command: {e}"))),
     };
     if let Some(reply) = cmd.reply {
-      let _ = reply.send(result);
+      reply.send(result);
     }
     return;
   }
@@ -307,7 +317,7 @@ fn handle_cmd(runtime: &mut JsRuntime, cmd: RealmCmd) {
     .map(|d| d.0.clone());
   let Some(dispatcher) = dispatcher else {
     if let Some(reply) = cmd.reply {
-      let _ = reply.send(Err(HostError::invalid_state("the realm has no dispatcher")));
+      reply.send(Err(HostError::invalid_state("the realm has no dispatcher")));
     }
     return;
   };
@@ -370,13 +380,10 @@ impl OutstandingCalls {
 
 /// Replies owed to the browser for commands still being handled in JS.
 #[derive(Default)]
-pub struct PendingReplies(
-  pub std::collections::HashMap<u64, oneshot::Sender<HostResult>>,
-  u64,
-);
+pub struct PendingReplies(pub std::collections::HashMap<u64, ReplyTo>, u64);
 
 impl PendingReplies {
-  pub(crate) fn add(&mut self, reply: oneshot::Sender<HostResult>) -> u64 {
+  pub(crate) fn add(&mut self, reply: ReplyTo) -> u64 {
     self.1 += 1;
     self.0.insert(self.1, reply);
     self.1
@@ -385,7 +392,7 @@ impl PendingReplies {
   /// Settles call `id` with the JSON the dispatcher produced.
   pub fn settle(&mut self, id: u64, text: &str) {
     if let Some(reply) = self.0.remove(&id) {
-      let _ = reply.send(decode_reply(text));
+      reply.send(decode_reply(text));
     }
   }
 }

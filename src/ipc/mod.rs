@@ -90,6 +90,31 @@ impl Reply {
   }
 }
 
+/// A realm call that the realm's own thread may answer, without a detour
+/// through the browser's thread: given the call's arguments and where its
+/// answer goes, it answers (None), or declines and gives them back for
+/// the browser. Chromium's controllee talks to its controller the same
+/// way, not through the browser process: a fetch event goes from the page
+/// straight to its running worker.
+pub type Shortcut = std::sync::Arc<dyn Fn(Value, Reply) -> Option<(Value, Reply)> + Send + Sync>;
+
+/// A realm's shortcuts, by method, set by the browser (the realm's
+/// `op_swh_call` looks here first).
+#[derive(Default)]
+pub struct Shortcuts(std::sync::Mutex<std::collections::HashMap<&'static str, Shortcut>>);
+
+impl Shortcuts {
+  pub fn set(&self, method: &'static str, shortcut: Shortcut) {
+    if let Ok(mut map) = self.0.lock() {
+      map.insert(method, shortcut);
+    }
+  }
+
+  pub fn get(&self, method: &str) -> Option<Shortcut> {
+    self.0.lock().ok()?.get(method).cloned()
+  }
+}
+
 /// What a realm blocked in a serving synchronous call receives: its answer,
 /// or a command to run meanwhile (a frame reaching back into it).
 pub enum SyncMsg {
@@ -147,7 +172,52 @@ pub(crate) use realm_calls;
 pub struct RealmCmd {
   pub kind: String,
   pub payload: Value,
-  pub reply: Option<oneshot::Sender<HostResult>>,
+  pub reply: Option<ReplyTo>,
+}
+
+/// Where the result of a command sent into a realm goes.
+pub enum ReplyTo {
+  /// The browser task that waits for it.
+  Waiting(oneshot::Sender<HostResult>),
+  /// A function run on the realm's own thread as soon as the handler
+  /// settles: it passes the result on without waking the browser (a fetch
+  /// event's answer goes from the worker straight to the page).
+  Then(Then),
+}
+
+impl ReplyTo {
+  pub fn send(self, result: HostResult) {
+    match self {
+      ReplyTo::Waiting(tx) => {
+        let _ = tx.send(result);
+      }
+      ReplyTo::Then(mut then) => {
+        if let Some(f) = then.0.take() {
+          f(result)
+        }
+      }
+    }
+  }
+}
+
+/// The function of [`ReplyTo::Then`]. Dropped uncalled (the realm ended
+/// before it answered, or was gone already), it is called with an
+/// InvalidStateError, as a dropped [`ReplyTo::Waiting`] is seen: whoever
+/// waits on it is never left waiting.
+pub struct Then(Option<Box<dyn FnOnce(HostResult) + Send>>);
+
+impl Then {
+  pub fn new(f: impl FnOnce(HostResult) + Send + 'static) -> Self {
+    Then(Some(Box::new(f)))
+  }
+}
+
+impl Drop for Then {
+  fn drop(&mut self) {
+    if let Some(f) = self.0.take() {
+      f(Err(HostError::invalid_state("the realm ended")));
+    }
+  }
 }
 
 /// Decodes a realm's call into `T`, an enum tagged by `method` with its

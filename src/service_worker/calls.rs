@@ -363,7 +363,7 @@ pub(super) async fn handle(
     // HTML, a `<meta http-equiv="Content-Security-Policy">`: the policy is
     // enforced on the document's fetches (CSP).
     Call::HandleFetch { request, race } => {
-      fetch_event::handle_fetch(browser, realm, request, race).await
+      fetch_event::handle_fetch(browser, realm, &request, race).await
     }
     Call::FetchBodyRead { stream } => fetch_event::read_body(browser, realm, stream).await,
     Call::FetchBodyCancel { stream } => fetch_event::cancel_body(browser, realm, stream),

@@ -8,15 +8,18 @@
 //! The request's shape is the client's business and the worker's: the
 //! browser passes it on as it came and reads only what it traces.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use tokio::sync::oneshot;
+
 use super::registry::VersionId;
 use super::{clients, worker};
-use crate::browser::Browser;
-use crate::ipc::{Command, HostError, HostResult, RealmId};
+use crate::browser::{take_answer, Answer, Browser};
+use crate::ipc::{Command, HostError, HostResult, RealmId, Reply};
 
 /// "Fire Functional Event" `fetch` in the worker: the request and the
 /// clients it concerns. The worker answers once `respondWith`'s promise
@@ -68,6 +71,21 @@ pub struct BodyStream {
   client: RealmId,
 }
 
+/// What Handle Fetch does with a client's request, decided at once.
+enum Plan {
+  /// The answer, without a fetch event: no controller, a static route,
+  /// or a worker without a fetch listener.
+  Answer(Value),
+  /// The fetch event, in the worker `version` (running in `worker`, or to
+  /// be started).
+  FetchEvent {
+    version: VersionId,
+    worker: Option<RealmId>,
+    client_id: String,
+    request: Value,
+  },
+}
+
 /// Service Workers, "Handle Fetch", for a request of the client realm
 /// `realm`: steps 12-16 (the active worker of the client's controller) and
 /// 21-24 (fire `fetch`, wait for the response or "no response").
@@ -76,51 +94,161 @@ pub struct BodyStream {
 /// the client starts its network request and calls again with `race`,
 /// which fires the event without consulting the routes, and takes the
 /// first response (`js/service_worker/14_fetch_event.js`).
+///
+/// The answer goes to the client from the worker's thread. Once the
+/// worker runs, the client's next requests take [`shortcut`] instead.
 pub(super) async fn handle_fetch(
   browser: &Browser,
   realm: RealmId,
-  request: Value,
+  request: &Value,
   race: bool,
 ) -> HostResult {
+  let (version, client_id, request) = match plan(browser, realm, request, race)? {
+    Plan::Answer(answer) => return Ok(answer),
+    Plan::FetchEvent {
+      version,
+      client_id,
+      request,
+      ..
+    } => (version, client_id, request),
+  };
+  let Some(answer) = take_answer() else {
+    return Err(HostError::invalid_state(
+      "a fetch event answers a realm's call",
+    ));
+  };
+  let b = browser.clone();
+  browser.set_shortcut(
+    realm,
+    HANDLE_FETCH,
+    Arc::new(move |args, reply| shortcut(&b, realm, args, reply)),
+  );
+  let started = Instant::now();
+  let worker = worker::start_worker(browser, version).await;
+  let done = to_client(browser, realm, answer);
+  fire(
+    browser, version, worker, &request, &client_id, "", None, started, done,
+  );
+  // Answered (or to be) from the worker's thread; this value is dropped.
+  Ok(Value::Null)
+}
+
+/// The method of [`handle_fetch`], as the client calls it.
+const HANDLE_FETCH: &str = "serviceWorker.handleFetch";
+
+/// [`handle_fetch`] on the client's own thread, a wake-up of the browser's
+/// thread fewer: when the worker is running, or no fetch event is needed.
+/// It declines (gives the call back for the browser) when the worker must
+/// be started first, and for a race's second call.
+fn shortcut(
+  browser: &Browser,
+  realm: RealmId,
+  args: Value,
+  reply: Reply,
+) -> Option<(Value, Reply)> {
+  let plain = args.as_object().is_some_and(|a| a.len() == 1);
+  let planned = match (&args["request"], plain) {
+    (request @ Value::Object(_), true) => plan(browser, realm, request, false).ok(),
+    _ => None,
+  };
+  let answer = match planned {
+    Some(Plan::Answer(answer)) => Ok(answer),
+    Some(Plan::FetchEvent {
+      version,
+      worker: Some(worker),
+      client_id,
+      request,
+    }) => Err((version, worker, client_id, request)),
+    _ => return Some((args, reply)),
+  };
+  let to = Answer::new(browser, realm, HANDLE_FETCH, reply);
+  match answer {
+    Ok(answer) => to.send(Ok(answer)),
+    Err((version, worker, client_id, request)) => {
+      let done = to_client(browser, realm, to);
+      let started = Instant::now();
+      fire(
+        browser,
+        version,
+        Ok(worker),
+        &request,
+        &client_id,
+        "",
+        None,
+        started,
+        done,
+      );
+    }
+  }
+  None
+}
+
+/// Handle Fetch up to the fetch event (steps 12-16), for a request of the
+/// client realm `realm`.
+fn plan(browser: &Browser, realm: RealmId, request: &Value, race: bool) -> Result<Plan, HostError> {
   let Some(client_id) = clients::client_of(browser, realm) else {
     return Err(HostError::invalid_state(
       "only a window fetches through a controller",
     ));
   };
+  let fallback = || Ok(Plan::Answer(json!({"outcome": "fallback"})));
   let client = super::with(browser, |s| {
     let c = s.clients.get(&client_id)?;
     Some((c.controller, c.url.clone()))
   });
   let Some((controller, client_url)) = client else {
-    return Ok(json!({"outcome": "fallback"}));
+    return fallback();
   };
   // Step 12: no active service worker (the page's view was stale): the
   // request goes to the network.
   let Some(version) = controller else {
-    return Ok(json!({"outcome": "fallback"}));
+    return fallback();
   };
-  let mut request = request;
+  let mut request = request.clone();
   resolve_referrer(&mut request, &client_url);
   if !race {
     match route(browser, version, &request) {
-      Routed::Network => return Ok(json!({"outcome": "fallback"})),
-      Routed::Cached(meta) => return Ok(json!({"outcome": "cached", "meta": meta})),
+      Routed::Network => return fallback(),
+      Routed::Cached(meta) => return Ok(Plan::Answer(json!({"outcome": "cached", "meta": meta}))),
       Routed::Race if worker::handles_fetch(browser, version) => {
-        return Ok(json!({"outcome": "race"}))
+        return Ok(Plan::Answer(json!({"outcome": "race"})))
       }
       Routed::Race | Routed::FetchEvent => {}
     }
   }
   // Step 16: a worker with no fetch listener is not asked (nor started).
   if !worker::handles_fetch(browser, version) {
-    return Ok(json!({"outcome": "fallback"}));
+    return fallback();
   }
-  let (mut reply, worker_realm) = fire(browser, version, &request, &client_id, "", None).await;
-  if let (Some(stream), Some(worker)) = (reply["body"]["stream"].as_u64(), worker_realm) {
-    let id = register_stream(browser, worker, stream, realm);
-    reply["body"]["stream"] = json!(id);
+  let worker = super::with(browser, |s| s.registry.versions.get(&version)?.realm);
+  Ok(Plan::FetchEvent {
+    version,
+    worker,
+    client_id,
+    request,
+  })
+}
+
+/// What gives the worker's answer to the client realm `realm`: its
+/// streamed body, if any, registered for the client to pull.
+fn to_client(
+  browser: &Browser,
+  realm: RealmId,
+  answer: Answer,
+) -> impl FnOnce(Value, Option<RealmId>) + Send + 'static {
+  let b = browser.clone();
+  move |mut reply: Value, worker: Option<RealmId>| {
+    if let (Some(stream), Some(worker)) = (reply["body"]["stream"].as_u64(), worker) {
+      let id = register_stream(&b, worker, stream, realm);
+      reply["body"]["stream"] = json!(id);
+    }
+    answer.send(Ok(reply))
   }
-  Ok(reply)
+}
+
+/// A fetch event's answer when the worker could not run it.
+fn network_error(e: HostError) -> Value {
+  json!({"outcome": "error", "message": e.message})
 }
 
 /// Fetch's "main fetch", step 9, which comes before Handle Fetch: the
@@ -280,8 +408,24 @@ pub(super) async fn navigate(
     ),
     None => None,
   };
-  let (reply, worker_realm) =
-    fire(browser, version, &request, "", resulting_client_id, preload).await;
+  let started = Instant::now();
+  let worker = worker::start_worker(browser, version).await;
+  let (tx, rx) = oneshot::channel();
+  let done = move |reply, worker_realm| drop(tx.send((reply, worker_realm)));
+  fire(
+    browser,
+    version,
+    worker,
+    &request,
+    "",
+    resulting_client_id,
+    preload,
+    started,
+    done,
+  );
+  let (reply, worker_realm) = rx
+    .await
+    .unwrap_or_else(|_| (json!({"outcome": "error"}), None));
   match reply["outcome"].as_str() {
     Some("fallback") => return Navigated::Fallback,
     Some("response") => {}
@@ -322,78 +466,61 @@ pub(super) async fn navigate(
   Navigated::Body(bytes)
 }
 
-/// Fires `fetch` for `request` in the worker `version` ("Fire Functional
-/// Event", starting the worker if it is stopped) and traces it: the
-/// worker's answer, and its realm.
-async fn fire(
+/// Fires `fetch` for `request` in the running worker `version` ("Fire
+/// Functional Event"; its realm `worker`), traces it from `started`, and
+/// gives `done` the worker's answer and its realm, on the worker's thread.
+/// A worker that could not start, or ended mid-event, gives a network
+/// error and no realm.
+#[allow(clippy::too_many_arguments)]
+fn fire(
   browser: &Browser,
   version: VersionId,
+  worker: Result<RealmId, HostError>,
   request: &Value,
   client_id: &str,
   resulting_client_id: &str,
   preload: Option<Value>,
-) -> (Value, Option<RealmId>) {
-  let _busy = browser.busy();
-  let started = Instant::now();
-  let answer = dispatch(
-    browser,
-    version,
+  started: Instant,
+  done: impl FnOnce(Value, Option<RealmId>) + Send + 'static,
+) {
+  let busy = browser.busy();
+  let mut traced = json!({
+    "url": request["url"],
+    "mode": request["mode"],
+    "destination": request["destination"],
+    "client": client_id,
+    "resultingClient": resulting_client_id,
+    "worker": version,
+  });
+  let b = browser.clone();
+  let cmd = FetchEventCmd {
+    request,
     client_id,
     resulting_client_id,
-    request,
+    replaces_client_id: "",
     preload,
-  )
-  .await;
-  let (reply, worker_realm) = match answer {
-    Ok((reply, realm)) => (reply, Some(realm)),
-    // The worker could not be started or ended mid-event: a network error.
-    Err(e) => (json!({"outcome": "error", "message": e.message}), None),
   };
-  let outcome = match reply["outcome"].as_str() {
-    Some("response") => "respondWith",
-    Some("fallback") => "network-fallback",
-    _ => "network-error",
+  let finish = move |result: Result<(Value, RealmId), HostError>| {
+    let (reply, worker) = match result {
+      Ok((reply, worker)) => (reply, Some(worker)),
+      Err(e) => (network_error(e), None),
+    };
+    traced["outcome"] = json!(match reply["outcome"].as_str() {
+      Some("response") => "respondWith",
+      Some("fallback") => "network-fallback",
+      _ => "network-error",
+    });
+    traced["ms"] = json!(started.elapsed().as_secs_f64() * 1000.0);
+    b.trace("fetch-event", traced);
+    done(reply, worker);
+    drop(busy);
   };
-  browser.trace(
-    "fetch-event",
-    json!({
-      "url": request["url"],
-      "mode": request["mode"],
-      "destination": request["destination"],
-      "client": client_id,
-      "resultingClient": resulting_client_id,
-      "worker": version,
-      "outcome": outcome,
-      "ms": started.elapsed().as_secs_f64() * 1000.0,
+  match worker {
+    Ok(worker) => browser.request_then(worker, &cmd, move |result| {
+      finish(result.map(|reply| (reply, worker)))
     }),
-  );
-  (reply, worker_realm)
-}
-
-async fn dispatch(
-  browser: &Browser,
-  version: VersionId,
-  client_id: &str,
-  resulting_client_id: &str,
-  request: &Value,
-  preload: Option<Value>,
-) -> Result<(Value, RealmId), HostError> {
-  // Step 21: "Fire Functional Event" runs the worker first if it is
-  // stopped ("Run Service Worker").
-  let worker_realm = worker::start_worker(browser, version).await?;
-  let reply = browser
-    .request(
-      worker_realm,
-      &FetchEventCmd {
-        request,
-        client_id,
-        resulting_client_id,
-        replaces_client_id: "",
-        preload,
-      },
-    )
-    .await?;
-  Ok((reply, worker_realm))
+    Err(e) => finish(Err(e)),
+  }
 }
 
 fn register_stream(browser: &Browser, worker: RealmId, worker_stream: u64, client: RealmId) -> u64 {

@@ -56,3 +56,24 @@ pub fn trace_events(trace: &Path, kind: &str) -> Vec<serde_json::Value> {
     .filter(|v| v["kind"] == kind)
     .collect()
 }
+
+/// Waits until the trace of the running `child` satisfies `done`, reading
+/// it every 20 ms; panics, showing it, if the run ends first or after 90 s
+/// (the runs these tests start time out sooner).
+pub fn wait_for_trace(child: &mut std::process::Child, trace: &Path, done: impl Fn(&str) -> bool) {
+  let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+  loop {
+    let text = std::fs::read_to_string(trace).unwrap_or_default();
+    if done(&text) {
+      return;
+    }
+    if std::time::Instant::now() > deadline {
+      let _ = child.kill();
+      panic!("the trace never got there:\n{text}");
+    }
+    if let Some(status) = child.try_wait().unwrap() {
+      panic!("the run ended ({status}) first:\n{text}");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(20));
+  }
+}
