@@ -183,13 +183,22 @@ export async function dispatchExtendable(target, ev) {
   return await lifetimeSettled(ev);
 }
 
-/** Dispatches `ev` as a trusted event with its dispatch flag set. */
+/**
+ * Dispatches `ev` as a trusted event with its dispatch flag set. The
+ * microtasks its listeners queued run before the flag is unset: in HTML,
+ * each listener's call ends with "clean up after running script", a
+ * microtask checkpoint, and deno_web's dispatch has none (a respondWith()
+ * or waitUntil() in a promise callback of the last listener is still in
+ * time). Only from a browser command, with no script of the page's own
+ * below it on the stack.
+ */
 export function dispatchTrusted(target, ev) {
   event.setIsTrusted(ev, true);
   const s = stateOf(ev);
   s.dispatching = true;
   try {
     target.dispatchEvent(ev);
+    core.runMicrotasks();
   } finally {
     s.dispatching = false;
   }

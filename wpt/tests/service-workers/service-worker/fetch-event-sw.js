@@ -29,6 +29,10 @@ self.addEventListener('fetch', e => {
         });
       })());
       break;
+    case 'microtask':
+      // In time: the listener's microtasks run before its dispatch ends.
+      Promise.resolve().then(() => e.respondWith(new Response('in a microtask')));
+      break;
     case 'basic':
       e.respondWith(new Response('from-sw',
           {status: 201, statusText: 'Made', headers: {'X-From': 'sw'}}));

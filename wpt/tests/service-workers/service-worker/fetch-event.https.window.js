@@ -30,6 +30,11 @@ promise_test(async t => {
 }, 'respondWith(new Response()) answers the page\'s fetch()');
 
 promise_test(async t => {
+  const r = await fetch(url('microtask'));
+  assert_equals(await r.text(), 'in a microtask');
+}, 'respondWith() in a promise callback of the listener answers');
+
+promise_test(async t => {
   const r = await fetch(url('members'), {
     method: 'POST', body: 'the body', headers: {'X-Test': 'yes'},
   });
