@@ -1,6 +1,8 @@
 //! Black-box tests of `swharness run`: lifecycle, messages, importScripts,
 //! Cache Storage across restarts, errors and the trace.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -329,26 +331,11 @@ while (replies.length < 2) await sleep(10);
     .unwrap();
   // Wait for a stop after "SET DONE" (bounded: the run times out after
   // 60 s, and the test gives up after 90 s).
-  let stopped_after_set = |trace: &str| {
+  support::run::wait_for_trace(&mut child, &trace_path, |trace| {
     trace
       .find("\"text\":\"SET DONE")
       .is_some_and(|i| trace[i..].contains("\"kind\":\"worker-stopped\""))
-  };
-  let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-  loop {
-    let trace = std::fs::read_to_string(&trace_path).unwrap_or_default();
-    if stopped_after_set(&trace) {
-      break;
-    }
-    if std::time::Instant::now() > deadline {
-      let _ = child.kill();
-      panic!("no worker-stopped after SET DONE:\n{trace}");
-    }
-    if let Some(status) = child.try_wait().unwrap() {
-      panic!("the run ended ({status}) before the worker was stopped:\n{trace}");
-    }
-    std::thread::sleep(std::time::Duration::from_millis(20));
-  }
+  });
   std::fs::write(&flag, "export const stopped = true;\n").unwrap();
   let status = child.wait().unwrap();
   let stdout = std::fs::read_to_string(dir.path().join("stdout")).unwrap();
