@@ -120,12 +120,12 @@ async function corsSteps(inner, request, url, origin) {
     if (request.redirect === "manual") {
       return opaqueResponse("opaqueredirect", [state.url.href]);
     }
-    followRedirect(state, response.status, location, origin, redirects);
+    followRedirect(state, response.status, location, origin, redirects, request.mode);
   }
 }
 
 /** HTTP-redirect fetch, steps 3-14, on `state`. */
-function followRedirect(state, status, location, origin, redirects) {
+function followRedirect(state, status, location, origin, redirects, mode) {
   let next;
   try {
     next = new URL(location, state.url);
@@ -134,7 +134,10 @@ function followRedirect(state, status, location, origin, redirects) {
   }
   if (!isHttp(next)) throw networkError(state.url, `it redirects to ${next.protocol} URL`);
   if (redirects + 1 > MAX_REDIRECTS) throw networkError(state.url, "too many redirects");
-  if (state.tainting === "cors" && (next.username || next.password)) {
+  // Steps 8-9: no credentials in the URL of a CORS request's redirect to
+  // another origin, nor in any redirect of a response already CORS.
+  const credentialed = next.username !== "" || next.password !== "";
+  if (credentialed && ((mode === "cors" && next.origin !== origin) || state.tainting === "cors")) {
     throw networkError(next, "a CORS redirect's URL includes credentials");
   }
   // Step 12: 301/302 of a POST and 303 of anything but GET/HEAD become a

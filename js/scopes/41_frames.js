@@ -8,8 +8,8 @@
 // other realm on its own objects still run (a callback, a getter). Answers are primitives, handles
 // to the owner's objects (proxies again, one per object, so identity
 // holds), or promises that settle later. Arguments are primitives, the
-// receiver's own objects, functions (as handles), or plain data, which is
-// structured-cloned.
+// receiver's own objects, functions (as handles), a Request (rebuilt in
+// the receiver), or plain data, which is structured-cloned.
 import { core } from "ext:core/mod.js";
 import {
   deserializeMessage,
@@ -19,6 +19,8 @@ import {
   serializeMessage,
 } from "ext:swharness/ipc/01_host.js";
 import { defineElement, Element, fire, whenLoaded } from "ext:swharness/scopes/40_document.js";
+const requestMod = core.loadExtScript("ext:deno_fetch/23_request.js");
+const { ReadableStreamPrototype } = core.loadExtScript("ext:deno_web/06_streams.js");
 
 // This realm's objects that other realms hold: id -> object, object -> id.
 // Id 0 is the global (the window).
@@ -100,10 +102,43 @@ function settle(to, promise, ok, value) {
     .catch(() => {});
 }
 
+/**
+ * A Request as another realm can make it again: `{url, init}`, or null
+ * when its body is a stream (it cannot be read here and now). In a
+ * browser, frames share a thread and another realm's fetch() takes this
+ * realm's Request as it is; here it gets the same request, rebuilt.
+ */
+function requestCopy(r) {
+  const source = requestMod.toInnerRequest(r).body?.streamOrStatic;
+  if (source && Object.prototype.isPrototypeOf.call(ReadableStreamPrototype, source)) return null;
+  return {
+    url: r.url,
+    init: {
+      method: r.method,
+      headers: [...r.headers],
+      body: source ? source.body : null,
+      // Only a fetch event's request is a navigation; the constructor
+      // takes it as "same-origin" (Fetch, the Request constructor, 23).
+      mode: r.mode === "navigate" ? "same-origin" : r.mode,
+      credentials: r.credentials,
+      cache: r.cache,
+      redirect: r.redirect,
+      referrer: r.referrer,
+      referrerPolicy: r.referrerPolicy,
+      integrity: r.integrity,
+      keepalive: r.keepalive,
+    },
+  };
+}
+
 /** An argument for the client `to`: plain data is cloned. */
 function encodeArgument(v, to) {
   if (!isObject(v) || proxyOf.has(v) || typeof v === "function" || v === globalThis) {
     return encodeResult(v, to);
+  }
+  if (Object.prototype.isPrototypeOf.call(requestMod.RequestPrototype, v)) {
+    const copy = requestCopy(v);
+    if (copy) return { rq: serializeMessage(copy) };
   }
   try {
     return { c: serializeMessage(v) };
@@ -118,6 +153,10 @@ function decode(e, from) {
   if ("n" in e) return e.n === "-0" ? -0 : Number(e.n);
   if ("b" in e) return BigInt(e.b);
   if ("c" in e) return deserializeMessage(e.c);
+  if ("rq" in e) {
+    const { url, init } = deserializeMessage(e.rq);
+    return new requestMod.Request(url, init);
+  }
   if ("own" in e) {
     if (e.own === 0) return globalThis;
     if (!exported.has(e.own)) throw new TypeError("swharness: unknown frame object");

@@ -96,6 +96,17 @@ promise_test(async t => {
 }, 'Redirects: each hop is checked; manual and error modes');
 
 promise_test(async t => {
+  // HTTP-redirect fetch, step 8: even from this origin, before any CORS.
+  const target = new URL(at('www1.', CORS, {allow: '*'}));
+  target.username = 'user';
+  target.password = 'secret';
+  await promise_rejects_js(t, TypeError, fetch(at('', REDIRECT, {location: target.href})),
+      'a cors request');
+  const opaque = await fetch(at('', REDIRECT, {location: target.href}), {mode: 'no-cors'});
+  assert_equals(opaque.type, 'opaque', 'a no-cors request follows it');
+}, 'A CORS request\'s redirect to another origin\'s URL with credentials is a network error');
+
+promise_test(async t => {
   // www1 -> www2: the second request's Origin is "null".
   const key = uuid();
   const last = at('www2.', CORS, {key, allow: '*'});

@@ -60,6 +60,16 @@ promise_test(async t => {
 }, 'Removing the iframe ends its window');
 
 promise_test(async t => {
+  const frame = await withFrame(t, FRAME);
+  const request = new Request('x', {
+    method: 'POST', mode: 'same-origin', redirect: 'manual',
+    headers: {'X-Test': 'yes'}, body: 'the body',
+  });
+  assert_equals(await frame.contentWindow.describe(request),
+      `${new URL('x', location.href).href} POST same-origin manual yes the body`);
+}, 'A Request given to the frame is a Request there, with its members and body');
+
+promise_test(async t => {
   const scope = 'resources/';
   const registration = await navigator.serviceWorker.register('resources/frame-sw.js', {scope});
   t.add_cleanup(() => registration.unregister());
