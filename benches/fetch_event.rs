@@ -7,7 +7,9 @@
 //!   requests (default 10,000) after 200 warm-up ones;
 //! - `fallback` against `uncontrolled`: the same small network fetch from
 //!   a controlled page whose worker does not answer, and from a page no
-//!   worker controls (default 2,000 each);
+//!   worker controls (default 2,000 each); and `routed`, from the
+//!   controlled page to a URL that a static route sends to the network
+//!   without a fetch event;
 //! - `stream`: the peak RSS of the process (`ru_maxrss` from `wait4`) when
 //!   the page reads a 100 MiB body the worker streams, against a 1 MiB
 //!   one: flat means the body is never held whole.
@@ -16,6 +18,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 const SW: &str = r#"
+// Static routing: "routed.txt" goes to the network without a fetch event.
+self.addEventListener("install", (e) => {
+  e.addRoutes({ condition: { urlPattern: "routed.txt" }, source: "network" });
+});
 self.addEventListener("fetch", (e) => {
   const path = new URL(e.request.url).pathname;
   if (path.endsWith("/sw")) e.respondWith(new Response("x"));
@@ -57,6 +63,7 @@ if (mode === "controlled") {
   out = {
     respondWith: await time("sw", n, 200),
     fallback: await time("data.txt", Math.min(n, 2000), 50),
+    routed: await time("routed.txt", Math.min(n, 2000), 50),
   };
 } else if (mode === "uncontrolled") {
   out = { uncontrolled: await time("../data.txt", Math.min(n, 2000), 50) };
@@ -142,14 +149,17 @@ fn main() {
   std::fs::create_dir_all(&app).unwrap();
   std::fs::write(app.join("sw.js"), SW).unwrap();
   std::fs::write(app.join("data.txt"), "network\n").unwrap();
+  std::fs::write(app.join("routed.txt"), "network\n").unwrap();
   std::fs::write(root.join("data.txt"), "network\n").unwrap();
 
   write_page(&app, "controlled.js", "controlled", n, 0);
   let (r, _) = run(&app, "controlled.js", None);
   let respond = r["respondWith"].as_f64().unwrap_or(f64::NAN);
   let fallback = r["fallback"].as_f64().unwrap_or(f64::NAN);
+  let routed = r["routed"].as_f64().unwrap_or(f64::NAN);
   println!("respondWith(new Response): median {respond:.3} ms per fetch()");
   println!("network fallback:          median {fallback:.3} ms per fetch()");
+  println!("network by a static route: median {routed:.3} ms per fetch()");
 
   // The same fetch from a page no worker controls: the worker's scope is
   // a folder the page is not in.
@@ -166,6 +176,10 @@ fn main() {
   println!(
     "fallback / uncontrolled:   {:.2}",
     fallback / uncontrolled.max(f64::MIN_POSITIVE)
+  );
+  println!(
+    "routed / uncontrolled:     {:.2}",
+    routed / uncontrolled.max(f64::MIN_POSITIVE)
   );
 
   for (label, bytes) in [("1 MiB", 1u64 << 20), ("100 MiB", 100 << 20)] {
