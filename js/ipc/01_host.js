@@ -305,8 +305,14 @@ export function atobBytes(text) {
   return infra.forgivingBase64Decode(text);
 }
 
+/**
+ * The value of a serialized message. Blobs, Files and DOMExceptions come
+ * back as themselves (deno_web's deserializers; a Blob's bytes are in the
+ * store every realm shares).
+ */
 export function deserializeMessage(data) {
-  return core.deserialize(atobBytes(data), { forStorage: false });
+  const deserializers = core.getCloneableDeserializers();
+  return core.deserialize(atobBytes(data), { forStorage: false, deserializers });
 }
 
 /**

@@ -206,7 +206,7 @@ pub fn deno_extensions(location: Option<url::Url>, net: &NetConfig) -> Vec<deno_
   [
     deno_webidl::deno_webidl::init(),
     deno_web::deno_web::init(
-      Arc::new(deno_web::BlobStore::default()),
+      BLOBS.clone(),
       location,
       false,
       deno_web::InMemoryBroadcastChannel::default(),
@@ -255,6 +255,13 @@ pub fn new_runtime_from(
 }
 
 static TRANSFERRED_BUFFERS: std::sync::LazyLock<deno_core::SharedArrayBufferStore> =
+  std::sync::LazyLock::new(Default::default);
+
+/// The blobs of every realm, and their `blob:` URLs: a Blob that is
+/// structured-cloned names its parts here, and the realm that receives it
+/// (a frame, a worker) reads them from the same store (HTML's blob URL
+/// store is shared by the realms of an agent cluster too).
+static BLOBS: std::sync::LazyLock<Arc<deno_web::BlobStore>> =
   std::sync::LazyLock::new(Default::default);
 
 /// A startup snapshot of a runtime with every extension loaded (the global

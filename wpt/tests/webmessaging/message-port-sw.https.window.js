@@ -37,6 +37,26 @@ promise_test(async t => {
   e.ports[0].close();
 }, 'MessagePorts and ArrayBuffers go between a page and its service worker');
 
+promise_test(async t => {
+  const registration = await navigator.serviceWorker.register(
+      'resources/port-echo-sw.js', {scope: 'resources/blob-scope'});
+  t.add_cleanup(() => registration.unregister());
+  const answer = new Promise(resolve =>
+      navigator.serviceWorker.addEventListener('message', e => resolve(e.data), {once: true}));
+  registration.installing.postMessage({
+    blob: new Blob(['made ', 'here'], {type: 'text/x-test'}),
+    error: new DOMException('no', 'AbortError'),
+  });
+  const got = await answer;
+  assert_true(got.isBlob, 'the worker gets a Blob');
+  assert_equals(got.type, 'text/x-test');
+  assert_equals(got.text, 'made here', 'with its bytes');
+  assert_equals(got.error, 'AbortError', 'and a DOMException');
+  assert_true(got.back instanceof Blob, 'a Blob comes back');
+  assert_equals(got.back.type, 'text/x-back');
+  assert_equals(await got.back.text(), 'back: made here');
+}, 'Blobs and DOMExceptions go between a page and its service worker');
+
 test(() => {
   const channel = new MessageChannel();
   assert_throws_dom('DataCloneError', () => structuredClone(document.body),

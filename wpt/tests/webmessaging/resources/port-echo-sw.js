@@ -1,5 +1,15 @@
 // The worker of message-port-sw.https.window.js.
 self.addEventListener('message', e => {
+  if (e.data.blob) {
+    // Blobs and DOMExceptions cross as themselves, both ways.
+    const {blob, error} = e.data;
+    e.waitUntil(blob.text().then(text => e.source.postMessage({
+      isBlob: blob instanceof Blob, type: blob.type, text,
+      error: error instanceof DOMException ? error.name : String(error),
+      back: new Blob(['back: ', text], {type: 'text/x-back'}),
+    })));
+    return;
+  }
   const port = e.data.port;
   port.onmessage = m => {
     port.postMessage('echo ' + m.data);
