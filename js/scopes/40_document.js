@@ -281,6 +281,8 @@ export function defineElement(tag, Class) {
   elementClasses[tag] = Class;
 }
 
+const kContentType = Symbol("contentType");
+
 class Document extends Node {
   constructor(url) {
     super();
@@ -297,6 +299,19 @@ class Document extends Node {
   }
   get location() {
     return globalThis.location;
+  }
+  // The essence of the response's MIME type; pages are decoded as UTF-8.
+  get contentType() {
+    return this[kContentType] ?? "text/html";
+  }
+  get characterSet() {
+    return "UTF-8";
+  }
+  get charset() {
+    return "UTF-8";
+  }
+  get inputEncoding() {
+    return "UTF-8";
   }
   get currentScript() {
     return currentScript;
@@ -344,8 +359,9 @@ class Document extends Node {
 let document;
 
 /** Creates the realm's document. */
-export function createDocument(url, title, bodyText = "") {
+export function createDocument(url, title, bodyText = "", contentType = "text/html") {
   document = new Document(url);
+  document[kContentType] = contentType;
   if (title) document.title = title;
   if (bodyText) document.body.appendChild(new Text(bodyText));
   return document;

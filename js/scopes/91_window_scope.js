@@ -103,7 +103,7 @@ export function bootstrapWindow(info) {
     ...(secure ? { serviceWorker: container, storage: createStorageManager() } : {}),
     permissions,
   };
-  const document = createDocument(info.url, info.title, info.bodyText);
+  const document = createDocument(info.url, info.title, info.bodyText, info.contentType);
   // A top-level page is its own parent; a frame reaches its parent's
   // window through a proxy (41_frames.js).
   const parent = frameParent(info);

@@ -78,11 +78,22 @@ impl Net {
   /// TypeErrors, as the Service Workers spec says.
   /// A document a navigation loads (HTML): its body as text, whatever
   /// its status (a 404 page is a page too). A network error is an error.
-  pub async fn fetch_document(&self, url: &url::Url) -> Result<String, HostError> {
-    let (_, body) = self
-      .navigation_get(url, None, "Failed to load the page")
+  /// A page a navigation loads from the network, with `Referer:
+  /// referrer` when the navigation has one (a frame's parent).
+  pub async fn fetch_document(
+    &self,
+    url: &url::Url,
+    referrer: Option<&str>,
+  ) -> Result<FetchedPage, HostError> {
+    let (head, body) = self
+      .navigation_get(url, None, referrer, "Failed to load the page")
       .await?;
-    Ok(String::from_utf8_lossy(&body).into_owned())
+    let content_type = head
+      .headers
+      .iter()
+      .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+      .map(|(_, v)| v.clone());
+    Ok(FetchedPage { body, content_type })
   }
 
   /// Service Workers, "navigation preload" fetch: the navigation request
@@ -94,7 +105,12 @@ impl Net {
     header_value: &str,
   ) -> Result<serde_json::Value, HostError> {
     let (head, body) = self
-      .navigation_get(url, Some(header_value), "The navigation preload failed for")
+      .navigation_get(
+        url,
+        Some(header_value),
+        None,
+        "The navigation preload failed for",
+      )
       .await?;
     Ok(serde_json::json!({
       "status": head.status.as_u16(),
@@ -112,6 +128,7 @@ impl Net {
     &self,
     url: &url::Url,
     preload: Option<&str>,
+    referrer: Option<&str>,
     what: &str,
   ) -> Result<(PageHead, Vec<u8>), HostError> {
     let fail = |why: String| HostError::type_error(format!("{what} '{url}': {why}"));
@@ -124,6 +141,9 @@ impl Net {
       .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8");
     if let Some(v) = preload {
       req = req.header("Service-Worker-Navigation-Preload", v);
+    }
+    if let Some(r) = referrer {
+      req = req.header("Referer", r);
     }
     let mut resp = req.send().await.map_err(|e| fail(error_chain(&e)))?;
     let head = PageHead {
@@ -216,6 +236,12 @@ pub fn is_javascript_mime(mime: &str) -> bool {
 pub const MAX_PAGE_BYTES: usize = 64 << 20;
 
 /// A navigation response's status and headers.
+/// A page loaded from the network: its bytes and its `Content-Type`.
+pub struct FetchedPage {
+  pub body: Vec<u8>,
+  pub content_type: Option<String>,
+}
+
 struct PageHead {
   status: reqwest::StatusCode,
   headers: Vec<(String, String)>,

@@ -173,6 +173,8 @@ pub enum ClientScript {
     steps: Vec<Value>,
     /// The body's text (`document.body.textContent`).
     text: String,
+    /// `document.contentType`.
+    content_type: String,
   },
 }
 
@@ -230,6 +232,10 @@ pub(super) async fn open_client_as(
     "bodyText": match &script {
       ClientScript::Page { text, .. } => text.as_str(),
       _ => "",
+    },
+    "contentType": match &script {
+      ClientScript::Page { content_type, .. } => content_type.as_str(),
+      _ => "text/html",
     },
   });
   let realm = browser

@@ -339,8 +339,8 @@ fn route(browser: &Browser, version: VersionId, request: &Value) -> Routed {
 
 /// What a navigation's `fetch` event gave.
 pub(super) enum Navigated {
-  /// The worker's response body.
-  Body(Vec<u8>),
+  /// The worker's response (or the cache's): its body and `Content-Type`.
+  Body(crate::net::FetchedPage),
   /// No response: the navigation goes to the network.
   Fallback,
   /// A network error, and why.
@@ -349,12 +349,14 @@ pub(super) enum Navigated {
 
 /// Handle Fetch for a navigation request (mode `navigate`, destination
 /// `document`) to `url` in the worker `version`: no client yet, and
-/// `resulting_client_id` is the window the navigation makes.
+/// `resulting_client_id` is the window the navigation makes. `referrer` is
+/// the request's, already determined (a frame's parent), or "".
 pub(super) async fn navigate(
   browser: &Browser,
   version: VersionId,
   url: &url::Url,
   resulting_client_id: &str,
+  referrer: &str,
 ) -> Navigated {
   let request = json!({
     "method": "GET",
@@ -365,7 +367,7 @@ pub(super) async fn navigate(
     "credentials": "include",
     "cache": "default",
     "redirect": "manual",
-    "referrer": "",
+    "referrer": referrer,
     "referrerPolicy": "",
     "integrity": "",
     "keepalive": false,
@@ -378,7 +380,10 @@ pub(super) async fn navigate(
         .as_str()
         .and_then(|t| browser.body_path(t));
       return match path.map(std::fs::read) {
-        Some(Ok(bytes)) => Navigated::Body(bytes),
+        Some(Ok(body)) => Navigated::Body(crate::net::FetchedPage {
+          body,
+          content_type: header_of(&meta["headers"], "content-type"),
+        }),
         _ => Navigated::Error("the cached page's body is gone".into()),
       };
     }
@@ -463,7 +468,21 @@ pub(super) async fn navigate(
       }
     }
   }
-  Navigated::Body(bytes)
+  Navigated::Body(crate::net::FetchedPage {
+    body: bytes,
+    content_type: header_of(&reply["response"]["headers"], "content-type"),
+  })
+}
+
+/// The value of header `name` in a list of `[name, value]` pairs.
+fn header_of(headers: &Value, name: &str) -> Option<String> {
+  headers.as_array()?.iter().find_map(|h| {
+    let pair = h.as_array()?;
+    let key = pair.first()?.as_str()?;
+    key
+      .eq_ignore_ascii_case(name)
+      .then(|| pair.get(1)?.as_str().map(String::from))?
+  })
 }
 
 /// Fires `fetch` for `request` in the running worker `version` ("Fire

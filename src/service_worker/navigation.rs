@@ -106,6 +106,20 @@ fn body_text(doc: &Html) -> String {
   text
 }
 
+/// A document's `contentType`: the essence of its response's MIME type
+/// (lower case, without parameters), `text/html` when it has none.
+fn mime_essence(content_type: Option<&str>) -> String {
+  let essence = content_type
+    .and_then(|t| t.split(';').next())
+    .map(|t| t.trim().to_ascii_lowercase())
+    .unwrap_or_default();
+  if essence.contains('/') {
+    essence
+  } else {
+    "text/html".into()
+  }
+}
+
 /// Opens a window at `url` by navigating to it: the navigation request
 /// goes through the controlling worker, if any, and the page it gets runs.
 /// Returns the new client's id.
@@ -128,18 +142,32 @@ pub(super) async fn open_page_in(
 ) -> Result<(String, Option<String>), HostError> {
   let id = clients::new_client_id();
   let controller = clients::controller_for(browser, &url);
-  let html = match controller {
-    Some(version) => match fetch_event::navigate(browser, version, &url, &id).await {
-      Navigated::Body(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-      Navigated::Fallback => browser.opts().net.fetch_document(&url).await?,
+  // A frame's navigation has its parent document as referrer, under the
+  // default policy ("determine request's referrer").
+  let parent_url = parent
+    .as_ref()
+    .and_then(|p| super::with(browser, |s| s.clients.get(p).map(|c| c.url.clone())));
+  let referrer = parent_url
+    .and_then(|source| crate::net::referrer::determine(&source, "", &url))
+    .map(String::from)
+    .unwrap_or_default();
+  let network = || {
+    let referrer = (!referrer.is_empty()).then_some(referrer.as_str());
+    browser.opts().net.fetch_document(&url, referrer)
+  };
+  let fetched = match controller {
+    Some(version) => match fetch_event::navigate(browser, version, &url, &id, &referrer).await {
+      Navigated::Body(page) => page,
+      Navigated::Fallback => network().await?,
       Navigated::Error(why) => {
         return Err(HostError::type_error(format!(
           "The navigation to '{url}' failed: {why}"
         )))
       }
     },
-    None => browser.opts().net.fetch_document(&url).await?,
+    None => network().await?,
   };
+  let html = String::from_utf8_lossy(&fetched.body);
   let page = parse_page(&html, &url);
   let update = controller.and_then(|v| {
     super::with(browser, |s| {
@@ -155,6 +183,7 @@ pub(super) async fn open_page_in(
       title: page.title,
       steps: page.steps,
       text: page.text,
+      content_type: mime_essence(fetched.content_type.as_deref()),
     },
     page.csp,
     parent,

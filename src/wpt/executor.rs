@@ -180,6 +180,7 @@ async fn run_page_inner(
     steps: page_steps(&run)?,
     // The test page's own text is not needed by testharness.js.
     text: String::new(),
+    content_type: "text/html".into(),
   };
   let client = clients::open_client(&browser, run.url.clone(), script)
     .await

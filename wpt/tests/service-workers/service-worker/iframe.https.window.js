@@ -89,3 +89,20 @@ promise_test(async t => {
   assert_not_equals(mine, undefined, 'matchAll() lists the frame');
   assert_equals(mine.frameType, 'nested');
 }, 'A frame in a worker\'s scope is its nested client');
+
+promise_test(async t => {
+  const registration = await navigator.serviceWorker.register('resources/frame-sw.js',
+      {scope: 'resources/'});
+  t.add_cleanup(() => registration.unregister());
+  const worker = registration.installing;
+  await new Promise(resolve => worker.addEventListener('statechange', () => {
+    if (worker.state === 'activated') resolve();
+  }));
+  const frame = await withFrame(t, 'resources/frame-page.html?referrer');
+  const doc = frame.contentDocument;
+  assert_equals(doc.body.textContent, `navigate ${location.href}`,
+      'the navigation request\'s referrer is the parent page');
+  assert_equals(doc.contentType, 'text/plain', 'the essence of the response\'s type');
+  assert_equals(doc.characterSet, 'UTF-8');
+  assert_equals(document.contentType, 'text/html', 'a page without a type is HTML');
+}, 'A frame\'s navigation has its parent as referrer, and its document the response\'s type');

@@ -1,9 +1,15 @@
 // The worker of iframe.https.window.js: answers fetches of `?from-sw` under
-// its scope, and lists its clients for the page.
+// its scope, a navigation to `?referrer` with its request's referrer as a
+// text/plain page, and lists its clients for the page.
 self.addEventListener('activate', e => e.waitUntil(clients.claim()));
 self.addEventListener('fetch', e => {
-  if (new URL(e.request.url).search === '?from-sw') {
+  const search = new URL(e.request.url).search;
+  if (search === '?from-sw') {
     e.respondWith(new Response('from-sw'));
+  }
+  if (search === '?referrer') {
+    e.respondWith(new Response(`${e.request.mode} ${e.request.referrer}`,
+        {headers: {'Content-Type': 'Text/Plain; charset=utf-8'}}));
   }
 });
 self.addEventListener('message', e => {
