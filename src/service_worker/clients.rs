@@ -422,10 +422,10 @@ pub async fn navigate(browser: &Browser, version: VersionId, id: &str, url: &str
 /// `clients.claim()`: the worker becomes the controller of every client in
 /// its scope.
 /// Service Workers, `claim()`: step 1 (only an active worker; else an
-/// InvalidStateError), 3.1 (each client), 3.1.4-3.1.5 (whose URL is in the
-/// worker's scope: a prefix match here, not "Match Service Worker
-/// Registration"), 3.1.6.2 (set its active service worker) and 3.1.6.3
-/// ("Notify Controller Change").
+/// InvalidStateError), 3.1 (each client), 3.1.4-3.1.5 (whose "Match Service
+/// Worker Registration" is the worker's registration: the longest scope
+/// that prefixes the client's URL), 3.1.6.2 (set its active service
+/// worker) and 3.1.6.3 ("Notify Controller Change").
 pub fn claim(browser: &Browser, version: VersionId) -> HostResult {
   let claimed: Vec<RealmId> = super::with(browser, |s| {
     let Some(v) = s.registry.versions.get(&version) else {
@@ -438,8 +438,12 @@ pub fn claim(browser: &Browser, version: VersionId) -> HostResult {
     }
     let scope = v.scope.clone();
     let mut out = Vec::new();
+    let registry = &s.registry;
     for c in s.clients.values_mut() {
-      if c.url.as_str().starts_with(&scope) && c.controller != Some(version) {
+      let matched = registry
+        .match_scope(&c.url)
+        .is_some_and(|r| r.scope == scope);
+      if matched && c.controller != Some(version) {
         c.controller = Some(version);
         if let Some(r) = c.realm {
           out.push(r);

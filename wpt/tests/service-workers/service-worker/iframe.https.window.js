@@ -106,3 +106,22 @@ promise_test(async t => {
   assert_equals(doc.characterSet, 'UTF-8');
   assert_equals(document.contentType, 'text/html', 'a page without a type is HTML');
 }, 'A frame\'s navigation has its parent as referrer, and its document the response\'s type');
+
+promise_test(async t => {
+  // Two registrations whose scopes both prefix the frame's URL: the frame
+  // belongs to the longer one, and the other's claim() leaves it there.
+  const activated = async (script, scope) => {
+    const registration = await navigator.serviceWorker.register(script, {scope});
+    t.add_cleanup(() => registration.unregister());
+    const worker = registration.installing;
+    await new Promise(resolve => worker.addEventListener('statechange', () => {
+      if (worker.state === 'activated') resolve();
+    }));
+  };
+  await activated('resources/frame-sw.js?long', 'resources/frame-page.html?claim-long');
+  const frame = await withFrame(t, 'resources/frame-page.html?claim-long');
+  const controller = () => frame.contentWindow.navigator.serviceWorker.controller.scriptURL;
+  assert_true(controller().endsWith('?long'), 'the longer scope controls the frame');
+  await activated('resources/frame-sw.js?short', 'resources/frame-page.html?claim');
+  assert_true(controller().endsWith('?long'), 'the shorter scope\'s claim() does not take it');
+}, 'claim() takes only the clients whose longest matching scope is its registration\'s');
