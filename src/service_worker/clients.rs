@@ -409,10 +409,11 @@ pub async fn navigate(browser: &Browser, version: VersionId, id: &str, url: &str
   }
   browser.record_ui_action(json!({"action": "navigate", "client": id, "url": url.as_str()}));
   // The old document goes away.
-  super::with(browser, |s| {
-    s.clients.remove(id);
+  let released = super::with(browser, |s| {
     s.client_order.retain(|c| c != id);
+    s.clients.remove(id).and_then(|c| c.controller)
   });
+  super::lifecycle::clients_released(browser, released);
   if let Some(realm) = realm {
     browser.shutdown_realm(realm);
   }
@@ -427,6 +428,7 @@ pub async fn navigate(browser: &Browser, version: VersionId, id: &str, url: &str
 /// that prefixes the client's URL), 3.1.6.2 (set its active service
 /// worker) and 3.1.6.3 ("Notify Controller Change").
 pub fn claim(browser: &Browser, version: VersionId) -> HostResult {
+  let mut released = Vec::new();
   let claimed: Vec<RealmId> = super::with(browser, |s| {
     let Some(v) = s.registry.versions.get(&version) else {
       return Err(HostError::invalid_state("the worker is gone"));
@@ -444,7 +446,7 @@ pub fn claim(browser: &Browser, version: VersionId) -> HostResult {
         .match_scope(&c.url)
         .is_some_and(|r| r.scope == scope);
       if matched && c.controller != Some(version) {
-        c.controller = Some(version);
+        released.extend(c.controller.replace(version));
         if let Some(r) = c.realm {
           out.push(r);
         }
@@ -452,6 +454,9 @@ pub fn claim(browser: &Browser, version: VersionId) -> HostResult {
     }
     Ok(out)
   })?;
+  // The registrations those clients leave may activate their waiting
+  // worker now.
+  super::lifecycle::clients_released(browser, released);
   let worker = super::with(browser, |s| s.registry.worker_snapshot(Some(version)));
   for realm in claimed {
     browser.post(

@@ -80,6 +80,7 @@ pub fn close(browser: &Browser, realm: RealmId, id: &str) {
   };
   let mut gone = vec![id.to_string()];
   let mut realms = Vec::new();
+  let mut released = Vec::new();
   super::with(browser, |s| {
     if s.clients.get(id).and_then(|c| c.parent.as_deref()) != Some(parent.as_str()) {
       gone.clear();
@@ -98,10 +99,12 @@ pub fn close(browser: &Browser, realm: RealmId, id: &str) {
     for g in &gone {
       if let Some(c) = s.clients.remove(g) {
         realms.extend(c.realm);
+        released.extend(c.controller);
       }
       s.client_order.retain(|c| c != g);
     }
   });
+  super::lifecycle::clients_released(browser, released);
   for r in realms {
     browser.shutdown_realm(r);
   }

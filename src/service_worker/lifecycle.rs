@@ -442,6 +442,27 @@ async fn install_and_activate(
   (state, None)
 }
 
+/// The registrations of `versions`, whose clients went away (a frame
+/// removed, a window navigated, a client claimed by another registration),
+/// try to activate their waiting worker ("Handle Service Worker Client
+/// Unload", step 5, "Try Activate"), each in a task of its own.
+pub fn clients_released(browser: &Browser, versions: impl IntoIterator<Item = VersionId>) {
+  let scopes: std::collections::BTreeSet<String> = super::with(browser, |s| {
+    versions
+      .into_iter()
+      .filter_map(|v| Some(s.registry.versions.get(&v)?.scope.clone()))
+      .collect()
+  });
+  for scope in scopes {
+    let b = browser.clone();
+    let busy = browser.busy();
+    tokio::spawn(async move {
+      try_activate(&b, &scope).await;
+      drop(busy);
+    });
+  }
+}
+
 /// Activates the waiting worker if nothing holds it back: no active
 /// worker, `skipWaiting()`, or an active worker that controls no client.
 /// Service Workers, "Try Activate", then "Activate".

@@ -125,3 +125,26 @@ promise_test(async t => {
   await activated('resources/frame-sw.js?short', 'resources/frame-page.html?claim');
   assert_true(controller().endsWith('?long'), 'the shorter scope\'s claim() does not take it');
 }, 'claim() takes only the clients whose longest matching scope is its registration\'s');
+
+promise_test(async t => {
+  // Service Workers, "Handle Service Worker Client Unload": the last client
+  // of the active worker goes, and the waiting worker activates.
+  const scope = 'resources/frame-page.html?unload';
+  const stateOf = (worker, state) => new Promise(resolve => {
+    if (worker.state === state) return resolve();
+    worker.addEventListener('statechange', () => {
+      if (worker.state === state) resolve();
+    });
+  });
+  const registration = await navigator.serviceWorker.register('resources/frame-sw.js?v1', {scope});
+  t.add_cleanup(() => registration.unregister());
+  await stateOf(registration.installing, 'activated');
+  const frame = await withFrame(t, scope);
+  await navigator.serviceWorker.register('resources/frame-sw.js?v2', {scope});
+  const next = registration.installing;
+  await stateOf(next, 'installed');
+  assert_equals(registration.waiting, next, 'it waits while the frame uses the active worker');
+  frame.remove();
+  await stateOf(next, 'activated');
+  assert_equals(registration.active, next);
+}, 'Removing the frame that used the active worker activates the waiting one');
