@@ -48,6 +48,22 @@ if (!Object.getOwnPropertyDescriptor(Request.prototype, "destination")) {
   });
 }
 
+// Request.isReloadNavigation and isHistoryNavigation (Fetch): deno_fetch's
+// Request has neither. swharness has no reload nor history traversal, so
+// every request's are false.
+for (const name of ["isReloadNavigation", "isHistoryNavigation"]) {
+  if (!Object.getOwnPropertyDescriptor(Request.prototype, name)) {
+    Object.defineProperty(Request.prototype, name, {
+      get() {
+        webidl.assertBranded(this, requestMod.RequestPrototype);
+        return false;
+      },
+      enumerable: true,
+      configurable: true,
+    });
+  }
+}
+
 const kFetch = Symbol("fetchEventState");
 
 export class FetchEvent extends ExtendableEvent {

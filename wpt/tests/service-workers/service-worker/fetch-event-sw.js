@@ -26,6 +26,8 @@ self.addEventListener('fetch', e => {
           integrity: r.integrity, keepalive: r.keepalive,
           headersImmutable, signalAborted: r.signal.aborted,
           cloneMethod: r.clone().method,
+          isReloadNavigation: r.isReloadNavigation,
+          isHistoryNavigation: r.isHistoryNavigation,
         });
       })());
       break;

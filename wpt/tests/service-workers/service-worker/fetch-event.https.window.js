@@ -69,6 +69,8 @@ promise_test(async t => {
   assert_true(m.headersImmutable, 'the request\'s headers are immutable (TypeError)');
   assert_false(m.signalAborted);
   assert_equals(m.cloneMethod, 'PUT', 'the request can be cloned');
+  assert_false(m.isReloadNavigation, 'not a reload');
+  assert_false(m.isHistoryNavigation, 'not a history traversal');
 }, 'The FetchEvent\'s request keeps the page\'s credentials, cache, redirect, referrer and keepalive, with immutable headers');
 
 promise_test(async t => {
