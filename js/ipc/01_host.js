@@ -168,15 +168,22 @@ function ensureKeepAlive(refd) {
 function call(method, args, keepsAlive) {
   const id = ++lastCallId;
   return new Promise((resolve, reject) => {
-    pendingCalls.set(id, { resolve, reject, keepsAlive });
-    if (op_swh_call(method, JSON.stringify(args), id, keepsAlive)) {
+    const sent = op_swh_call(method, JSON.stringify(args), id, keepsAlive);
+    if (sent === "") {
+      pendingCalls.set(id, { resolve, reject, keepsAlive });
       ensureKeepAlive(keepsAlive);
-    } else {
-      pendingCalls.delete(id);
+    } else if (sent === "!") {
       reject(makeError({
         name: "InvalidStateError",
         message: "the browser has shut down",
       }));
+    } else {
+      // Answered at once, on this thread (a shortcut, see op_swh_call).
+      try {
+        resolve(unwrap(sent));
+      } catch (e) {
+        reject(e);
+      }
     }
   });
 }

@@ -8,7 +8,7 @@ use deno_core::{op2, v8, OpState};
 use deno_error::JsErrorBox;
 use serde_json::Value;
 
-use crate::ipc::{HostError, HostMsg, HostResult, HostSender, RealmId, Reply};
+use crate::ipc::{HostError, HostMsg, HostResult, HostSender, RealmId, Reply, Shortcutting};
 
 /// Per-realm state kept in the op state.
 #[derive(Clone)]
@@ -74,15 +74,17 @@ pub fn op_swh_report_uncaught(state: &mut OpState, #[string] text: &str) {
 /// Starts a call whose answer comes back as a `rust:reply` command with
 /// this `id`, in order with the browser's other commands (an op's result
 /// would be delivered by its own task, possibly after later commands).
-/// False if the browser has shut down.
-#[op2(fast)]
+/// Returns "" then, "!" if the browser has shut down, or the answer itself
+/// (`{"ok": ...}` or `{"error": ...}`) when a shortcut gave it at once.
+#[op2]
+#[string]
 pub fn op_swh_call(
   state: &mut OpState,
   #[string] method: String,
   #[string] args: String,
   #[number] id: u64,
   keeps_alive: bool,
-) -> Result<bool, JsErrorBox> {
+) -> Result<String, JsErrorBox> {
   let args = parse_args(&args)?;
   let ctx = state.borrow::<RealmCtx>().clone();
   let reply = Reply::Ordered { id, keeps_alive };
@@ -95,19 +97,22 @@ pub fn op_swh_call(
   } else {
     None
   };
-  let sent = match shortcut {
-    Some(shortcut) => match shortcut(args, reply) {
-      None => true,
-      Some((args, reply)) => ctx.call(method, args, reply),
-    },
-    None => ctx.call(method, args, reply),
+  let outcome = match shortcut {
+    Some(shortcut) => shortcut(args, reply),
+    None => Shortcutting::Declined(args, reply),
   };
-  if sent {
-    state
-      .borrow_mut::<crate::engine::realm::OutstandingCalls>()
-      .called(keeps_alive);
+  let sent = match outcome {
+    Shortcutting::Answered(result) => return Ok(encode(result)),
+    Shortcutting::Taken => true,
+    Shortcutting::Declined(args, reply) => ctx.call(method, args, reply),
+  };
+  if !sent {
+    return Ok("!".into());
   }
-  Ok(sent)
+  state
+    .borrow_mut::<crate::engine::realm::OutstandingCalls>()
+    .called(keeps_alive);
+  Ok(String::new())
 }
 
 /// Pending while the realm has calls outstanding (those that keep it

@@ -92,11 +92,21 @@ impl Reply {
 
 /// A realm call that the realm's own thread may answer, without a detour
 /// through the browser's thread: given the call's arguments and where its
-/// answer goes, it answers (None), or declines and gives them back for
-/// the browser. Chromium's controllee talks to its controller the same
-/// way, not through the browser process: a fetch event goes from the page
-/// straight to its running worker.
-pub type Shortcut = std::sync::Arc<dyn Fn(Value, Reply) -> Option<(Value, Reply)> + Send + Sync>;
+/// answer goes, it answers now, takes the call (and answers later), or
+/// declines and gives them back for the browser. Chromium's controllee
+/// talks to its controller the same way, not through the browser process:
+/// a fetch event goes from the page straight to its running worker.
+pub type Shortcut = std::sync::Arc<dyn Fn(Value, Reply) -> Shortcutting + Send + Sync>;
+
+/// What a [`Shortcut`] did with a call.
+pub enum Shortcutting {
+  /// The answer, at once: the caller has it before it returns.
+  Answered(HostResult),
+  /// Taken: the answer goes to the `Reply` later.
+  Taken,
+  /// Declined: the call goes to the browser.
+  Declined(Value, Reply),
+}
 
 /// A realm's shortcuts, by method, set by the browser (the realm's
 /// `op_swh_call` looks here first).

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use super::registry::VersionId;
 use super::{clients, worker};
 use crate::browser::{take_answer, Answer, Browser};
-use crate::ipc::{Command, HostError, HostResult, RealmId, Reply};
+use crate::ipc::{Command, HostError, HostResult, RealmId, Reply, Shortcutting};
 
 /// "Fire Functional Event" `fetch` in the worker: the request and the
 /// clients it concerns. The worker answers once `respondWith`'s promise
@@ -95,14 +95,22 @@ enum Plan {
 /// which fires the event without consulting the routes, and takes the
 /// first response (`js/service_worker/14_fetch_event.js`).
 ///
-/// The answer goes to the client from the worker's thread. Once the
-/// worker runs, the client's next requests take [`shortcut`] instead.
+/// The answer goes to the client from the worker's thread. The client's
+/// next requests take [`shortcut`] instead, which comes back here only to
+/// start the worker.
 pub(super) async fn handle_fetch(
   browser: &Browser,
   realm: RealmId,
   request: &Value,
   race: bool,
 ) -> HostResult {
+  // The client's next requests take the shortcut.
+  let b = browser.clone();
+  browser.set_shortcut(
+    realm,
+    HANDLE_FETCH,
+    Arc::new(move |args, reply| shortcut(&b, realm, args, reply)),
+  );
   let (version, client_id, request) = match plan(browser, realm, request, race)? {
     Plan::Answer(answer) => return Ok(answer),
     Plan::FetchEvent {
@@ -117,12 +125,6 @@ pub(super) async fn handle_fetch(
       "a fetch event answers a realm's call",
     ));
   };
-  let b = browser.clone();
-  browser.set_shortcut(
-    realm,
-    HANDLE_FETCH,
-    Arc::new(move |args, reply| shortcut(&b, realm, args, reply)),
-  );
   let started = Instant::now();
   let worker = worker::start_worker(browser, version).await;
   let done = to_client(browser, realm, answer);
@@ -140,31 +142,22 @@ const HANDLE_FETCH: &str = "serviceWorker.handleFetch";
 /// thread fewer: when the worker is running, or no fetch event is needed.
 /// It declines (gives the call back for the browser) when the worker must
 /// be started first, and for a race's second call.
-fn shortcut(
-  browser: &Browser,
-  realm: RealmId,
-  args: Value,
-  reply: Reply,
-) -> Option<(Value, Reply)> {
+fn shortcut(browser: &Browser, realm: RealmId, args: Value, reply: Reply) -> Shortcutting {
   let plain = args.as_object().is_some_and(|a| a.len() == 1);
   let planned = match (&args["request"], plain) {
     (request @ Value::Object(_), true) => plan(browser, realm, request, false).ok(),
     _ => None,
   };
-  let answer = match planned {
-    Some(Plan::Answer(answer)) => Ok(answer),
+  match planned {
+    // No fetch event (a route, no fetch listener): the answer at once.
+    Some(Plan::Answer(answer)) => Shortcutting::Answered(Ok(answer)),
     Some(Plan::FetchEvent {
       version,
       worker: Some(worker),
       client_id,
       request,
-    }) => Err((version, worker, client_id, request)),
-    _ => return Some((args, reply)),
-  };
-  let to = Answer::new(browser, realm, HANDLE_FETCH, reply);
-  match answer {
-    Ok(answer) => to.send(Ok(answer)),
-    Err((version, worker, client_id, request)) => {
+    }) => {
+      let to = Answer::new(browser, realm, HANDLE_FETCH, reply);
       let done = to_client(browser, realm, to);
       let started = Instant::now();
       fire(
@@ -178,9 +171,10 @@ fn shortcut(
         started,
         done,
       );
+      Shortcutting::Taken
     }
+    _ => Shortcutting::Declined(args, reply),
   }
-  None
 }
 
 /// Handle Fetch up to the fetch event (steps 12-16), for a request of the
