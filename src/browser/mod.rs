@@ -105,6 +105,17 @@ pub struct Browser {
   inner: Arc<Inner>,
 }
 
+/// A [`Browser`] that does not keep it alive: for what the browser's own
+/// state holds (a realm's shortcut), which would otherwise make a cycle.
+#[derive(Clone)]
+pub struct WeakBrowser(std::sync::Weak<Inner>);
+
+impl WeakBrowser {
+  pub fn upgrade(&self) -> Option<Browser> {
+    self.0.upgrade().map(|inner| Browser { inner })
+  }
+}
+
 /// Counts a browser-side task as pending work until dropped.
 pub struct BusyGuard(Browser);
 
@@ -190,6 +201,10 @@ impl Browser {
 
   pub fn opts(&self) -> &BrowserOptions {
     &self.inner.opts
+  }
+
+  pub fn downgrade(&self) -> WeakBrowser {
+    WeakBrowser(Arc::downgrade(&self.inner))
   }
 
   pub fn busy(&self) -> BusyGuard {

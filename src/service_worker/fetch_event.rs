@@ -104,12 +104,16 @@ pub(super) async fn handle_fetch(
   request: &Value,
   race: bool,
 ) -> HostResult {
-  // The client's next requests take the shortcut.
-  let b = browser.clone();
+  // The client's next requests take the shortcut (which the browser's
+  // state holds: a weak reference back).
+  let b = browser.downgrade();
   browser.set_shortcut(
     realm,
     HANDLE_FETCH,
-    Arc::new(move |args, reply| shortcut(&b, realm, args, reply)),
+    Arc::new(move |args, reply| match b.upgrade() {
+      Some(browser) => shortcut(&browser, realm, args, reply),
+      None => Shortcutting::Declined(args, reply),
+    }),
   );
   let (version, client_id, request) = match plan(browser, realm, request, race)? {
     Plan::Answer(answer) => return Ok(answer),
