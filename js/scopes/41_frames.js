@@ -337,6 +337,11 @@ class HTMLIFrameElement extends Element {
   get contentDocument() {
     return this.contentWindow?.document ?? null;
   }
+  // Focusing an iframe focuses its document (HTML, "focusing steps").
+  focus() {
+    if (this.#client === null) return;
+    hostCall("serviceWorker.focus", { id: this.#client }).catch(() => {});
+  }
   _connected() {
     if (this.hasAttribute("src")) this.#navigate();
   }

@@ -117,6 +117,12 @@ export function bootstrapWindow(info) {
     opener: value(null),
     length: value(0),
     postMessage: value(windowPostMessage),
+    // The focusing steps for this window's document (the clients'
+    // `focused`); blur() does nothing, as in browsers today.
+    focus: value(function focus() {
+      hostCall("serviceWorker.focus", { id: null }).catch(() => {});
+    }),
+    blur: value(function blur() {}),
     location: location.locationDescriptor,
     Location: location.locationConstructorDescriptor,
     navigator: getter(() => navigator),

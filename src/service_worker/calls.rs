@@ -99,6 +99,11 @@ crate::ipc::realm_calls! {
     CloseFrame {
       id: String,
     },
+    /// `window.focus()` (no `id`), or an `<iframe>`'s `focus()`: the
+    /// document of the client `id`, a frame of the caller's.
+    Focus {
+      id: Option<String>,
+    },
     /// An operation on an object of the client `client` (a frame or the
     /// parent), through a proxy.
     FrameOp {
@@ -368,6 +373,7 @@ pub(super) async fn handle(
     Call::FetchBodyRead { stream } => fetch_event::read_body(browser, realm, stream).await,
     Call::FetchBodyCancel { stream } => fetch_event::cancel_body(browser, realm, stream),
     Call::OpenFrame { url } => frames::open(browser, realm, &url).await,
+    Call::Focus { id } => clients::focus(browser, realm, id.as_deref()),
     Call::CloseFrame { id } => {
       frames::close(browser, realm, &id);
       Ok(Value::Null)

@@ -53,7 +53,6 @@ pub struct Client {
   pub url: Url,
   pub realm: Option<RealmId>,
   pub controller: Option<VersionId>,
-  pub focused: bool,
   /// Content-Security-Policy texts the document set (`<meta http-equiv>`).
   pub csp: Vec<String>,
   /// The client whose `<iframe>` holds this one (see `frames`).
@@ -63,17 +62,53 @@ pub struct Client {
 impl Client {
   /// What "Create Window Client" gives a realm: the frame type ("Get Frame
   /// Type": "nested" in an iframe, else "top-level"), visibility state and
-  /// focus state.
-  pub fn info(&self) -> Value {
+  /// focus state (`focused`: see [`has_focus`]).
+  pub fn info(&self, focused: bool) -> Value {
     json!({
       "id": self.id,
       "url": self.url.as_str(),
       "type": "window",
       "frameType": if self.parent.is_some() { "nested" } else { "top-level" },
       "visibilityState": "visible",
-      "focused": self.focused,
+      "focused": focused,
     })
   }
+}
+
+/// HTML's "has focus steps" for the client `id`'s document: the focused
+/// document is it, or is in one of its frames (at any depth).
+pub(super) fn has_focus(s: &super::SwState, id: &str) -> bool {
+  let mut at = s.focused.clone();
+  while let Some(c) = at {
+    if c == id {
+      return true;
+    }
+    at = s.clients.get(&c).and_then(|c| c.parent.clone());
+  }
+  false
+}
+
+/// The focusing steps for the client `target`'s document, asked by the
+/// realm `realm`: `window.focus()` (its own client) or an `<iframe>`'s
+/// `focus()` (a frame of its document). Focus goes to that document, in
+/// its window, which gets the system focus.
+pub fn focus(browser: &Browser, realm: RealmId, target: Option<&str>) -> HostResult {
+  let own = client_of(browser, realm)
+    .ok_or_else(|| HostError::invalid_state("only a window takes focus"))?;
+  let target = target.unwrap_or(&own).to_string();
+  super::with(browser, |s| {
+    let mine = target == own
+      || s.clients.get(&target).and_then(|c| c.parent.as_deref()) == Some(own.as_str());
+    if !mine || !s.clients.contains_key(&target) {
+      return Err(HostError::type_error(
+        "not this window nor one of its frames",
+      ));
+    }
+    s.focused = Some(target.clone());
+    Ok(Value::Null)
+  })?;
+  browser.trace("focus", json!({"client": target}));
+  Ok(Value::Null)
 }
 
 pub(super) fn new_client_id() -> String {
@@ -138,7 +173,9 @@ fn register_client(
   focus_first: bool,
 ) {
   super::with(browser, |s| {
-    let focused = focus_first && s.clients.is_empty();
+    if focus_first && s.clients.is_empty() {
+      s.focused = Some(id.to_string());
+    }
     s.clients.insert(
       id.to_string(),
       Client {
@@ -146,7 +183,6 @@ fn register_client(
         url: url.clone(),
         realm,
         controller,
-        focused,
         csp: Vec::new(),
         parent: None,
       },
@@ -327,7 +363,7 @@ pub fn match_all(browser: &Browser, version: VersionId, include_uncontrolled: bo
       .filter_map(|id| s.clients.get(id))
       .filter(|c| Some(c.url.origin()) == origin)
       .filter(|c| include_uncontrolled || c.controller == Some(version))
-      .map(|c| c.info())
+      .map(|c| c.info(has_focus(s, &c.id)))
       .collect();
     Value::Array(list)
   })
@@ -338,7 +374,10 @@ pub fn match_all(browser: &Browser, version: VersionId, include_uncontrolled: bo
 /// storage key.
 pub fn get(browser: &Browser, id: &str) -> Value {
   super::with(browser, |s| {
-    s.clients.get(id).map(|c| c.info()).unwrap_or(Value::Null)
+    s.clients
+      .get(id)
+      .map(|c| c.info(has_focus(s, id)))
+      .unwrap_or(Value::Null)
   })
 }
 
@@ -409,15 +448,21 @@ pub async fn navigate(browser: &Browser, version: VersionId, id: &str, url: &str
   }
   browser.record_ui_action(json!({"action": "navigate", "client": id, "url": url.as_str()}));
   // The old document goes away.
-  let released = super::with(browser, |s| {
+  let (released, had_focus) = super::with(browser, |s| {
     s.client_order.retain(|c| c != id);
-    s.clients.remove(id).and_then(|c| c.controller)
+    let had_focus = s.focused.as_deref() == Some(id);
+    (s.clients.remove(id).and_then(|c| c.controller), had_focus)
   });
   super::lifecycle::clients_released(browser, released);
   if let Some(realm) = realm {
     browser.shutdown_realm(realm);
   }
-  navigated_window(browser, url, &base).await
+  let new = navigated_window(browser, url, &base).await?;
+  // The window keeps its focus: its new document has it.
+  if let (true, Some(new_id)) = (had_focus, new["id"].as_str()) {
+    super::with(browser, |s| s.focused = Some(new_id.to_string()));
+  }
+  Ok(new)
 }
 
 /// `clients.claim()`: the worker becomes the controller of every client in

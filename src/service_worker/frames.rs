@@ -96,6 +96,10 @@ pub fn close(browser: &Browser, realm: RealmId, id: &str) {
       gone.extend(nested);
       i += 1;
     }
+    // Focus in a frame that goes moves to the document that held it.
+    if s.focused.as_ref().is_some_and(|f| gone.contains(f)) {
+      s.focused = Some(parent.clone());
+    }
     for g in &gone {
       if let Some(c) = s.clients.remove(g) {
         realms.extend(c.realm);

@@ -45,6 +45,9 @@ pub struct SwState {
   pub clients: HashMap<String, clients::Client>,
   /// Client ids in the order the clients were made (`matchAll`'s order).
   pub client_order: Vec<String>,
+  /// The client whose document has focus (HTML's focused area is in it):
+  /// it and the clients whose frames hold it are `focused`.
+  pub focused: Option<String>,
   pub next_client_label: u64,
   /// Response bodies streaming from a worker to a client, by id.
   pub body_streams: HashMap<u64, fetch_event::BodyStream>,
@@ -71,6 +74,7 @@ impl ServiceWorkers {
         registry,
         clients: HashMap::new(),
         client_order: Vec::new(),
+        focused: None,
         next_client_label: 1,
         body_streams: HashMap::new(),
         next_body_stream: 0,

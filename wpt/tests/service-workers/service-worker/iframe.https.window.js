@@ -148,3 +148,31 @@ promise_test(async t => {
   await stateOf(next, 'activated');
   assert_equals(registration.active, next);
 }, 'Removing the frame that used the active worker activates the waiting one');
+
+promise_test(async t => {
+  // HTML's "has focus steps": the focused document and the documents whose
+  // frames hold it have focus; an iframe's focus() and its window's focus()
+  // move it there.
+  const registration = await navigator.serviceWorker.register('resources/frame-sw.js?focus',
+      {scope: 'resources/frame-page.html?focus'});
+  t.add_cleanup(() => registration.unregister());
+  const worker = registration.installing;
+  await new Promise(resolve => worker.addEventListener('statechange', () => {
+    if (worker.state === 'activated') resolve();
+  }));
+  const a = await withFrame(t, 'resources/frame-page.html?focus-a');
+  const b = await withFrame(t, 'resources/frame-page.html?focus-b');
+  const focusOf = async () => {
+    const listed = new Promise(resolve =>
+        navigator.serviceWorker.addEventListener('message', e => resolve(e.data), {once: true}));
+    worker.postMessage('list');
+    const list = await listed;
+    return list.map(c => `${new URL(c.url).search} ${c.focused}`).sort().join(', ');
+  };
+  b.focus();
+  assert_equals(await focusOf(), '?focus-a false, ?focus-b true', 'the iframe\'s focus()');
+  a.contentWindow.focus();
+  assert_equals(await focusOf(), '?focus-a true, ?focus-b false', 'the frame window\'s focus()');
+  a.remove();
+  assert_equals(await focusOf(), '?focus-b false', 'focus left with the removed frame');
+}, 'A frame takes focus with its iframe\'s focus() or its window\'s focus()');

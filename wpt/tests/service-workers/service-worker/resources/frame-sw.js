@@ -14,6 +14,6 @@ self.addEventListener('fetch', e => {
 });
 self.addEventListener('message', e => {
   e.waitUntil(clients.matchAll().then(list => {
-    e.source.postMessage(list.map(c => ({url: c.url, frameType: c.frameType})));
+    e.source.postMessage(list.map(c => ({url: c.url, frameType: c.frameType, focused: c.focused})));
   }));
 });
