@@ -19,6 +19,7 @@ import {
   serializeMessage,
 } from "ext:swharness/ipc/01_host.js";
 import { defineElement, Element, fire, whenLoaded } from "ext:swharness/scopes/40_document.js";
+import { describeRequest } from "ext:swharness/net/03_network.js";
 const requestMod = core.loadExtScript("ext:deno_fetch/23_request.js");
 const { ReadableStreamPrototype } = core.loadExtScript("ext:deno_web/06_streams.js");
 
@@ -111,24 +112,11 @@ function settle(to, promise, ok, value) {
 function requestCopy(r) {
   const source = requestMod.toInnerRequest(r).body?.streamOrStatic;
   if (source && Object.prototype.isPrototypeOf.call(ReadableStreamPrototype, source)) return null;
-  return {
-    url: r.url,
-    init: {
-      method: r.method,
-      headers: [...r.headers],
-      body: source ? source.body : null,
-      // Only a fetch event's request is a navigation; the constructor
-      // takes it as "same-origin" (Fetch, the Request constructor, 23).
-      mode: r.mode === "navigate" ? "same-origin" : r.mode,
-      credentials: r.credentials,
-      cache: r.cache,
-      redirect: r.redirect,
-      referrer: r.referrer,
-      referrerPolicy: r.referrerPolicy,
-      integrity: r.integrity,
-      keepalive: r.keepalive,
-    },
-  };
+  const { url, destination: _, ...init } = describeRequest(r, [...r.headers], source ? source.body : null);
+  // Only a fetch event's request is a navigation; the constructor takes it
+  // as "same-origin" (Fetch, the Request constructor, step 23).
+  if (init.mode === "navigate") init.mode = "same-origin";
+  return { url, init };
 }
 
 /** An argument for the client `to`: plain data is cloned. */

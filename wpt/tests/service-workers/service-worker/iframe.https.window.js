@@ -17,6 +17,26 @@ function withFrame(t, src) {
   });
 }
 
+// Resolves once `worker` is in `state`.
+function stateOf(worker, state) {
+  return new Promise(resolve => {
+    if (worker.state === state) return resolve();
+    worker.addEventListener('statechange', () => {
+      if (worker.state === state) resolve();
+    });
+  });
+}
+
+// Registers `script` for `scope` (unregistered when the test ends) and
+// waits for its worker to activate: the registration and the worker.
+async function activated(t, script, scope) {
+  const registration = await navigator.serviceWorker.register(script, {scope});
+  t.add_cleanup(() => registration.unregister());
+  const worker = registration.installing;
+  await stateOf(worker, 'activated');
+  return {registration, worker};
+}
+
 promise_test(async t => {
   const frame = await withFrame(t, FRAME);
   const w = frame.contentWindow;
@@ -70,13 +90,7 @@ promise_test(async t => {
 }, 'A Request given to the frame is a Request there, with its members and body');
 
 promise_test(async t => {
-  const scope = 'resources/';
-  const registration = await navigator.serviceWorker.register('resources/frame-sw.js', {scope});
-  t.add_cleanup(() => registration.unregister());
-  const worker = registration.installing;
-  await new Promise(resolve => worker.addEventListener('statechange', () => {
-    if (worker.state === 'activated') resolve();
-  }));
+  const {worker} = await activated(t, 'resources/frame-sw.js', 'resources/');
   const frame = await withFrame(t, FRAME);
   const w = frame.contentWindow;
   assert_not_equals(w.navigator.serviceWorker.controller, null, 'a frame in scope is controlled from the start');
@@ -91,13 +105,7 @@ promise_test(async t => {
 }, 'A frame in a worker\'s scope is its nested client');
 
 promise_test(async t => {
-  const registration = await navigator.serviceWorker.register('resources/frame-sw.js',
-      {scope: 'resources/'});
-  t.add_cleanup(() => registration.unregister());
-  const worker = registration.installing;
-  await new Promise(resolve => worker.addEventListener('statechange', () => {
-    if (worker.state === 'activated') resolve();
-  }));
+  await activated(t, 'resources/frame-sw.js', 'resources/');
   const frame = await withFrame(t, 'resources/frame-page.html?referrer');
   const doc = frame.contentDocument;
   assert_equals(doc.body.textContent, `navigate ${location.href}`,
@@ -110,19 +118,11 @@ promise_test(async t => {
 promise_test(async t => {
   // Two registrations whose scopes both prefix the frame's URL: the frame
   // belongs to the longer one, and the other's claim() leaves it there.
-  const activated = async (script, scope) => {
-    const registration = await navigator.serviceWorker.register(script, {scope});
-    t.add_cleanup(() => registration.unregister());
-    const worker = registration.installing;
-    await new Promise(resolve => worker.addEventListener('statechange', () => {
-      if (worker.state === 'activated') resolve();
-    }));
-  };
-  await activated('resources/frame-sw.js?long', 'resources/frame-page.html?claim-long');
+  await activated(t, 'resources/frame-sw.js?long', 'resources/frame-page.html?claim-long');
   const frame = await withFrame(t, 'resources/frame-page.html?claim-long');
   const controller = () => frame.contentWindow.navigator.serviceWorker.controller.scriptURL;
   assert_true(controller().endsWith('?long'), 'the longer scope controls the frame');
-  await activated('resources/frame-sw.js?short', 'resources/frame-page.html?claim');
+  await activated(t, 'resources/frame-sw.js?short', 'resources/frame-page.html?claim');
   assert_true(controller().endsWith('?long'), 'the shorter scope\'s claim() does not take it');
 }, 'claim() takes only the clients whose longest matching scope is its registration\'s');
 
@@ -130,15 +130,7 @@ promise_test(async t => {
   // Service Workers, "Handle Service Worker Client Unload": the last client
   // of the active worker goes, and the waiting worker activates.
   const scope = 'resources/frame-page.html?unload';
-  const stateOf = (worker, state) => new Promise(resolve => {
-    if (worker.state === state) return resolve();
-    worker.addEventListener('statechange', () => {
-      if (worker.state === state) resolve();
-    });
-  });
-  const registration = await navigator.serviceWorker.register('resources/frame-sw.js?v1', {scope});
-  t.add_cleanup(() => registration.unregister());
-  await stateOf(registration.installing, 'activated');
+  const {registration} = await activated(t, 'resources/frame-sw.js?v1', scope);
   const frame = await withFrame(t, scope);
   await navigator.serviceWorker.register('resources/frame-sw.js?v2', {scope});
   const next = registration.installing;
@@ -153,13 +145,8 @@ promise_test(async t => {
   // HTML's "has focus steps": the focused document and the documents whose
   // frames hold it have focus; an iframe's focus() and its window's focus()
   // move it there.
-  const registration = await navigator.serviceWorker.register('resources/frame-sw.js?focus',
-      {scope: 'resources/frame-page.html?focus'});
-  t.add_cleanup(() => registration.unregister());
-  const worker = registration.installing;
-  await new Promise(resolve => worker.addEventListener('statechange', () => {
-    if (worker.state === 'activated') resolve();
-  }));
+  const {worker} = await activated(t, 'resources/frame-sw.js?focus',
+      'resources/frame-page.html?focus');
   const a = await withFrame(t, 'resources/frame-page.html?focus-a');
   const b = await withFrame(t, 'resources/frame-page.html?focus-b');
   const focusOf = async () => {
