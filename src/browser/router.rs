@@ -35,7 +35,7 @@ pub struct Answer {
   realm: RealmId,
   method: String,
   reply: Reply,
-  _busy: Option<super::BusyGuard>,
+  busy: Option<super::BusyGuard>,
 }
 
 impl Answer {
@@ -56,13 +56,13 @@ impl Answer {
       realm,
       method: method.to_string(),
       reply,
-      _busy: keeps_alive.then(|| browser.busy()),
+      busy: keeps_alive.then(|| browser.busy()),
     }
   }
 
   /// Whether it keeps the run from being quiet.
   fn keeps_alive(&self) -> bool {
-    self._busy.is_some()
+    self.busy.is_some()
   }
 
   pub fn send(self, result: HostResult) {
@@ -71,7 +71,7 @@ impl Answer {
       realm,
       method,
       reply,
-      _busy,
+      busy: _busy,
     } = self;
     if let Err(e) = &result {
       b.trace(
