@@ -75,6 +75,18 @@ impl Client {
   }
 }
 
+/// Focus goes to the client `id`'s document: it, and the clients whose
+/// frames hold it, are the most recently focused now.
+pub(super) fn give_focus(s: &mut super::SwState, id: &str) {
+  s.focused = Some(id.to_string());
+  s.focus_count += 1;
+  let mut at = Some(id.to_string());
+  while let Some(c) = at {
+    at = s.clients.get(&c).and_then(|c| c.parent.clone());
+    s.focus_times.insert(c, s.focus_count);
+  }
+}
+
 /// HTML's "has focus steps" for the client `id`'s document: the focused
 /// document is it, or is in one of its frames (at any depth).
 pub(super) fn has_focus(s: &super::SwState, id: &str) -> bool {
@@ -104,7 +116,7 @@ pub fn focus(browser: &Browser, realm: RealmId, target: Option<&str>) -> HostRes
         "not this window nor one of its frames",
       ));
     }
-    s.focused = Some(target.clone());
+    give_focus(s, &target);
     Ok(Value::Null)
   })?;
   browser.trace("focus", json!({"client": target}));
@@ -173,9 +185,7 @@ fn register_client(
   focus_first: bool,
 ) {
   super::with(browser, |s| {
-    if focus_first && s.clients.is_empty() {
-      s.focused = Some(id.to_string());
-    }
+    let focus = focus_first && s.clients.is_empty();
     s.clients.insert(
       id.to_string(),
       Client {
@@ -188,6 +198,9 @@ fn register_client(
       },
     );
     s.client_order.push(id.to_string());
+    if focus {
+      give_focus(s, id);
+    }
   });
   browser.trace(
     "client",
@@ -348,8 +361,9 @@ pub fn realm_of(browser: &Browser, id: &str) -> Option<RealmId> {
 /// `clients.matchAll(options)` for the worker `version`.
 /// Service Workers, `matchAll(options)`, step 2.2: the clients of the
 /// worker's origin (the spec: storage key), without those it does not
-/// control unless `includeUncontrolled` (2.2.3). Sorted in creation order,
-/// not focused first (differs from step 2.6.4).
+/// control unless `includeUncontrolled` (2.2.3). Sorted as `matchAll()`
+/// sorts windows: those that have had focus, most recently focused first,
+/// then the others in creation order.
 pub fn match_all(browser: &Browser, version: VersionId, include_uncontrolled: bool) -> Value {
   super::with(browser, |s| {
     let origin = s
@@ -357,12 +371,17 @@ pub fn match_all(browser: &Browser, version: VersionId, include_uncontrolled: bo
       .versions
       .get(&version)
       .map(|v| v.script_url.origin());
-    let list: Vec<Value> = s
+    let mut matched: Vec<&Client> = s
       .client_order
       .iter()
       .filter_map(|id| s.clients.get(id))
       .filter(|c| Some(c.url.origin()) == origin)
       .filter(|c| include_uncontrolled || c.controller == Some(version))
+      .collect();
+    // Stable: equal keys keep creation order.
+    matched.sort_by_key(|c| std::cmp::Reverse(s.focus_times.get(&c.id).copied()));
+    let list: Vec<Value> = matched
+      .iter()
       .map(|c| c.info(has_focus(s, &c.id)))
       .collect();
     Value::Array(list)
@@ -460,7 +479,7 @@ pub async fn navigate(browser: &Browser, version: VersionId, id: &str, url: &str
   let new = navigated_window(browser, url, &base).await?;
   // The window keeps its focus: its new document has it.
   if let (true, Some(new_id)) = (had_focus, new["id"].as_str()) {
-    super::with(browser, |s| s.focused = Some(new_id.to_string()));
+    super::with(browser, |s| give_focus(s, new_id));
   }
   Ok(new)
 }

@@ -48,6 +48,9 @@ pub struct SwState {
   /// The client whose document has focus (HTML's focused area is in it):
   /// it and the clients whose frames hold it are `focused`.
   pub focused: Option<String>,
+  /// When each client last had focus (a count, for `matchAll`'s order).
+  pub focus_times: HashMap<String, u64>,
+  pub focus_count: u64,
   pub next_client_label: u64,
   /// Response bodies streaming from a worker to a client, by id.
   pub body_streams: HashMap<u64, fetch_event::BodyStream>,
@@ -75,6 +78,8 @@ impl ServiceWorkers {
         clients: HashMap::new(),
         client_order: Vec::new(),
         focused: None,
+        focus_times: HashMap::new(),
+        focus_count: 0,
         next_client_label: 1,
         body_streams: HashMap::new(),
         next_body_stream: 0,

@@ -154,12 +154,15 @@ promise_test(async t => {
         navigator.serviceWorker.addEventListener('message', e => resolve(e.data), {once: true}));
     worker.postMessage('list');
     const list = await listed;
-    return list.map(c => `${new URL(c.url).search} ${c.focused}`).sort().join(', ');
+    // In matchAll()'s order: the most recently focused first, then the
+    // never focused in creation order.
+    return list.map(c => `${new URL(c.url).search} ${c.focused}`).join(', ');
   };
+  assert_equals(await focusOf(), '?focus-a false, ?focus-b false', 'in creation order');
   b.focus();
-  assert_equals(await focusOf(), '?focus-a false, ?focus-b true', 'the iframe\'s focus()');
+  assert_equals(await focusOf(), '?focus-b true, ?focus-a false', 'the iframe\'s focus()');
   a.contentWindow.focus();
   assert_equals(await focusOf(), '?focus-a true, ?focus-b false', 'the frame window\'s focus()');
   a.remove();
   assert_equals(await focusOf(), '?focus-b false', 'focus left with the removed frame');
-}, 'A frame takes focus with its iframe\'s focus() or its window\'s focus()');
+}, 'A frame takes focus with its iframe\'s focus() or its window\'s focus(); matchAll() lists the most recently focused first');
