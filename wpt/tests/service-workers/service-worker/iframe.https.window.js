@@ -28,7 +28,8 @@ function stateOf(worker, state) {
 }
 
 // Registers `script` for `scope` (unregistered when the test ends) and
-// waits for its worker to activate: the registration and the worker.
+// waits for its worker to activate: the registration and the worker. Each
+// test has a script and scope of its own.
 async function activated(t, script, scope) {
   const registration = await navigator.serviceWorker.register(script, {scope});
   t.add_cleanup(() => registration.unregister());
@@ -105,7 +106,10 @@ promise_test(async t => {
 }, 'A frame in a worker\'s scope is its nested client');
 
 promise_test(async t => {
-  await activated(t, 'resources/frame-sw.js', 'resources/');
+  // A scope and script of its own: the registration of the test before
+  // may still be uninstalling (its frame goes in its cleanup too), and
+  // register() would then give it back without installing.
+  await activated(t, 'resources/frame-sw.js?referrer', 'resources/frame-page.html?referrer');
   const frame = await withFrame(t, 'resources/frame-page.html?referrer');
   const doc = frame.contentDocument;
   assert_equals(doc.body.textContent, `navigate ${location.href}`,
