@@ -30,12 +30,7 @@ fn is_safelisted_header(name: &str, value: &str) -> bool {
   match name.to_ascii_lowercase().as_str() {
     "accept" | "accept-language" | "content-language" => true,
     "content-type" => {
-      let essence = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+      let essence = super::mime_essence(value);
       matches!(
         essence.as_str(),
         "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain"

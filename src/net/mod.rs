@@ -196,16 +196,13 @@ impl Net {
         resp.status().as_u16()
       )));
     }
-    let mime = resp
-      .headers()
-      .get("content-type")
-      .and_then(|v| v.to_str().ok())
-      .unwrap_or("")
-      .split(';')
-      .next()
-      .unwrap_or("")
-      .trim()
-      .to_ascii_lowercase();
+    let mime = mime_essence(
+      resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(""),
+    );
     if !is_javascript_mime(&mime) {
       return Err(HostError::new(
         "SecurityError",
@@ -236,6 +233,17 @@ pub fn is_javascript_mime(mime: &str) -> bool {
 pub const MAX_PAGE_BYTES: usize = 64 << 20;
 
 /// A navigation response's status and headers.
+/// The essence of a `Content-Type` value: its type and subtype, lower case,
+/// without parameters ("" for an empty value).
+pub fn mime_essence(content_type: &str) -> String {
+  content_type
+    .split(';')
+    .next()
+    .unwrap_or("")
+    .trim()
+    .to_ascii_lowercase()
+}
+
 /// A page loaded from the network: its bytes and its `Content-Type`.
 pub struct FetchedPage {
   pub body: Vec<u8>,

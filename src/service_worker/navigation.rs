@@ -108,11 +108,8 @@ fn body_text(doc: &Html) -> String {
 
 /// A document's `contentType`: the essence of its response's MIME type
 /// (lower case, without parameters), `text/html` when it has none.
-fn mime_essence(content_type: Option<&str>) -> String {
-  let essence = content_type
-    .and_then(|t| t.split(';').next())
-    .map(|t| t.trim().to_ascii_lowercase())
-    .unwrap_or_default();
+fn content_type_of(content_type: Option<&str>) -> String {
+  let essence = crate::net::mime_essence(content_type.unwrap_or(""));
   if essence.contains('/') {
     essence
   } else {
@@ -183,7 +180,7 @@ pub(super) async fn open_page_in(
       title: page.title,
       steps: page.steps,
       text: page.text,
-      content_type: mime_essence(fetched.content_type.as_deref()),
+      content_type: content_type_of(fetched.content_type.as_deref()),
     },
     page.csp,
     parent,
