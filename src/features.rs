@@ -13,6 +13,7 @@ use crate::service_worker::ServiceWorkers;
 use crate::storage::cache_storage::CacheStorage;
 use crate::storage::database::Store;
 use crate::storage::manager::StorageManager;
+use crate::workers::Workers;
 
 /// The features' own options (the core's are in [`BrowserOptions`]).
 #[derive(Clone, Debug, Default)]
@@ -32,5 +33,6 @@ pub fn install(browser: &BrowserOptions, opts: &Options) -> anyhow::Result<Vec<B
     Box::new(BroadcastChannels),
     Box::new(StorageManager::default()),
     Box::new(IndexedDb::new(&browser.state_dir, browser.durability)),
+    Box::new(Workers::default()),
   ])
 }

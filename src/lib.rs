@@ -12,4 +12,5 @@ pub mod ipc;
 pub mod net;
 pub mod service_worker;
 pub mod storage;
+pub mod workers;
 pub mod wpt;

@@ -58,6 +58,10 @@ const LAYERS: &[(&str, &[&str])] = &[
   ("broadcast_channel", &["ipc", "browser"]),
   ("indexed_db", &["ipc", "browser"]),
   (
+    "workers",
+    &["ipc", "net", "engine", "browser", "service_worker"],
+  ),
+  (
     "features",
     &[
       "browser",
@@ -66,6 +70,7 @@ const LAYERS: &[(&str, &[&str])] = &[
       "background_fetch",
       "broadcast_channel",
       "indexed_db",
+      "workers",
     ],
   ),
   // `*`: every module listed before it.

@@ -105,7 +105,18 @@ export function errorText(e) {
 function reportUncaught(ev) {
   if (ev.defaultPrevented) return;
   ev.preventDefault();
-  op_swh_report_uncaught(errorText(ev.error ?? ev.message));
+  if (uncaughtSink) uncaughtSink(ev);
+  else op_swh_report_uncaught(errorText(ev.error ?? ev.message));
+}
+
+let uncaughtSink = null;
+
+/**
+ * Where this realm's unhandled exceptions go instead of the console: a
+ * dedicated worker hands them to its owner.
+ */
+export function setUncaughtSink(fn) {
+  uncaughtSink = fn;
 }
 
 export function installExceptionReporting() {
@@ -116,7 +127,7 @@ export function installExceptionReporting() {
 // page added since, so that a page's handler that cancels the event still
 // keeps it from the console. (Looked up first: moving it costs 15 us, as
 // much as the rest of a command's dispatch.)
-function keepReporterLast() {
+export function keepReporterLast() {
   const listeners = globalThis[eventTargetData]?.listeners?.error;
   if (listeners?.[listeners.length - 1]?.callback === reportUncaught) return;
   globalThis.removeEventListener("error", reportUncaught);

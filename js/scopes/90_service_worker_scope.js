@@ -54,7 +54,7 @@ const { EventTarget, defineEventHandler } = eventMod;
 const location = core.loadExtScript("ext:deno_web/12_location.js");
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 
-class WorkerGlobalScope extends EventTarget {
+export class WorkerGlobalScope extends EventTarget {
   constructor() {
     throw new TypeError("Illegal constructor");
   }

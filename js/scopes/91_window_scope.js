@@ -38,6 +38,7 @@ import {
   runPageScripts,
 } from "ext:swharness/scopes/40_document.js";
 import { frameParent, HTMLIFrameElement } from "ext:swharness/scopes/41_frames.js";
+import { Worker } from "ext:swharness/workers/23_worker.js";
 
 const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
 const { EventTarget, MessageEvent, defineEventHandler, setIsTrusted } =
@@ -129,6 +130,7 @@ export function bootstrapWindow(info) {
     document: getter(() => document),
     Window: value(Window),
     BroadcastChannel: value(BroadcastChannel),
+    Worker: value(Worker),
     ...indexedDBGlobals(value, getter),
     Document: value(Document),
     Node: value(Node),

@@ -11,6 +11,7 @@ import {
 } from "ext:swharness/ipc/01_host.js";
 import { bootstrapServiceWorker } from "ext:swharness/scopes/90_service_worker_scope.js";
 import { bootstrapWindow } from "ext:swharness/scopes/91_window_scope.js";
+import { bootstrapDedicatedWorker } from "ext:swharness/scopes/92_dedicated_worker_scope.js";
 
 const key = Symbol.for("swharness.bootstrap");
 
@@ -46,6 +47,7 @@ function bootstrap(info) {
   consoleMod.setNoColorFns(noColor, noColor);
   installWebGlobals(info);
   if (info.kind === "serviceworker") bootstrapServiceWorker(info);
+  else if (info.kind === "dedicatedworker") bootstrapDedicatedWorker(info);
   else bootstrapWindow(info);
   installExceptionReporting();
 }

@@ -66,11 +66,13 @@ deno_core::extension!(
     "indexed_db/21_indexed_db.js",
     "indexed_db/22_idb_cursors.js",
     "background_fetch/20_background_fetch.js",
+    "workers/23_worker.js",
     "browser/30_control.js",
     "scopes/40_document.js",
     "scopes/41_frames.js",
     "scopes/90_service_worker_scope.js",
     "scopes/91_window_scope.js",
+    "scopes/92_dedicated_worker_scope.js",
     "scopes/99_main.js",
   ],
 );

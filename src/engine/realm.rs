@@ -21,6 +21,8 @@ use crate::ipc::{
 pub enum RealmKind {
   ServiceWorker,
   Window,
+  /// A dedicated worker's global (`new Worker(url)`).
+  DedicatedWorker,
 }
 
 /// What a realm starts with; `bootstrap` is handed to `99_main.js`.

@@ -172,24 +172,34 @@ impl Net {
     Ok((head, body))
   }
 
+  /// A service worker's script or one it imports (with the
+  /// `Service-Worker: script` header).
   pub async fn fetch_script(&self, url: &url::Url) -> Result<String, HostError> {
+    self.fetch_classic_script(url, true).await
+  }
+
+  /// A classic script, as HTML fetches one for a worker: an OK status and
+  /// a JavaScript MIME type, or an error that says which is wrong.
+  pub async fn fetch_classic_script(
+    &self,
+    url: &url::Url,
+    service_worker: bool,
+  ) -> Result<String, HostError> {
     if !matches!(url.scheme(), "http" | "https") {
       return Err(HostError::type_error(format!(
         "Failed to fetch the script '{url}': unsupported scheme"
       )));
     }
-    let resp = self
-      .client
-      .get(url.clone())
-      .header("Service-Worker", "script")
-      .send()
-      .await
-      .map_err(|e| {
-        HostError::type_error(format!(
-          "Failed to fetch the script '{url}': {}",
-          error_chain(&e)
-        ))
-      })?;
+    let mut request = self.client.get(url.clone());
+    if service_worker {
+      request = request.header("Service-Worker", "script");
+    }
+    let resp = request.send().await.map_err(|e| {
+      HostError::type_error(format!(
+        "Failed to fetch the script '{url}': {}",
+        error_chain(&e)
+      ))
+    })?;
     if !resp.status().is_success() {
       return Err(HostError::type_error(format!(
         "Failed to fetch the script '{url}': HTTP status {}",

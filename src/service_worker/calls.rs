@@ -310,13 +310,12 @@ pub(super) async fn handle(
       client_type,
     } => {
       let v = worker_of(browser, realm)?;
-      // `Clients.matchAll(options)`, steps 2.5.1-2.5.2: a "window" or "all"
-      // type matches window clients; "worker" and "sharedworker" find none.
-      // Every client of a run is a window.
-      if !matches!(client_type.as_str(), "window" | "all") {
-        return Ok(json!([]));
-      }
-      Ok(clients::match_all(browser, v, include_uncontrolled))
+      Ok(clients::match_all(
+        browser,
+        v,
+        include_uncontrolled,
+        &client_type,
+      ))
     }
     // `Clients.get(id)`.
     Call::ClientsGet { id } => Ok(clients::get(browser, &id)),
@@ -373,7 +372,7 @@ pub(super) async fn handle(
     Call::FetchBodyRead { stream } => fetch_event::read_body(browser, realm, stream).await,
     Call::FetchBodyCancel { stream } => fetch_event::cancel_body(browser, realm, stream),
     Call::OpenFrame { url } => frames::open(browser, realm, &url).await,
-    Call::Focus { id } => clients::focus(browser, realm, id.as_deref()),
+    Call::Focus { id } => super::focus::focus(browser, realm, id.as_deref()),
     Call::CloseFrame { id } => {
       frames::close(browser, realm, &id);
       Ok(Value::Null)

@@ -10,6 +10,7 @@ use url::Url;
 
 use serde::Serialize;
 
+use super::focus::{give_focus, has_focus};
 use super::lifecycle::ControllerChange;
 use super::registry::{VersionId, WorkerState};
 use crate::browser::{Browser, Owner};
@@ -55,8 +56,19 @@ pub struct Client {
   pub controller: Option<VersionId>,
   /// Content-Security-Policy texts the document set (`<meta http-equiv>`).
   pub csp: Vec<String>,
-  /// The client whose `<iframe>` holds this one (see `frames`).
+  /// The client whose `<iframe>` holds this one (see `frames`), or that
+  /// owns this dedicated worker.
   pub parent: Option<String>,
+  /// A window, or a dedicated worker (`crate::workers`).
+  pub kind: ClientKind,
+}
+
+/// The two kinds of client a run has.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ClientKind {
+  Window,
+  /// A dedicated worker's global.
+  Worker,
 }
 
 impl Client {
@@ -64,6 +76,15 @@ impl Client {
   /// Type": "nested" in an iframe, else "top-level"), visibility state and
   /// focus state (`focused`: see [`has_focus`]).
   pub fn info(&self, focused: bool) -> Value {
+    if self.kind == ClientKind::Worker {
+      // "Create Client": a worker client has no window state.
+      return json!({
+        "id": self.id,
+        "url": self.url.as_str(),
+        "type": "worker",
+        "frameType": "none",
+      });
+    }
     json!({
       "id": self.id,
       "url": self.url.as_str(),
@@ -75,55 +96,7 @@ impl Client {
   }
 }
 
-/// Focus goes to the client `id`'s document: it, and the clients whose
-/// frames hold it, are the most recently focused now.
-pub(super) fn give_focus(s: &mut super::SwState, id: &str) {
-  s.focused = Some(id.to_string());
-  s.focus_count += 1;
-  let mut at = Some(id.to_string());
-  while let Some(c) = at {
-    at = s.clients.get(&c).and_then(|c| c.parent.clone());
-    s.focus_times.insert(c, s.focus_count);
-  }
-}
-
-/// HTML's "has focus steps" for the client `id`'s document: the focused
-/// document is it, or is in one of its frames (at any depth).
-pub(super) fn has_focus(s: &super::SwState, id: &str) -> bool {
-  let mut at = s.focused.clone();
-  while let Some(c) = at {
-    if c == id {
-      return true;
-    }
-    at = s.clients.get(&c).and_then(|c| c.parent.clone());
-  }
-  false
-}
-
-/// The focusing steps for the client `target`'s document, asked by the
-/// realm `realm`: `window.focus()` (its own client) or an `<iframe>`'s
-/// `focus()` (a frame of its document). Focus goes to that document, in
-/// its window, which gets the system focus.
-pub fn focus(browser: &Browser, realm: RealmId, target: Option<&str>) -> HostResult {
-  let own = client_of(browser, realm)
-    .ok_or_else(|| HostError::invalid_state("only a window takes focus"))?;
-  let target = target.unwrap_or(&own).to_string();
-  super::with(browser, |s| {
-    let mine = target == own
-      || s.clients.get(&target).and_then(|c| c.parent.as_deref()) == Some(own.as_str());
-    if !mine || !s.clients.contains_key(&target) {
-      return Err(HostError::type_error(
-        "not this window nor one of its frames",
-      ));
-    }
-    give_focus(s, &target);
-    Ok(Value::Null)
-  })?;
-  browser.trace("focus", json!({"client": target}));
-  Ok(Value::Null)
-}
-
-pub(super) fn new_client_id() -> String {
+pub fn new_client_id() -> String {
   let mut bytes = [0u8; 16];
   getrandom_fill(&mut bytes);
   bytes[6] = (bytes[6] & 0x0f) | 0x40;
@@ -195,6 +168,7 @@ fn register_client(
         controller,
         csp: Vec::new(),
         parent: None,
+        kind: ClientKind::Window,
       },
     );
     s.client_order.push(id.to_string());
@@ -332,6 +306,75 @@ pub(super) async fn open_client_as(
   Ok(id)
 }
 
+/// The client `id` goes (its frame removed, its worker terminated), and so
+/// do the clients inside it: its frames and workers, at any depth. Their
+/// realms end, and the registrations they leave may activate a waiting
+/// worker.
+pub fn remove_with_nested(browser: &Browser, id: &str) {
+  let mut gone = vec![id.to_string()];
+  let mut realms = Vec::new();
+  let mut released = Vec::new();
+  super::with(browser, |s| {
+    let parent = s.clients.get(id).and_then(|c| c.parent.clone());
+    let mut i = 0;
+    while i < gone.len() {
+      let nested: Vec<String> = s
+        .clients
+        .values()
+        .filter(|c| c.parent.as_deref() == Some(gone[i].as_str()))
+        .map(|c| c.id.clone())
+        .collect();
+      gone.extend(nested);
+      i += 1;
+    }
+    // Focus in a frame that goes moves to the document that held it.
+    if s.focused.as_ref().is_some_and(|f| gone.contains(f)) {
+      s.focused = parent;
+    }
+    for g in &gone {
+      if let Some(c) = s.clients.remove(g) {
+        realms.extend(c.realm);
+        released.extend(c.controller);
+      }
+      s.client_order.retain(|c| c != g);
+    }
+  });
+  super::lifecycle::clients_released(browser, released);
+  for r in realms {
+    browser.shutdown_realm(r);
+  }
+}
+
+/// The controller of a new dedicated worker at `url` owned by the client
+/// `owner`: its owner's for a `blob:` URL (HTML's "inherit the
+/// controller"), else the active worker of the registration its URL
+/// matches (Handle Fetch for a non-subresource request).
+pub fn worker_controller(browser: &Browser, url: &Url, owner: &str) -> Option<VersionId> {
+  if url.scheme() == "blob" {
+    return super::with(browser, |s| s.clients.get(owner).and_then(|c| c.controller));
+  }
+  controller_for(browser, url)
+}
+
+/// Adds the client `id` of a dedicated worker (realm `realm`) that the
+/// client `owner` started. It ends with the owner (`remove_with_nested`).
+pub fn add_worker_client(
+  browser: &Browser,
+  id: &str,
+  url: Url,
+  realm: RealmId,
+  controller: Option<VersionId>,
+  owner: &str,
+) {
+  register_client(browser, id, url, Some(realm), controller, false);
+  super::with(browser, |s| {
+    if let Some(c) = s.clients.get_mut(id) {
+      c.parent = Some(owner.to_string());
+      c.kind = ClientKind::Worker;
+    }
+  });
+}
+
 pub fn client_of(browser: &Browser, realm: RealmId) -> Option<String> {
   match browser.realm_owner(realm)? {
     Owner::Client(id) => Some(id),
@@ -361,10 +404,23 @@ pub fn realm_of(browser: &Browser, id: &str) -> Option<RealmId> {
 /// `clients.matchAll(options)` for the worker `version`.
 /// Service Workers, `matchAll(options)`, step 2.2: the clients of the
 /// worker's origin (the spec: storage key), without those it does not
-/// control unless `includeUncontrolled` (2.2.3). Sorted as `matchAll()`
-/// sorts windows: those that have had focus, most recently focused first,
-/// then the others in creation order.
-pub fn match_all(browser: &Browser, version: VersionId, include_uncontrolled: bool) -> Value {
+/// control unless `includeUncontrolled` (2.2.3), of the type asked (2.5):
+/// "window", "worker" (dedicated workers), "sharedworker" (none here) or
+/// "all". Windows come first, sorted as the spec sorts them: those that
+/// have had focus, most recently focused first, then the others in
+/// creation order; then the workers, in creation order.
+pub fn match_all(
+  browser: &Browser,
+  version: VersionId,
+  include_uncontrolled: bool,
+  client_type: &str,
+) -> Value {
+  let wanted = |k: ClientKind| match client_type {
+    "all" => true,
+    "window" => k == ClientKind::Window,
+    "worker" => k == ClientKind::Worker,
+    _ => false,
+  };
   super::with(browser, |s| {
     let origin = s
       .registry
@@ -375,11 +431,17 @@ pub fn match_all(browser: &Browser, version: VersionId, include_uncontrolled: bo
       .client_order
       .iter()
       .filter_map(|id| s.clients.get(id))
+      .filter(|c| wanted(c.kind))
       .filter(|c| Some(c.url.origin()) == origin)
       .filter(|c| include_uncontrolled || c.controller == Some(version))
       .collect();
     // Stable: equal keys keep creation order.
-    matched.sort_by_key(|c| std::cmp::Reverse(s.focus_times.get(&c.id).copied()));
+    matched.sort_by_key(|c| {
+      (
+        c.kind == ClientKind::Worker,
+        std::cmp::Reverse(s.focus_times.get(&c.id).copied()),
+      )
+    });
     let list: Vec<Value> = matched
       .iter()
       .map(|c| c.info(has_focus(s, &c.id)))
@@ -491,6 +553,20 @@ pub async fn navigate(browser: &Browser, version: VersionId, id: &str, url: &str
 /// Worker Registration" is the worker's registration: the longest scope
 /// that prefixes the client's URL), 3.1.6.2 (set its active service
 /// worker) and 3.1.6.3 ("Notify Controller Change").
+/// The URL `claim()` matches a client's registration by: its own, or for
+/// a worker at a `blob:` URL (which takes its owner's controller) its
+/// owner's, as Chromium does.
+fn claim_url<'a>(s: &'a super::SwState, c: &'a Client) -> &'a Url {
+  let mut at = c;
+  while at.url.scheme() == "blob" {
+    match at.parent.as_ref().and_then(|p| s.clients.get(p)) {
+      Some(owner) => at = owner,
+      None => break,
+    }
+  }
+  &at.url
+}
+
 pub fn claim(browser: &Browser, version: VersionId) -> HostResult {
   let mut released = Vec::new();
   let claimed: Vec<RealmId> = super::with(browser, |s| {
@@ -503,13 +579,22 @@ pub fn claim(browser: &Browser, version: VersionId) -> HostResult {
       ));
     }
     let scope = v.scope.clone();
+    let matching: Vec<String> = s
+      .clients
+      .values()
+      .filter(|c| {
+        s.registry
+          .match_scope(claim_url(s, c))
+          .is_some_and(|r| r.scope == scope)
+      })
+      .map(|c| c.id.clone())
+      .collect();
     let mut out = Vec::new();
-    let registry = &s.registry;
-    for c in s.clients.values_mut() {
-      let matched = registry
-        .match_scope(&c.url)
-        .is_some_and(|r| r.scope == scope);
-      if matched && c.controller != Some(version) {
+    for id in matching {
+      let Some(c) = s.clients.get_mut(&id) else {
+        continue;
+      };
+      if c.controller != Some(version) {
         released.extend(c.controller.replace(version));
         if let Some(r) = c.realm {
           out.push(r);

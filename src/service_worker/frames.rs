@@ -78,39 +78,11 @@ pub fn close(browser: &Browser, realm: RealmId, id: &str) {
   let Some(parent) = clients::client_of(browser, realm) else {
     return;
   };
-  let mut gone = vec![id.to_string()];
-  let mut realms = Vec::new();
-  let mut released = Vec::new();
-  super::with(browser, |s| {
-    if s.clients.get(id).and_then(|c| c.parent.as_deref()) != Some(parent.as_str()) {
-      gone.clear();
-    }
-    let mut i = 0;
-    while i < gone.len() {
-      let nested: Vec<String> = s
-        .clients
-        .values()
-        .filter(|c| c.parent.as_deref() == Some(gone[i].as_str()))
-        .map(|c| c.id.clone())
-        .collect();
-      gone.extend(nested);
-      i += 1;
-    }
-    // Focus in a frame that goes moves to the document that held it.
-    if s.focused.as_ref().is_some_and(|f| gone.contains(f)) {
-      s.focused = Some(parent.clone());
-    }
-    for g in &gone {
-      if let Some(c) = s.clients.remove(g) {
-        realms.extend(c.realm);
-        released.extend(c.controller);
-      }
-      s.client_order.retain(|c| c != g);
-    }
+  let held = super::with(browser, |s| {
+    s.clients.get(id).and_then(|c| c.parent.as_deref()) == Some(parent.as_str())
   });
-  super::lifecycle::clients_released(browser, released);
-  for r in realms {
-    browser.shutdown_realm(r);
+  if held {
+    clients::remove_with_nested(browser, id);
   }
 }
 

@@ -17,6 +17,7 @@
 mod calls;
 pub mod clients;
 mod fetch_event;
+mod focus;
 mod frames;
 mod lifecycle;
 pub mod navigation;

@@ -1,0 +1,2 @@
+importScripts('imported.js');
+postMessage(typeof importedValue === 'undefined' ? 'not imported' : importedValue);

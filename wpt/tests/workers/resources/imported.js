@@ -1,0 +1,1 @@
+var importedValue = 'imported by importScripts';

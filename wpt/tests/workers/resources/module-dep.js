@@ -1,0 +1,1 @@
+export const word = 'imported by a module';

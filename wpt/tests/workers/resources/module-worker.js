@@ -1,0 +1,2 @@
+import { word } from './module-dep.js';
+postMessage('module: ' + word);
