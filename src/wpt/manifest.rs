@@ -26,6 +26,11 @@ pub const ANY_WINDOW_GLOBAL_JS: &str = "/resources/swharness/any-window-global.j
 /// upstream `.any.serviceworker.html` wrapper does.
 pub const ANY_SERVICEWORKER_BOOTSTRAP_JS: &str =
   "/resources/swharness/any-serviceworker-bootstrap.js";
+/// Served from `wpt/support/`: runs `<x>.any.worker.js` (or `<x>.worker.js`)
+/// as a dedicated worker and calls `fetch_tests_from_worker`, as the inline
+/// script of the upstream `.any.worker.html`/`.worker.html` wrappers does.
+pub const ANY_DEDICATEDWORKER_BOOTSTRAP_JS: &str =
+  "/resources/swharness/any-dedicatedworker-bootstrap.js";
 pub const TESTHARNESS_JS: &str = "/resources/testharness.js";
 pub const TESTHARNESSREPORT_JS: &str = "/resources/testharnessreport.js";
 
@@ -52,6 +57,10 @@ pub enum PageKind {
   /// The `serviceworker` global of `.any.js`: a window page that registers
   /// `x.any.worker.js` and collects its results with `fetch_tests_from_worker`.
   ServiceWorker,
+  /// The `dedicatedworker` global of `.any.js`, and `.worker.js` tests: a
+  /// window page that runs the worker script in a `Worker` and collects
+  /// its results with `fetch_tests_from_worker`.
+  DedicatedWorker,
   /// A testharness `.html` test on disk.
   Html,
 }
@@ -391,6 +400,16 @@ pub fn test_file_from_source(rel: &str, src: &str) -> Option<TestFile> {
               Some(worker),
             ));
           }
+          "dedicatedworker" => {
+            let worker = format!("{dir_url}{stem}.any.worker.js{q}");
+            file.pages.push(page(
+              url,
+              PageKind::DedicatedWorker,
+              "dedicatedworker",
+              dedicated_worker_scripts(),
+              Some(worker),
+            ));
+          }
           other => file.skipped.push(SkippedVariant {
             url_path: url,
             global: other.to_string(),
@@ -400,15 +419,29 @@ pub fn test_file_from_source(rel: &str, src: &str) -> Option<TestFile> {
       }
     }
   } else if let Some(stem) = name.strip_suffix(".worker.js") {
-    file.skipped.push(SkippedVariant {
-      url_path: format!("{dir_url}{stem}.worker.html"),
-      global: "dedicatedworker".to_string(),
-      reason: "dedicated worker tests are not run by swharness".to_string(),
-    });
+    for q in &queries {
+      file.pages.push(page(
+        format!("{dir_url}{stem}.worker.html{q}"),
+        PageKind::DedicatedWorker,
+        "dedicatedworker",
+        dedicated_worker_scripts(),
+        Some(format!("{js_url}{q}")),
+      ));
+    }
   } else {
     return None;
   }
   Some(file)
+}
+
+/// The page of a dedicated worker test: the harness, and the bootstrap
+/// that starts the worker.
+fn dedicated_worker_scripts() -> Vec<String> {
+  vec![
+    TESTHARNESS_JS.to_string(),
+    TESTHARNESSREPORT_JS.to_string(),
+    ANY_DEDICATEDWORKER_BOOTSTRAP_JS.to_string(),
+  ]
 }
 
 fn urls_of(steps: &[ScriptStep]) -> Vec<String> {
@@ -463,12 +496,27 @@ mod tests {
   #[test]
   fn any_js_globals() {
     let f = test_file_from_source("a/b.any.js", "test(() => {});\n").unwrap();
-    assert_eq!(f.pages.len(), 1);
-    assert_eq!(f.pages[0].url_path, "/a/b.any.html");
+    assert_eq!(f.pages.len(), 2);
+    assert_eq!(f.pages[0].url_path, "/a/b.any.worker.html");
+    assert_eq!(f.pages[0].kind, PageKind::DedicatedWorker);
     assert_eq!(f.pages[0].scheme, Scheme::Http);
-    assert_eq!(f.pages[0].scripts[0], ANY_WINDOW_GLOBAL_JS);
-    assert_eq!(f.skipped.len(), 1);
-    assert_eq!(f.skipped[0].url_path, "/a/b.any.worker.html");
+    assert_eq!(
+      f.pages[0].worker_script.as_deref(),
+      Some("/a/b.any.worker.js")
+    );
+    assert_eq!(f.pages[0].scripts[2], ANY_DEDICATEDWORKER_BOOTSTRAP_JS);
+    assert_eq!(f.pages[1].url_path, "/a/b.any.html");
+    assert_eq!(f.pages[1].scripts[0], ANY_WINDOW_GLOBAL_JS);
+    assert!(f.skipped.is_empty());
+
+    // A `.worker.js` test runs as it is, in a dedicated worker.
+    let f = test_file_from_source(
+      "a/c.worker.js",
+      "importScripts('/resources/testharness.js');\n",
+    )
+    .unwrap();
+    assert_eq!(f.pages[0].url_path, "/a/c.worker.html");
+    assert_eq!(f.pages[0].worker_script.as_deref(), Some("/a/c.worker.js"));
 
     let f = test_file_from_source(
       "bf/idlharness.https.any.js",
@@ -479,11 +527,12 @@ mod tests {
     assert_eq!(
       urls,
       vec![
+        "/bf/idlharness.https.any.worker.html",
         "/bf/idlharness.https.any.serviceworker.html",
         "/bf/idlharness.https.any.html"
       ]
     );
-    let sw = &f.pages[0];
+    let sw = &f.pages[1];
     assert_eq!(sw.kind, PageKind::ServiceWorker);
     assert_eq!(sw.scheme, Scheme::Https);
     assert_eq!(
@@ -492,7 +541,7 @@ mod tests {
     );
     assert_eq!(sw.timeout, TIMEOUT_LONG);
     let skipped: Vec<_> = f.skipped.iter().map(|s| s.global.as_str()).collect();
-    assert_eq!(skipped, vec!["dedicatedworker", "sharedworker"]);
+    assert_eq!(skipped, vec!["sharedworker"]);
 
     // serviceworker forces https even without .https. in the name.
     let f = test_file_from_source("x.any.js", "// META: global=serviceworker\n").unwrap();

@@ -207,6 +207,28 @@ class AnyServiceWorkerWrapper(Wrapper):
             "})();\n</script>\n") % (self.head_lines(meta), path, query)
 
 
+class AnyDedicatedWorkerWrapper(Wrapper):
+  suffixes = ((".any.worker.html", ".any.js", ".any.worker.js"),)
+  global_type = "dedicatedworker"
+
+  def render(self, meta, path, query):
+    return ("<!doctype html>\n<meta charset=utf-8>\n%s\n" + HARNESS_TAGS +
+            "<div id=log></div>\n<script>\n"
+            'fetch_tests_from_worker(new Worker("%s%s"));\n'
+            "</script>\n") % (self.head_lines(meta), path, query)
+
+
+class DedicatedWorkerWrapper(Wrapper):
+  """`x.worker.html`: runs the test `x.worker.js` in a dedicated worker."""
+  suffixes = ((".worker.html", ".worker.js", ".worker.js"),)
+
+  def render(self, meta, path, query):
+    return ("<!doctype html>\n<meta charset=utf-8>\n%s\n" + HARNESS_TAGS +
+            "<div id=log></div>\n<script>\n"
+            'fetch_tests_from_worker(new Worker("%s%s"));\n'
+            "</script>\n") % (self.head_lines(meta), path, query)
+
+
 class AnyWorkerScript(Wrapper):
   """`x.any.worker.js`: the classic worker script for worker globals."""
   suffixes = ((".any.worker.js", ".any.js", ".any.js"),)
@@ -321,6 +343,8 @@ def build_routes(cfg):
   for suffix, cls in [("*.window.html", WindowWrapper),
                       ("*.any.html", AnyWindowWrapper),
                       ("*.any.serviceworker.html", AnyServiceWorkerWrapper),
+                      ("*.any.worker.html", AnyDedicatedWorkerWrapper),
+                      ("*.worker.html", DedicatedWorkerWrapper),
                       ("*.any.worker.js", AnyWorkerScript)]:
     routes.append(("GET", suffix, cls(base_path=doc_root, url_base="/")))
   routes += [

@@ -44,6 +44,10 @@ const SUPPORT_FILES: &[(&str, &str)] = &[
     "any-serviceworker-bootstrap.js",
     include_str!("../../wpt/support/any-serviceworker-bootstrap.js"),
   ),
+  (
+    "any-dedicatedworker-bootstrap.js",
+    include_str!("../../wpt/support/any-dedicatedworker-bootstrap.js"),
+  ),
 ];
 
 /// wpt's `browser_host`.
