@@ -9,14 +9,18 @@
 // to the owner's objects (proxies again, one per object, so identity
 // holds), or promises that settle later. Arguments are primitives, the
 // receiver's own objects, functions (as handles), a Request (rebuilt in
-// the receiver), or plain data, which is structured-cloned.
+// the receiver), or plain data, which is structured-cloned. Arguments that
+// hold MessagePorts are transferred together, so that a port passed both in
+// a message and in its transfer list arrives as one port.
 import { core } from "ext:core/mod.js";
 import {
   deserializeMessage,
+  deserializeTransfer,
   hostCall,
   hostCallSyncServing,
   onBrowserCommand,
   serializeMessage,
+  serializeTransfer,
 } from "ext:swharness/ipc/01_host.js";
 import { defineElement, Element, fire, whenLoaded } from "ext:swharness/scopes/40_document.js";
 import { describeRequest } from "ext:swharness/net/03_network.js";
@@ -135,6 +139,40 @@ function encodeArgument(v, to) {
   }
 }
 
+/** The MessagePorts in `v`, and in the arrays and plain objects it holds. */
+function portsIn(v, found, depth) {
+  if (v instanceof MessagePort) found.add(v);
+  else if (depth > 0 && isObject(v) && typeof v !== "function" && !proxyOf.has(v)) {
+    const proto = Object.getPrototypeOf(v);
+    if (Array.isArray(v) || proto === Object.prototype || proto === null) {
+      for (const x of Object.values(v)) portsIn(x, found, depth - 1);
+    }
+  }
+  return found;
+}
+
+/**
+ * A call's arguments for the client `to`: each encoded on its own, or, when
+ * they hold MessagePorts, the list cloned whole with those ports
+ * transferred (a port leaves this realm, as it would with postMessage).
+ */
+function encodeArguments(list, to) {
+  const ports = portsIn(list, new Set(), 3);
+  if (ports.size > 0) {
+    try {
+      return { t: serializeTransfer(list, [...ports]) };
+    } catch {
+      // Not plain data around the ports: each argument on its own.
+    }
+  }
+  return list.map((a) => encodeArgument(a, to));
+}
+
+function decodeArguments(args, from) {
+  if (Array.isArray(args)) return args.map((a) => decode(a, from));
+  return deserializeTransfer(args.t)[0];
+}
+
 function decode(e, from) {
   if ("u" in e) return undefined;
   if ("v" in e) return e.v;
@@ -189,7 +227,7 @@ export function proxyFor(client, id, callable = false, array = false) {
   // an array (Array.isArray, JSON), whose `length` cannot be configured.
   const target = callable ? function () {}.bind() : array ? [] : {};
   const op = (o) => remote(client, id, o);
-  const args = (list) => list.map((a) => encodeArgument(a, client));
+  const args = (list) => encodeArguments(list, client);
   const proxy = new Proxy(target, {
     get(_, k, receiver) {
       // The structured clone of a proxy is a DataCloneError (the
@@ -260,9 +298,9 @@ function perform(from, op) {
     case "proto":
       return Reflect.getPrototypeOf(target);
     case "call":
-      return Reflect.apply(target, decode(op.this, from), op.args.map((a) => decode(a, from)));
+      return Reflect.apply(target, decode(op.this, from), decodeArguments(op.args, from));
     case "construct":
-      return Reflect.construct(target, op.args.map((a) => decode(a, from)));
+      return Reflect.construct(target, decodeArguments(op.args, from));
     default:
       throw new TypeError(`swharness: unknown frame operation ${op.op}`);
   }
