@@ -218,3 +218,27 @@ promise_test(async t => {
   w.postMessage('who');
   assert_equals((await nextMessage(w)).data, 'worker none fetch-worker.js');
 }, 'clients.claim() takes a running worker, whose fetch() then goes to it');
+
+// An iframe at `src`, loaded; removed when the test ends.
+function withFrame(t, src) {
+  return new Promise(resolve => {
+    const frame = document.createElement('iframe');
+    frame.src = src;
+    frame.onload = () => resolve(frame);
+    document.body.appendChild(frame);
+    t.add_cleanup(() => frame.remove());
+  });
+}
+
+promise_test(async t => {
+  const FRAME = 'resources/scope/blob-frame.html';
+  const before = await withFrame(t, FRAME);
+  const first = await before.contentWindow.fetchInWorker('who');
+  assert_not_equals(first.split(' ')[0], 'worker', 'not intercepted before');
+  await activated(t, 'resources/scope/worker-sw.js', 'resources/scope/blob');
+  assert_equals((await before.contentWindow.fetchInWorker('who')).slice(0, 12), 'worker none ',
+                'claimed with its owner');
+  const after = await withFrame(t, FRAME);
+  assert_equals((await after.contentWindow.fetchInWorker('who')).slice(0, 12), 'worker none ',
+                'controlled from the start, by its owner\'s controller');
+}, 'a blob: worker is controlled as its owner is: claimed with it, or from the start');

@@ -91,6 +91,15 @@ promise_test(async t => {
 }, 'A Request given to the frame is a Request there, with its members and body');
 
 promise_test(async t => {
+  const frame = await withFrame(t, FRAME);
+  const channel = new MessageChannel();
+  const answer = new Promise(resolve => channel.port1.onmessage = e => resolve(e.data));
+  frame.contentWindow.answerOn({port: channel.port2, text: 'one port:'}, [channel.port2]);
+  assert_equals(await answer, 'one port: true');
+  channel.port1.close();
+}, 'A MessagePort given to the frame in a message and its transfer list arrives as one port');
+
+promise_test(async t => {
   const {worker} = await activated(t, 'resources/frame-sw.js', 'resources/');
   const frame = await withFrame(t, FRAME);
   const w = frame.contentWindow;
