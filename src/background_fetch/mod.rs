@@ -120,7 +120,7 @@ impl Feature for BackgroundFetch {
       // The registration is gone: its fetches end silently.
       BrowserEvent::RegistrationGone { scope } => svc.forget_scope(scope),
       BrowserEvent::RealmExited { realm, .. } => svc.begin_all_of(realm),
-      BrowserEvent::RealmIdle(_) => {}
+      BrowserEvent::RealmIdle(_) | BrowserEvent::RealmYielded(_) => {}
     }
   }
 

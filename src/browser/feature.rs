@@ -29,6 +29,9 @@ pub enum BrowserEvent<'a> {
   OnlineChanged(bool),
   /// A realm has nothing left to run.
   RealmIdle(RealmId),
+  /// A realm that operated on another realm's objects has ended its task
+  /// (`ipc::HostMsg::Yielded`).
+  RealmYielded(RealmId),
   /// A realm's thread has ended.
   RealmExited { realm: RealmId, owner: &'a Owner },
   /// A registration's worker became active (after install, or at start).

@@ -215,6 +215,7 @@ pub(super) async fn message_loop(browser: Browser, mut rx: mpsc::UnboundedReceiv
         }
       }
       HostMsg::Console { realm, level, text } => console(&browser, realm, level, &text),
+      HostMsg::Yielded { realm } => browser.notify(BrowserEvent::RealmYielded(realm)),
       HostMsg::Idle { realm, received } => {
         browser.mark_idle(realm, received);
         browser.check_quiet();

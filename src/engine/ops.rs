@@ -372,6 +372,12 @@ pub fn op_swh_host_sync_serving<'s, 'i>(
   };
   let (tx, rx) = std::sync::mpsc::channel();
   let gone = || encode(Err(HostError::invalid_state("the browser has shut down")));
+  if let Some(flag) = state
+    .borrow_mut()
+    .try_borrow_mut::<crate::engine::realm::OperatedOnFrames>()
+  {
+    flag.0 = true;
+  }
   if !ctx.call(method, args, Reply::Serving(tx)) {
     return Ok(gone());
   }

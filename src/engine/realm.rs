@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::engine::ops::{Dispatcher, RealmCtx};
 use crate::ipc::{
   Evaluate, HostError, HostMsg, HostResult, HostSender, RealmCmd, RealmId, ReplyTo, CMD_EVALUATE,
-  CMD_REPLY, CMD_SHUTDOWN,
+  CMD_FRAME_OP, CMD_FRAME_RELEASE, CMD_REPLY, CMD_SHUTDOWN,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -231,18 +231,44 @@ async fn run_realm(
     .op_state()
     .borrow_mut()
     .put(OutstandingCalls::default());
+  runtime
+    .op_state()
+    .borrow_mut()
+    .put(OperatedOnFrames::default());
   let mut received: u64 = 0;
   let mut reported_idle = false;
   let id = spec.id;
+  // Held by another realm's task (see `CMD_FRAME_OP`): only its operations
+  // run; the other commands wait in `deferred`, in order.
+  let mut held = false;
+  let mut deferred = std::collections::VecDeque::<RealmCmd>::new();
 
   std::future::poll_fn(|cx| loop {
     let mut progressed = false;
-    while let Poll::Ready(cmd) = rx.poll_recv(cx) {
-      let Some(cmd) = cmd else {
-        return Poll::Ready(());
+    loop {
+      let next = if held { None } else { deferred.pop_front() };
+      let cmd = match next {
+        Some(cmd) => cmd,
+        None => match rx.poll_recv(cx) {
+          Poll::Ready(Some(cmd)) => cmd,
+          Poll::Ready(None) => return Poll::Ready(()),
+          Poll::Pending => break,
+        },
       };
+      if held
+        && cmd.kind != CMD_FRAME_OP
+        && cmd.kind != CMD_FRAME_RELEASE
+        && cmd.kind != CMD_SHUTDOWN
+      {
+        deferred.push_back(cmd);
+        continue;
+      }
       received += 1;
       progressed = true;
+      if cmd.kind == CMD_FRAME_RELEASE {
+        held = false;
+        continue;
+      }
       if cmd.kind == CMD_REPLY {
         let keeps_alive = cmd.payload["keepsAlive"] == Value::Bool(true);
         let state = runtime.op_state();
@@ -255,12 +281,21 @@ async fn run_realm(
         }
         return Poll::Ready(());
       }
+      let frame_op = cmd.kind == CMD_FRAME_OP;
       handle_cmd(&mut runtime, cmd);
+      held |= frame_op;
     }
     if progressed {
       reported_idle = false;
     }
+    // This realm's own work waits until the realm holding it ends its task
+    // (having yielded first: two realms may hold each other).
+    if held {
+      yield_frames(&mut runtime, &host, id);
+      return Poll::Pending;
+    }
     let event_loop = runtime.poll_event_loop(cx, PollEventLoopOptions::default());
+    yield_frames(&mut runtime, &host, id);
     let awaiting_replies = {
       let state = runtime.op_state();
       let state = state.borrow();
@@ -294,6 +329,20 @@ async fn run_realm(
   })
   .await;
 }
+
+/// A task that operated on another realm's objects has ended: the browser
+/// lets that realm run its own work again (`CMD_FRAME_RELEASE`).
+fn yield_frames(runtime: &mut JsRuntime, host: &HostSender, id: RealmId) {
+  let state = runtime.op_state();
+  if std::mem::take(&mut state.borrow_mut().borrow_mut::<OperatedOnFrames>().0) {
+    let _ = host.send(HostMsg::Yielded { realm: id });
+  }
+}
+
+/// Set when the realm has operated on another realm's objects since it
+/// last yielded (`op_swh_host_sync_serving`).
+#[derive(Default)]
+pub struct OperatedOnFrames(pub bool);
 
 /// Runs one command: evaluation is done here; everything else goes to the
 /// dispatcher installed by `99_main.js`, which answers through

@@ -153,6 +153,9 @@ pub enum HostMsg {
   Uncaught { realm: RealmId, text: String },
   /// The realm's thread has ended.
   Exited { realm: RealmId },
+  /// The realm has run all it could for now, after operating on another
+  /// realm's objects ([`CMD_FRAME_OP`]): its task is over.
+  Yielded { realm: RealmId },
 }
 
 pub type HostSender = mpsc::UnboundedSender<HostMsg>;
@@ -307,6 +310,22 @@ pub const CMD_SHUTDOWN: &str = "rust:shutdown";
 /// The answer to one of the realm's calls ([`Reply::Ordered`]), handled in
 /// JavaScript like any command, so that it keeps its order.
 pub const CMD_REPLY: &str = "rust:reply";
+/// Another realm's operation on one of the realm's objects (a frame's
+/// proxy, `service_worker::frames`). Once it has run one, the realm runs
+/// nothing else but such operations until [`CMD_FRAME_RELEASE`]: the realm
+/// that made it is still in its task, and same-origin frames share one
+/// event loop, so nothing of this realm may run before that task ends.
+pub const CMD_FRAME_OP: &str = "frameOp";
+/// The realm that held this one with [`CMD_FRAME_OP`] has ended its task.
+pub const CMD_FRAME_RELEASE: &str = "rust:frameRelease";
+
+/// See [`CMD_FRAME_RELEASE`].
+#[derive(Serialize)]
+pub struct FrameRelease;
+
+impl Command for FrameRelease {
+  const KIND: &'static str = CMD_FRAME_RELEASE;
+}
 
 /// Standard base64 (with or without padding), as realms send bodies and
 /// messages (`btoaBytes` in `js/ipc/01_host.js`).

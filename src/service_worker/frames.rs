@@ -28,7 +28,7 @@ struct FrameOp<'a> {
 }
 
 impl Command for FrameOp<'_> {
-  const KIND: &'static str = "frameOp";
+  const KIND: &'static str = crate::ipc::CMD_FRAME_OP;
 }
 
 /// A promise the realm `owner` handed out (`{p: id}`) has settled.
@@ -112,9 +112,22 @@ pub async fn operate(browser: &Browser, realm: RealmId, target: &str, op: &Value
       "Blocked a frame from accessing a cross-origin frame.",
     ));
   }
+  // The target runs nothing else until this realm's task ends.
+  super::with(browser, |s| {
+    s.frame_holds.entry(realm).or_default().insert(target_realm)
+  });
   browser
     .request_reentrant(target_realm, &FrameOp { from: &from, op })
     .await
+}
+
+/// The realm `realm` has ended its task (or gone idle, or ended): the
+/// realms it operated on run their own work again.
+pub fn release_held_by(browser: &Browser, realm: RealmId) {
+  let held = super::with(browser, |s| s.frame_holds.remove(&realm));
+  for target in held.into_iter().flatten() {
+    browser.post(target, &crate::ipc::FrameRelease);
+  }
 }
 
 /// The realm `realm` settled the promise `promise` it handed to the client

@@ -52,6 +52,9 @@ pub struct SwState {
   /// When each client last had focus (a count, for `matchAll`'s order).
   pub focus_times: HashMap<String, u64>,
   pub focus_count: u64,
+  /// The realms each realm has operated on in its current task
+  /// (`frames::operate`), released when that task ends.
+  pub frame_holds: HashMap<crate::ipc::RealmId, std::collections::HashSet<crate::ipc::RealmId>>,
   pub next_client_label: u64,
   /// Response bodies streaming from a worker to a client, by id.
   pub body_streams: HashMap<u64, fetch_event::BodyStream>,
@@ -80,6 +83,7 @@ impl ServiceWorkers {
         client_order: Vec::new(),
         focused: None,
         focus_times: HashMap::new(),
+        frame_holds: HashMap::new(),
         focus_count: 0,
         next_client_label: 1,
         body_streams: HashMap::new(),
@@ -130,8 +134,13 @@ impl Feature for ServiceWorkers {
 
   fn on_event(&self, browser: &Browser, event: BrowserEvent<'_>) {
     match event {
-      BrowserEvent::RealmIdle(realm) => worker::on_realm_idle(browser, realm, self.idle_timeout),
+      BrowserEvent::RealmIdle(realm) => {
+        frames::release_held_by(browser, realm);
+        worker::on_realm_idle(browser, realm, self.idle_timeout)
+      }
+      BrowserEvent::RealmYielded(realm) => frames::release_held_by(browser, realm),
       BrowserEvent::RealmExited { realm, owner } => {
+        frames::release_held_by(browser, realm);
         fetch_event::forget_realm(browser, realm);
         if let Owner::Worker(version) = owner {
           worker::on_worker_exited(browser, *version, realm);
