@@ -14,6 +14,7 @@ use crate::storage::cache_storage::CacheStorage;
 use crate::storage::database::Store;
 use crate::storage::manager::StorageManager;
 use crate::workers::Workers;
+use crate::xhr::Xhr;
 
 /// The features' own options (the core's are in [`BrowserOptions`]).
 #[derive(Clone, Debug, Default)]
@@ -34,5 +35,6 @@ pub fn install(browser: &BrowserOptions, opts: &Options) -> anyhow::Result<Vec<B
     Box::new(StorageManager::default()),
     Box::new(IndexedDb::new(&browser.state_dir, browser.durability)),
     Box::new(Workers::default()),
+    Box::new(Xhr),
   ])
 }

@@ -14,3 +14,4 @@ pub mod service_worker;
 pub mod storage;
 pub mod workers;
 pub mod wpt;
+pub mod xhr;

@@ -61,6 +61,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     "workers",
     &["ipc", "net", "engine", "browser", "service_worker"],
   ),
+  ("xhr", &["ipc", "net", "browser"]),
   (
     "features",
     &[
@@ -71,6 +72,7 @@ const LAYERS: &[(&str, &[&str])] = &[
       "broadcast_channel",
       "indexed_db",
       "workers",
+      "xhr",
     ],
   ),
   // `*`: every module listed before it.

@@ -39,6 +39,7 @@ import {
 } from "ext:swharness/scopes/40_document.js";
 import { frameParent, HTMLIFrameElement } from "ext:swharness/scopes/41_frames.js";
 import { Worker } from "ext:swharness/workers/23_worker.js";
+import { xhrGlobals } from "ext:swharness/xhr/24_xhr.js";
 
 const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
 const { EventTarget, MessageEvent, defineEventHandler, setIsTrusted } =
@@ -131,6 +132,7 @@ export function bootstrapWindow(info) {
     Window: value(Window),
     BroadcastChannel: value(BroadcastChannel),
     Worker: value(Worker),
+    ...xhrGlobals(value),
     ...indexedDBGlobals(value, getter),
     Document: value(Document),
     Node: value(Node),

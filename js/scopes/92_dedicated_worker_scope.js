@@ -23,7 +23,15 @@ import {
 import { BroadcastChannel } from "ext:swharness/broadcast_channel/15_broadcast_channel.js";
 import { indexedDBGlobals } from "ext:swharness/indexed_db/21_indexed_db.js";
 import { deliverMessage, Worker } from "ext:swharness/workers/23_worker.js";
+import { xhrGlobals } from "ext:swharness/xhr/24_xhr.js";
 import { WorkerGlobalScope } from "ext:swharness/scopes/90_service_worker_scope.js";
+import {
+  NavigationPreloadManager,
+  ServiceWorker,
+  ServiceWorkerContainer,
+  ServiceWorkerRegistration,
+} from "ext:swharness/service_worker/11_service_worker.js";
+import { installBackgroundFetch } from "ext:swharness/background_fetch/20_background_fetch.js";
 
 const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
 const location = core.loadExtScript("ext:deno_web/12_location.js");
@@ -77,6 +85,7 @@ export function bootstrapDedicatedWorker(info) {
     WorkerGlobalScope: value(WorkerGlobalScope),
     DedicatedWorkerGlobalScope: value(DedicatedWorkerGlobalScope),
     Worker: value(Worker),
+    ...xhrGlobals(value),
     BroadcastChannel: value(BroadcastChannel),
     ...indexedDBGlobals(value, getter),
   });
@@ -92,10 +101,23 @@ export function bootstrapDedicatedWorker(info) {
     onBrowserCommand("controllerchange", ({ worker }) => {
       controlled = worker !== null && worker !== undefined;
     });
-    Object.defineProperty(globalThis, "StorageManager", value(StorageManager));
+    // [SecureContext, Exposed=(Window,Worker)] interfaces (a dedicated
+    // worker has no navigator.serviceWorker, as in Chromium).
+    Object.defineProperties(globalThis, {
+      StorageManager: value(StorageManager),
+      ServiceWorker: value(ServiceWorker),
+      ServiceWorkerRegistration: value(ServiceWorkerRegistration),
+      ServiceWorkerContainer: value(ServiceWorkerContainer),
+      NavigationPreloadManager: value(NavigationPreloadManager),
+    });
     installCaches();
   }
   setInitialOnline(info.online);
+  installBackgroundFetch({
+    serviceWorker: false,
+    secureContext: secure,
+    chromium: info.chromium,
+  });
   // HTML, "runtime script errors": what the worker's global leaves
   // unhandled goes to its owner's Worker object.
   setUncaughtSink((ev) => {

@@ -440,7 +440,17 @@ function responseFrom({ response: d, body }, request) {
   inner.type = type;
   inner.headerList = d.headers.map(([k, v]) => [k, v]);
   inner.urlList = d.urlList.length ? d.urlList : [request.url];
-  return responseMod.fromInnerResponse(inner, "immutable");
+  const response = responseMod.fromInnerResponse(inner, "immutable");
+  answered.add(response);
+  return response;
+}
+
+// The responses a service worker gave (respondWith), not the network.
+const answered = new WeakSet();
+
+/** Whether a service worker's respondWith() gave `response`. */
+export function fromServiceWorker(response) {
+  return answered.has(response);
 }
 
 /**

@@ -67,6 +67,7 @@ deno_core::extension!(
     "indexed_db/22_idb_cursors.js",
     "background_fetch/20_background_fetch.js",
     "workers/23_worker.js",
+    "xhr/24_xhr.js",
     "browser/30_control.js",
     "scopes/40_document.js",
     "scopes/41_frames.js",
