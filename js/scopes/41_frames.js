@@ -343,6 +343,9 @@ onBrowserCommand("frameSettled", ({ owner, promise, ok, value }) => {
  * has loaded; removed, its client goes. `contentWindow` is that window's
  * proxy (null before the load), `contentDocument` its document's.
  */
+// The iframe elements holding a frame, by the frame's client id.
+const frameElements = new Map();
+
 class HTMLIFrameElement extends Element {
   #client = null;
   #navigation = 0;
@@ -378,16 +381,19 @@ class HTMLIFrameElement extends Element {
   #close() {
     if (this.#client === null) return;
     hostCall("serviceWorker.closeFrame", { id: this.#client }).catch(() => {});
+    frameElements.delete(this.#client);
     this.#client = null;
   }
-  async #navigate() {
+  // The frame navigates to `url` (its `src`, or where its window went), as
+  // a reload navigation if `reload`.
+  async #navigate(url = this.src, reload = false) {
     const navigation = ++this.#navigation;
     this.#close();
     let id;
     try {
-      ({ id } = await hostCall("serviceWorker.openFrame", { url: this.src }));
+      ({ id } = await hostCall("serviceWorker.openFrame", { url, reload }));
     } catch (e) {
-      console.error(`The frame could not load ${this.src}: ${e?.message ?? e}`);
+      console.error(`The frame could not load ${url}: ${e?.message ?? e}`);
       return;
     }
     if (navigation !== this.#navigation) {
@@ -395,9 +401,19 @@ class HTMLIFrameElement extends Element {
       return;
     }
     this.#client = id;
+    frameElements.set(id, this);
     fire(this, "load");
   }
+  static navigateFrame(client, url, reload) {
+    const element = frameElements.get(client);
+    if (element?.isConnected) element.#navigate(url, reload);
+  }
 }
+
+// The frame's window navigated itself (location.reload(), location.href).
+onBrowserCommand("frameNavigate", ({ client, url, reload }) => {
+  HTMLIFrameElement.navigateFrame(client, url, reload);
+});
 
 defineElement("iframe", HTMLIFrameElement);
 
@@ -407,6 +423,39 @@ defineElement("iframe", HTMLIFrameElement);
  */
 export function frameParent(info) {
   return info.parentClient ? proxyFor(info.parentClient, 0) : globalThis;
+}
+
+/**
+ * A frame's `location`: deno_web's, whose navigations (`reload()`,
+ * `assign()`, `replace()`, setting `href`) the frame's iframe element
+ * carries out in the parent (a top-level window cannot navigate itself).
+ */
+export function frameLocation(inner) {
+  const navigate = (url, reload) => {
+    let target;
+    try {
+      target = new URL(String(url), inner.href).href;
+    } catch {
+      throw new DOMException(`'${url}' is not a valid URL.`, "SyntaxError");
+    }
+    hostCall("serviceWorker.navigateFrame", { url: target, reload }).catch(() => {});
+  };
+  const location = Object.create(Object.getPrototypeOf(inner));
+  const read = (name) => ({ get: () => inner[name], enumerable: true });
+  const props = {};
+  for (const name of ["hash", "host", "hostname", "origin", "pathname", "port", "protocol",
+                      "search", "ancestorOrigins"]) {
+    props[name] = read(name);
+  }
+  Object.defineProperties(location, {
+    ...props,
+    href: { get: () => inner.href, set: (url) => navigate(url, false), enumerable: true },
+    assign: { value: function assign(url) { navigate(url, false); }, enumerable: true },
+    replace: { value: function replace(url) { navigate(url, false); }, enumerable: true },
+    reload: { value: function reload() { navigate(inner.href, true); }, enumerable: true },
+    toString: { value: function toString() { return inner.href; }, enumerable: true },
+  });
+  return location;
 }
 
 export { HTMLIFrameElement };

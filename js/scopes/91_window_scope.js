@@ -37,7 +37,7 @@ import {
   Node,
   runPageScripts,
 } from "ext:swharness/scopes/40_document.js";
-import { frameParent, HTMLIFrameElement } from "ext:swharness/scopes/41_frames.js";
+import { frameLocation, frameParent, HTMLIFrameElement } from "ext:swharness/scopes/41_frames.js";
 import { Worker } from "ext:swharness/workers/23_worker.js";
 import { xhrGlobals } from "ext:swharness/xhr/24_xhr.js";
 
@@ -77,6 +77,13 @@ function windowPostMessage(message, targetOrigin, transfer) {
     setIsTrusted(ev, true);
     globalThis.dispatchEvent(ev);
   }, 0);
+}
+
+let ownLocation = null;
+// A frame's location navigates through its iframe element (41_frames.js).
+function frameLocationOf() {
+  ownLocation ??= frameLocation(location.locationDescriptor.get());
+  return ownLocation;
 }
 
 export function bootstrapWindow(info) {
@@ -125,7 +132,7 @@ export function bootstrapWindow(info) {
       hostCall("serviceWorker.focus", { id: null }).catch(() => {});
     }),
     blur: value(function blur() {}),
-    location: location.locationDescriptor,
+    location: info.parentClient ? getter(frameLocationOf) : location.locationDescriptor,
     Location: location.locationConstructorDescriptor,
     navigator: getter(() => navigator),
     document: getter(() => document),

@@ -37,6 +37,7 @@ const CHUNK = 1 << 20;
 // script makes have the empty destination; a fetch event's request carries
 // the one the client's request had.
 const kDestination = Symbol("destination");
+const kReload = Symbol("reloadNavigation");
 if (!Object.getOwnPropertyDescriptor(Request.prototype, "destination")) {
   Object.defineProperty(Request.prototype, "destination", {
     get() {
@@ -49,14 +50,15 @@ if (!Object.getOwnPropertyDescriptor(Request.prototype, "destination")) {
 }
 
 // Request.isReloadNavigation and isHistoryNavigation (Fetch): deno_fetch's
-// Request has neither. swharness has no reload nor history traversal, so
-// every request's are false.
-for (const name of ["isReloadNavigation", "isHistoryNavigation"]) {
+// Request has neither. A frame's reload (location.reload()) is a reload
+// navigation; swharness has no history traversal, so isHistoryNavigation is
+// always false.
+for (const [name, key] of [["isReloadNavigation", kReload], ["isHistoryNavigation", null]]) {
   if (!Object.getOwnPropertyDescriptor(Request.prototype, name)) {
     Object.defineProperty(Request.prototype, name, {
       get() {
         webidl.assertBranded(this, requestMod.RequestPrototype);
-        return false;
+        return key === null ? false : this[key] === true;
       },
       enumerable: true,
       configurable: true,
@@ -165,6 +167,7 @@ function requestFrom(d) {
   inner.keepalive = d.keepalive;
   const request = requestMod.fromInnerRequest(inner, "immutable");
   request[kDestination] = d.destination ?? "";
+  if (d.reloadNavigation === true) request[kReload] = true;
   return request;
 }
 

@@ -94,6 +94,13 @@ crate::ipc::realm_calls! {
     /// An `<iframe>` navigates to `url`.
     OpenFrame {
       url: String,
+      reload: bool,
+    },
+    /// The calling frame navigates itself (`location.reload()`,
+    /// `location.href = url`).
+    NavigateFrame {
+      url: String,
+      reload: bool,
     },
     /// The `<iframe>` of the client `id` left the document.
     CloseFrame {
@@ -371,7 +378,8 @@ pub(super) async fn handle(
     }
     Call::FetchBodyRead { stream } => fetch_event::read_body(browser, realm, stream).await,
     Call::FetchBodyCancel { stream } => fetch_event::cancel_body(browser, realm, stream),
-    Call::OpenFrame { url } => frames::open(browser, realm, &url).await,
+    Call::OpenFrame { url, reload } => frames::open(browser, realm, &url, reload).await,
+    Call::NavigateFrame { url, reload } => frames::navigate_self(browser, realm, &url, reload),
     Call::Focus { id } => super::focus::focus(browser, realm, id.as_deref()),
     Call::CloseFrame { id } => {
       frames::close(browser, realm, &id);

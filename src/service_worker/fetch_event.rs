@@ -348,13 +348,16 @@ pub(super) enum Navigated {
 /// Handle Fetch for a navigation request (mode `navigate`, destination
 /// `document`) to `url` in the worker `version`: no client yet, and
 /// `resulting_client_id` is the window the navigation makes. `referrer` is
-/// the request's, already determined (a frame's parent), or "".
+/// the request's, already determined (a frame's parent), or "". `reload`:
+/// a reload navigation (`location.reload()`), whose request's
+/// `isReloadNavigation` is true.
 pub(super) async fn navigate(
   browser: &Browser,
   version: VersionId,
   url: &url::Url,
   resulting_client_id: &str,
   referrer: &str,
+  reload: bool,
 ) -> Navigated {
   let request = json!({
     "method": "GET",
@@ -370,6 +373,7 @@ pub(super) async fn navigate(
     "integrity": "",
     "keepalive": false,
     "destination": "document",
+    "reloadNavigation": reload,
   });
   match route(browser, version, &request) {
     Routed::Network => return Navigated::Fallback,

@@ -52,14 +52,15 @@ impl Command for AwaitLoad {
   const KIND: &'static str = "awaitLoad";
 }
 
-/// The `<iframe>` of the client realm `realm` navigates to `url`: the new
-/// client's id once its page has loaded (the element's `load` event).
-pub async fn open(browser: &Browser, realm: RealmId, url: &str) -> HostResult {
+/// The `<iframe>` of the client realm `realm` navigates to `url` (a reload
+/// navigation if `reload`): the new client's id once its page has loaded
+/// (the element's `load` event).
+pub async fn open(browser: &Browser, realm: RealmId, url: &str, reload: bool) -> HostResult {
   let parent = clients::client_of(browser, realm)
     .ok_or_else(|| HostError::invalid_state("only a window has iframes"))?;
   let url =
     Url::parse(url).map_err(|e| HostError::type_error(format!("bad iframe URL {url}: {e}")))?;
-  let (id, update) = navigation::open_page_in(browser, url, Some(parent)).await?;
+  let (id, update) = navigation::open_page_in(browser, url, Some(parent), reload).await?;
   if let Some(child) = clients::realm_of(browser, &id) {
     browser.request(child, &AwaitLoad).await?;
   }
@@ -84,6 +85,48 @@ pub fn close(browser: &Browser, realm: RealmId, id: &str) {
   if held {
     clients::remove_with_nested(browser, id);
   }
+}
+
+/// The frame's own navigation (`location.reload()`, `location.href = url`)
+/// in the client realm `realm`: its `<iframe>`, in the parent's realm,
+/// navigates again, and the element fires `load` once the new page has.
+pub fn navigate_self(browser: &Browser, realm: RealmId, url: &str, reload: bool) -> HostResult {
+  let id = clients::client_of(browser, realm)
+    .ok_or_else(|| HostError::invalid_state("only a window navigates"))?;
+  let parent_realm = super::with(browser, |s| {
+    let c = s.clients.get(&id)?;
+    if c.kind != clients::ClientKind::Window {
+      return None;
+    }
+    s.clients.get(c.parent.as_ref()?)?.realm
+  })
+  .ok_or_else(|| {
+    HostError::new(
+      "NotSupportedError",
+      "only a frame's window navigates itself in swharness",
+    )
+  })?;
+  browser.post(
+    parent_realm,
+    &FrameNavigate {
+      client: &id,
+      url,
+      reload,
+    },
+  );
+  Ok(Value::Null)
+}
+
+/// The `<iframe>` holding the client `client` navigates to `url`.
+#[derive(Serialize)]
+struct FrameNavigate<'a> {
+  client: &'a str,
+  url: &'a str,
+  reload: bool,
+}
+
+impl Command for FrameNavigate<'_> {
+  const KIND: &'static str = "frameNavigate";
 }
 
 /// Whether `a` holds `b` in an iframe, or `b` holds `a`.

@@ -121,7 +121,7 @@ fn content_type_of(content_type: Option<&str>) -> String {
 /// goes through the controlling worker, if any, and the page it gets runs.
 /// Returns the new client's id.
 pub async fn open_page(browser: &Browser, url: Url) -> Result<String, HostError> {
-  let (id, update) = open_page_in(browser, url, None).await?;
+  let (id, update) = open_page_in(browser, url, None, false).await?;
   if let Some(scope) = update {
     super::lifecycle::soft_update(browser, &scope);
   }
@@ -131,11 +131,12 @@ pub async fn open_page(browser: &Browser, url: Url) -> Result<String, HostError>
 /// [`open_page`], in an `<iframe>` of the client `parent` if given: the new
 /// client's id, and the scope of the registration that controlled the
 /// navigation, whose "Soft Update" (Handle Fetch, the last step for a
-/// navigation) is the caller's to start.
+/// navigation) is the caller's to start. `reload`: a reload navigation.
 pub(super) async fn open_page_in(
   browser: &Browser,
   url: Url,
   parent: Option<String>,
+  reload: bool,
 ) -> Result<(String, Option<String>), HostError> {
   let id = clients::new_client_id();
   let controller = clients::controller_for(browser, &url);
@@ -153,15 +154,17 @@ pub(super) async fn open_page_in(
     browser.opts().net.fetch_document(&url, referrer)
   };
   let fetched = match controller {
-    Some(version) => match fetch_event::navigate(browser, version, &url, &id, &referrer).await {
-      Navigated::Body(page) => page,
-      Navigated::Fallback => network().await?,
-      Navigated::Error(why) => {
-        return Err(HostError::type_error(format!(
-          "The navigation to '{url}' failed: {why}"
-        )))
+    Some(version) => {
+      match fetch_event::navigate(browser, version, &url, &id, &referrer, reload).await {
+        Navigated::Body(page) => page,
+        Navigated::Fallback => network().await?,
+        Navigated::Error(why) => {
+          return Err(HostError::type_error(format!(
+            "The navigation to '{url}' failed: {why}"
+          )))
+        }
       }
-    },
+    }
     None => network().await?,
   };
   let html = String::from_utf8_lossy(&fetched.body);

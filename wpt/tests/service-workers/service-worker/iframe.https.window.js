@@ -179,3 +179,22 @@ promise_test(async t => {
   a.remove();
   assert_equals(await focusOf(), '?focus-b false', 'focus left with the removed frame');
 }, 'A frame takes focus with its iframe\'s focus() or its window\'s focus(); matchAll() lists the most recently focused first');
+
+promise_test(async t => {
+  await activated(t, 'resources/frame-sw.js?reload', 'resources/frame-page.html?reload');
+  const frame = await withFrame(t, 'resources/frame-page.html?reload');
+  assert_equals(frame.contentDocument.body.textContent, 'isReloadNavigation false');
+  const loaded = () => new Promise(resolve => frame.addEventListener('load', resolve, {once: true}));
+  let load = loaded();
+  frame.contentWindow.location.reload();
+  await load;
+  assert_equals(frame.contentDocument.body.textContent, 'isReloadNavigation true',
+      'the frame\'s reload goes through its worker as a reload navigation');
+  load = loaded();
+  frame.contentWindow.location.href = 'frame-page.html';
+  await load;
+  assert_equals(frame.contentDocument.title, 'the frame');
+  assert_equals(frame.contentWindow.location.href, new URL(FRAME, location.href).href);
+  assert_equals(frame.src, new URL('resources/frame-page.html?reload', location.href).href,
+      'the element\'s src stays');
+}, 'A frame\'s location.reload() is a reload navigation; setting its location.href navigates it');
