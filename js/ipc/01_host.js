@@ -308,7 +308,15 @@ export function installDispatcher() {
 
 /** Serializes a message as the structured clone algorithm does. */
 export function serializeMessage(value) {
-  const bytes = core.serialize(value, { forStorage: false });
+  let bytes;
+  try {
+    bytes = core.serialize(value, { forStorage: false });
+  } catch (e) {
+    // The engine's serializer throws TypeErrors; the structured clone
+    // algorithm throws a DataCloneError.
+    if (e instanceof DOMException) throw e;
+    throw new DOMException(String(e?.message ?? e), "DataCloneError");
+  }
   return btoaBytes(bytes);
 }
 

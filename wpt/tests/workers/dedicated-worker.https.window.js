@@ -94,7 +94,11 @@ test(() => {
   assert_throws_dom('SecurityError', () => new Worker('https://other.invalid/w.js'));
   assert_throws_js(TypeError, () => new Worker('resources/echo-worker.js', {type: 'shared'}));
   assert_throws_js(TypeError, () => new Worker());
-}, 'the constructor checks its arguments');
+  const w = new Worker('resources/echo-worker.js');
+  assert_throws_dom('DataCloneError', () => w.postMessage(() => 1));
+  assert_throws_dom('DataCloneError', () => w.postMessage(Symbol('x')));
+  w.terminate();
+}, 'the constructor checks its arguments; a message that cannot be cloned is a DataCloneError');
 
 promise_test(async t => {
   const w = worker(t, 'resources/import-worker.js');
