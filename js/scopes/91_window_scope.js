@@ -38,7 +38,7 @@ import {
   runPageScripts,
 } from "ext:swharness/scopes/40_document.js";
 import { frameLocation, frameParent, HTMLIFrameElement } from "ext:swharness/scopes/41_frames.js";
-import { Worker } from "ext:swharness/workers/23_worker.js";
+import { SharedWorker, Worker } from "ext:swharness/workers/23_worker.js";
 import { xhrGlobals } from "ext:swharness/xhr/24_xhr.js";
 
 const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
@@ -139,6 +139,7 @@ export function bootstrapWindow(info) {
     Window: value(Window),
     BroadcastChannel: value(BroadcastChannel),
     Worker: value(Worker),
+    SharedWorker: value(SharedWorker),
     ...xhrGlobals(value),
     ...indexedDBGlobals(value, getter),
     Document: value(Document),

@@ -1,12 +1,14 @@
-// The DedicatedWorkerGlobalScope (HTML, "Workers"): `self`, `name`,
-// `postMessage()`, `close()`, `importScripts()`, the worker's `location`
-// and `navigator`, and the storage and messaging APIs a worker has. The
-// owner's end is js/workers/23_worker.js; the browser's is src/workers/.
+// The DedicatedWorkerGlobalScope and SharedWorkerGlobalScope (HTML,
+// "Workers"): `self`, `name`, `postMessage()` (dedicated) or `onconnect`
+// (shared), `close()`, `importScripts()`, the worker's `location` and
+// `navigator`, and the storage and messaging APIs a worker has. The owner's
+// end is js/workers/23_worker.js; the browser's is src/workers/.
 import { core } from "ext:core/mod.js";
 import { op_swh_park } from "ext:core/ops";
 import { defineGlobalEventHandler } from "ext:swharness/engine/02_idl.js";
 import { isOnline, setInitialOnline } from "ext:swharness/net/03_network.js";
 import {
+  deserializeTransfer,
   hostCall,
   hostCallSync,
   keepReporterLast,
@@ -22,7 +24,7 @@ import {
 } from "ext:swharness/storage/16_storage_manager.js";
 import { BroadcastChannel } from "ext:swharness/broadcast_channel/15_broadcast_channel.js";
 import { indexedDBGlobals } from "ext:swharness/indexed_db/21_indexed_db.js";
-import { deliverMessage, Worker } from "ext:swharness/workers/23_worker.js";
+import { deliverMessage, SharedWorker, Worker } from "ext:swharness/workers/23_worker.js";
 import { xhrGlobals } from "ext:swharness/xhr/24_xhr.js";
 import { WorkerGlobalScope } from "ext:swharness/scopes/90_service_worker_scope.js";
 import {
@@ -34,6 +36,7 @@ import {
 import { installBackgroundFetch } from "ext:swharness/background_fetch/20_background_fetch.js";
 
 const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
+const { MessageEvent, setIsTrusted } = eventMod;
 const location = core.loadExtScript("ext:deno_web/12_location.js");
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 
@@ -44,7 +47,14 @@ class DedicatedWorkerGlobalScope extends WorkerGlobalScope {
 }
 webidl.configureInterface(DedicatedWorkerGlobalScope);
 
-const HANDLERS = ["message", "messageerror", "error", "unhandledrejection", "online", "offline"];
+class SharedWorkerGlobalScope extends WorkerGlobalScope {
+  constructor() {
+    throw new TypeError("Illegal constructor");
+  }
+}
+webidl.configureInterface(SharedWorkerGlobalScope);
+
+const COMMON_HANDLERS = ["error", "unhandledrejection", "online", "offline"];
 
 function value(v) {
   return { value: v, writable: true, enumerable: false, configurable: true };
@@ -60,11 +70,16 @@ const waiting = [];
 let closing = false;
 
 export function bootstrapDedicatedWorker(info) {
+  const shared = info.kind === "sharedworker";
   location.setLocationHref(info.url);
-  Object.setPrototypeOf(globalThis, DedicatedWorkerGlobalScope.prototype);
+  Object.setPrototypeOf(
+    globalThis,
+    shared ? SharedWorkerGlobalScope.prototype : DedicatedWorkerGlobalScope.prototype,
+  );
   eventMod.setEventTargetData(globalThis);
   globalThis[webidl.brand] = webidl.brand;
-  for (const h of HANDLERS) defineGlobalEventHandler(h);
+  const handlers = shared ? ["connect"] : ["message", "messageerror"];
+  for (const h of [...handlers, ...COMMON_HANDLERS]) defineGlobalEventHandler(h);
   const secure = info.secureContext === true;
   const navigator = {
     userAgent: "swharness",
@@ -79,12 +94,15 @@ export function bootstrapDedicatedWorker(info) {
     location: location.workerLocationDescriptor,
     WorkerLocation: location.workerLocationConstructorDescriptor,
     navigator: getter(() => navigator),
-    postMessage: value(postMessage),
+    ...(shared ? {} : { postMessage: value(postMessage) }),
     close: value(close),
     importScripts: value(importScripts),
     WorkerGlobalScope: value(WorkerGlobalScope),
-    DedicatedWorkerGlobalScope: value(DedicatedWorkerGlobalScope),
+    ...(shared
+      ? { SharedWorkerGlobalScope: value(SharedWorkerGlobalScope) }
+      : { DedicatedWorkerGlobalScope: value(DedicatedWorkerGlobalScope) }),
     Worker: value(Worker),
+    SharedWorker: value(SharedWorker),
     ...xhrGlobals(value),
     BroadcastChannel: value(BroadcastChannel),
     ...indexedDBGlobals(value, getter),
@@ -118,8 +136,10 @@ export function bootstrapDedicatedWorker(info) {
     secureContext: secure,
     chromium: info.chromium,
   });
-  // HTML, "runtime script errors": what the worker's global leaves
-  // unhandled goes to its owner's Worker object.
+  // HTML, "runtime script errors": what a dedicated worker's global leaves
+  // unhandled goes to its owner's Worker object (a shared worker's, to the
+  // console only).
+  if (shared) return;
   setUncaughtSink((ev) => {
     hostCall("worker.error", {
       message: String(ev.message ?? ""),
@@ -192,7 +212,35 @@ onBrowserCommand("runWorker", async ({ url, type }) => {
   started = true;
   // The script may have added error listeners: the reporter goes after them.
   keepReporterLast();
-  for (const data of waiting.splice(0)) deliverMessage(globalThis, data);
+  for (const data of waiting.splice(0)) deliver(data);
+});
+
+// A message for a dedicated worker, or a connection to a shared one.
+function deliver(data) {
+  if (data.connect) connect(data.connect);
+  else deliverMessage(globalThis, data);
+}
+
+// HTML, "SharedWorker constructor", step 12.5: a `connect` event whose
+// `source` and `ports` are the worker's end of the new channel.
+function connect(data) {
+  let ports;
+  try {
+    [, ports] = deserializeTransfer(data);
+  } catch {
+    return;
+  }
+  const port = ports.find((p) => p instanceof MessagePort);
+  if (!port) return;
+  const ev = new MessageEvent("connect", { data: "", source: port, ports: [port] });
+  setIsTrusted(ev, true);
+  globalThis.dispatchEvent(ev);
+}
+
+onBrowserCommand("sharedConnect", ({ data }) => {
+  if (closing) return;
+  if (started) connect(data);
+  else waiting.push({ connect: data });
 });
 
 onBrowserCommand("dedicatedMessage", ({ data }) => {

@@ -47,7 +47,9 @@ function bootstrap(info) {
   consoleMod.setNoColorFns(noColor, noColor);
   installWebGlobals(info);
   if (info.kind === "serviceworker") bootstrapServiceWorker(info);
-  else if (info.kind === "dedicatedworker") bootstrapDedicatedWorker(info);
+  else if (info.kind === "dedicatedworker" || info.kind === "sharedworker") {
+    bootstrapDedicatedWorker(info);
+  }
   else bootstrapWindow(info);
   installExceptionReporting();
 }

@@ -1,7 +1,8 @@
-// The Worker interface (HTML, "Dedicated workers and the Worker
-// interface"): the owner's end of a dedicated worker. The worker runs in a
-// realm of its own (scopes/92_dedicated_worker_scope.js); messages and
-// errors go through the browser (src/workers/).
+// The Worker and SharedWorker interfaces (HTML, "Workers"): the owner's
+// end of a worker. The worker runs in a realm of its own
+// (scopes/92_dedicated_worker_scope.js); a dedicated worker's messages and
+// errors go through the browser (src/workers/), a shared worker's messages
+// through the MessagePort it gets in its `connect` event.
 import { core } from "ext:core/mod.js";
 import {
   deserializeTransfer,
@@ -21,41 +22,54 @@ let lastHandle = 0;
 
 const TYPES = ["classic", "module"];
 
+/**
+ * The constructor's checks, shared by Worker and SharedWorker: the URL
+ * (resolved against the realm's), its origin (Chromium refuses another
+ * origin's script at once; data: URLs run with an opaque origin), the type
+ * and the name. `options` is a WorkerOptions dictionary, or for a
+ * SharedWorker also the name itself.
+ */
+function workerArguments(prefix, scriptURL, options, nameOnly) {
+  const href = String(scriptURL);
+  let opts = options === undefined || options === null ? {} : options;
+  if (nameOnly && typeof opts !== "object" && typeof opts !== "function") {
+    opts = { name: opts };
+  }
+  if (typeof opts !== "object" && typeof opts !== "function") {
+    throw new TypeError(`${prefix}: The provided value is not of type 'WorkerOptions'.`);
+  }
+  const type = opts.type === undefined ? "classic" : String(opts.type);
+  if (!TYPES.includes(type)) {
+    throw new TypeError(
+      `${prefix}: The provided value '${type}' is not a valid enum value of type WorkerType.`,
+    );
+  }
+  const name = opts.name === undefined ? "" : String(opts.name);
+  let url;
+  try {
+    url = new URL(href, globalThis.location.href);
+  } catch {
+    throw new DOMException(`${prefix}: The URL '${href}' is invalid.`, "SyntaxError");
+  }
+  if (url.protocol !== "data:" && url.origin !== globalThis.location.origin) {
+    throw new DOMException(
+      `${prefix}: Script at '${url.href}' cannot be accessed from origin '${globalThis.location.origin}'.`,
+      "SecurityError",
+    );
+  }
+  return { url: url.href, type, name };
+}
+
 export class Worker extends EventTarget {
   #handle;
   constructor(scriptURL, options = undefined) {
     super();
     const prefix = "Failed to construct 'Worker'";
     webidl.requiredArguments(arguments.length, 1, prefix);
-    const href = String(scriptURL);
-    const opts = options === undefined || options === null ? {} : options;
-    if (typeof opts !== "object" && typeof opts !== "function") {
-      throw new TypeError(`${prefix}: The provided value is not of type 'WorkerOptions'.`);
-    }
-    const type = opts.type === undefined ? "classic" : String(opts.type);
-    if (!TYPES.includes(type)) {
-      throw new TypeError(
-        `${prefix}: The provided value '${type}' is not a valid enum value of type WorkerType.`,
-      );
-    }
-    const name = opts.name === undefined ? "" : String(opts.name);
-    let url;
-    try {
-      url = new URL(href, globalThis.location.href);
-    } catch {
-      throw new DOMException(`${prefix}: The URL '${href}' is invalid.`, "SyntaxError");
-    }
-    // Chromium refuses another origin's script at once (data: URLs run
-    // with an opaque origin).
-    if (url.protocol !== "data:" && url.origin !== globalThis.location.origin) {
-      throw new DOMException(
-        `${prefix}: Script at '${url.href}' cannot be accessed from origin '${globalThis.location.origin}'.`,
-        "SecurityError",
-      );
-    }
+    const { url, type, name } = workerArguments(prefix, scriptURL, options, false);
     this.#handle = ++lastHandle;
     workers.set(this.#handle, this);
-    hostCall("worker.start", { handle: this.#handle, url: url.href, type, name }).catch((e) => {
+    hostCall("worker.start", { handle: this.#handle, url, type, name }).catch((e) => {
       workers.delete(this.#handle);
       fireError(this, { load: true, message: String(e?.message ?? e) });
     });
@@ -78,6 +92,31 @@ for (const type of ["message", "messageerror", "error"]) {
   defineEventHandler(Worker.prototype, type);
 }
 webidl.configureInterface(Worker);
+
+export class SharedWorker extends EventTarget {
+  #port;
+  constructor(scriptURL, options = undefined) {
+    super();
+    const prefix = "Failed to construct 'SharedWorker'";
+    webidl.requiredArguments(arguments.length, 1, prefix);
+    const { url, type, name } = workerArguments(prefix, scriptURL, options, true);
+    const channel = new MessageChannel();
+    this.#port = channel.port1;
+    const handle = ++lastHandle;
+    workers.set(handle, this);
+    // The other end goes to the worker, for its `connect` event.
+    const port = serializeTransfer(null, [channel.port2]);
+    hostCall("worker.connectShared", { handle, url, type, name, port }).catch((e) => {
+      workers.delete(handle);
+      fireError(this, { load: true, message: String(e?.message ?? e) });
+    });
+  }
+  get port() {
+    return this.#port;
+  }
+}
+defineEventHandler(SharedWorker.prototype, "error");
+webidl.configureInterface(SharedWorker);
 
 /**
  * The owner's side of "report an error" for a worker: an ErrorEvent at the

@@ -23,6 +23,8 @@ pub enum RealmKind {
   Window,
   /// A dedicated worker's global (`new Worker(url)`).
   DedicatedWorker,
+  /// A shared worker's global (`new SharedWorker(url)`).
+  SharedWorker,
 }
 
 /// What a realm starts with; `bootstrap` is handed to `99_main.js`.

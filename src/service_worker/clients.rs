@@ -69,6 +69,8 @@ pub enum ClientKind {
   Window,
   /// A dedicated worker's global.
   Worker,
+  /// A shared worker's global.
+  SharedWorker,
 }
 
 impl Client {
@@ -76,12 +78,12 @@ impl Client {
   /// Type": "nested" in an iframe, else "top-level"), visibility state and
   /// focus state (`focused`: see [`has_focus`]).
   pub fn info(&self, focused: bool) -> Value {
-    if self.kind == ClientKind::Worker {
+    if self.kind != ClientKind::Window {
       // "Create Client": a worker client has no window state.
       return json!({
         "id": self.id,
         "url": self.url.as_str(),
-        "type": "worker",
+        "type": if self.kind == ClientKind::Worker { "worker" } else { "sharedworker" },
         "frameType": "none",
       });
     }
@@ -356,21 +358,26 @@ pub fn worker_controller(browser: &Browser, url: &Url, owner: &str) -> Option<Ve
   controller_for(browser, url)
 }
 
-/// Adds the client `id` of a dedicated worker (realm `realm`) that the
-/// client `owner` started. It ends with the owner (`remove_with_nested`).
+/// Adds the client `id` of a worker (realm `realm`): a dedicated worker
+/// that the client `owner` started, which ends with it
+/// (`remove_with_nested`), or a shared worker (no owner).
 pub fn add_worker_client(
   browser: &Browser,
   id: &str,
   url: Url,
   realm: RealmId,
   controller: Option<VersionId>,
-  owner: &str,
+  owner: Option<&str>,
 ) {
   register_client(browser, id, url, Some(realm), controller, false);
   super::with(browser, |s| {
     if let Some(c) = s.clients.get_mut(id) {
-      c.parent = Some(owner.to_string());
-      c.kind = ClientKind::Worker;
+      c.parent = owner.map(str::to_string);
+      c.kind = if owner.is_some() {
+        ClientKind::Worker
+      } else {
+        ClientKind::SharedWorker
+      };
     }
   });
 }
@@ -419,6 +426,7 @@ pub fn match_all(
     "all" => true,
     "window" => k == ClientKind::Window,
     "worker" => k == ClientKind::Worker,
+    "sharedworker" => k == ClientKind::SharedWorker,
     _ => false,
   };
   super::with(browser, |s| {
@@ -438,7 +446,7 @@ pub fn match_all(
     // Stable: equal keys keep creation order.
     matched.sort_by_key(|c| {
       (
-        c.kind == ClientKind::Worker,
+        c.kind != ClientKind::Window,
         std::cmp::Reverse(s.focus_times.get(&c.id).copied()),
       )
     });

@@ -1,7 +1,10 @@
-//! Dedicated workers (HTML, "Workers"): `new Worker(url)` in a window or a
-//! worker starts a realm of its own, a `DedicatedWorkerGlobalScope`
+//! Workers (HTML, "Workers"): `new Worker(url)` in a window or a worker
+//! starts a realm of its own, a `DedicatedWorkerGlobalScope`
 //! (`js/scopes/92_dedicated_worker_scope.js`), for the owner's `Worker`
-//! object (`js/workers/23_worker.js`).
+//! object (`js/workers/23_worker.js`). `new SharedWorker(url, name)`
+//! connects to the one `SharedWorkerGlobalScope` of that URL and name,
+//! started if need be: the page keeps one end of a MessageChannel
+//! (`worker.port`) and the worker gets the other in a `connect` event.
 //!
 //! The worker is a service worker client of type "worker"
 //! (`service_worker::clients`): a controller matched by its URL, or its
@@ -45,6 +48,16 @@ crate::ipc::realm_calls! {
     /// of the calling realm, or, without a handle, from a worker to its
     /// owner.
     PostMessage { handle: Option<u64>, data: Value },
+    /// `new SharedWorker(url, options)` in the calling realm: `port` (a
+    /// serialized message that transfers the port) goes to the worker.
+    ConnectShared {
+      handle: u64,
+      url: String,
+      #[serde(rename = "type")]
+      script_type: String,
+      name: String,
+      port: Value,
+    },
     /// `worker.terminate()`.
     Terminate { handle: u64 },
     /// `self.close()` in the worker.
@@ -73,6 +86,16 @@ struct RunWorker<'a> {
 
 impl Command for RunWorker<'_> {
   const KIND: &'static str = "runWorker";
+}
+
+/// A new connection to the shared worker: `data` holds its port.
+#[derive(Serialize)]
+struct SharedConnect {
+  data: Value,
+}
+
+impl Command for SharedConnect {
+  const KIND: &'static str = "sharedConnect";
 }
 
 /// A message for the worker's global.
@@ -122,17 +145,58 @@ fn secure_context(url: &Url) -> bool {
   }
 }
 
-/// One running worker.
+/// The owner's client and the worker's URL, checked: a worker of another
+/// origin is a SecurityError at once (as Chromium throws; `data:` URLs run
+/// with an opaque origin), and its type is "classic" or "module".
+fn checked(
+  browser: &Browser,
+  realm: RealmId,
+  url: &str,
+  script_type: &str,
+) -> Result<(String, Url), HostError> {
+  let owner = clients::client_of(browser, realm)
+    .ok_or_else(|| HostError::invalid_state("only a window or a worker starts workers"))?;
+  let url = Url::parse(url)
+    .map_err(|_| HostError::new("SyntaxError", format!("The URL '{url}' is invalid.")))?;
+  let origin = browser.realm_origin(realm)?;
+  if url.scheme() != "data" && url.origin() != origin {
+    return Err(HostError::new(
+      "SecurityError",
+      format!(
+        "Script at '{url}' cannot be accessed from origin '{}'.",
+        origin.ascii_serialization()
+      ),
+    ));
+  }
+  if !matches!(script_type, "classic" | "module") {
+    return Err(HostError::type_error(format!(
+      "'{script_type}' is not a valid WorkerType"
+    )));
+  }
+  Ok((owner, url))
+}
+
+/// One running dedicated worker.
 struct Entry {
   owner: RealmId,
   handle: u64,
   client: String,
 }
 
+/// One running shared worker.
+struct Shared {
+  realm: RealmId,
+  client: String,
+  /// The realms that connected to it, with their handle for it.
+  owners: Vec<(RealmId, u64)>,
+}
+
 #[derive(Default)]
 struct State {
-  /// By the worker's realm.
+  /// Dedicated workers, by the worker's realm.
   workers: HashMap<RealmId, Entry>,
+  /// Shared workers, by URL and name.
+  shared: HashMap<(String, String), Shared>,
   /// The worker realm of each (owner realm, handle).
   by_handle: HashMap<(RealmId, u64), RealmId>,
   started: u64,
@@ -149,7 +213,8 @@ impl Workers {
     f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()))
   }
 
-  /// HTML, "run a worker": the worker's realm and client, then its script.
+  /// HTML, "run a worker" for a dedicated worker: its realm and client,
+  /// then its script.
   fn start(
     &self,
     browser: &Browser,
@@ -159,66 +224,116 @@ impl Workers {
     script_type: &str,
     name: &str,
   ) -> HostResult {
-    let owner = clients::client_of(browser, realm)
-      .ok_or_else(|| HostError::invalid_state("only a window or a worker starts workers"))?;
-    let url = Url::parse(url)
-      .map_err(|_| HostError::new("SyntaxError", format!("The URL '{url}' is invalid.")))?;
-    let origin = browser.realm_origin(realm)?;
-    if url.scheme() != "data" && url.origin() != origin {
-      return Err(HostError::new(
-        "SecurityError",
-        format!(
-          "Script at '{url}' cannot be accessed from origin '{}'.",
-          origin.ascii_serialization()
-        ),
-      ));
-    }
-    if !matches!(script_type, "classic" | "module") {
-      return Err(HostError::type_error(format!(
-        "'{script_type}' is not a valid WorkerType"
-      )));
-    }
-    let controller = clients::worker_controller(browser, &url, &owner);
-    let id = clients::new_client_id();
-    let n = self.with(|s| {
-      s.started += 1;
-      s.started
-    });
-    let bootstrap = json!({
-      "kind": "dedicatedworker",
-      "url": url.as_str(),
-      "clientId": id,
-      "name": name,
-      "controlled": controller.is_some(),
-      "chromium": browser.opts().chromium,
-      "secureContext": secure_context(&url) && browser.realm_url(realm).is_some_and(|u| secure_context(&u)),
-      "online": browser.opts().net.is_online(),
-      "color": crate::browser::terminal::console_colors(),
-    });
-    let worker = browser
-      .spawn_realm(
-        RealmKind::DedicatedWorker,
-        url.clone(),
-        format!("worker {n}"),
-        Owner::Client(id.clone()),
-        bootstrap,
-      )
-      .map_err(|e| HostError::new("Error", format!("could not start the worker: {e}")))?;
-    clients::add_worker_client(browser, &id, url.clone(), worker, controller, &owner);
+    let (owner, url) = checked(browser, realm, url, script_type)?;
+    let (worker, id) = self.spawn(browser, realm, &owner, &url, script_type, name, false)?;
     self.with(|s| {
       s.workers.insert(
         worker,
         Entry {
           owner: realm,
           handle,
-          client: id.clone(),
+          client: id,
         },
       );
       s.by_handle.insert((realm, handle), worker);
     });
+    Ok(Value::Null)
+  }
+
+  /// `new SharedWorker(url, options)`: the shared worker of this URL and
+  /// name (started if there is none), which gets `port` in a `connect`
+  /// event. It ends when every realm that connected to it has ended, or
+  /// by its own `close()`.
+  #[allow(clippy::too_many_arguments)]
+  fn connect_shared(
+    &self,
+    browser: &Browser,
+    realm: RealmId,
+    handle: u64,
+    url: &str,
+    script_type: &str,
+    name: &str,
+    port: Value,
+  ) -> HostResult {
+    let (owner, url) = checked(browser, realm, url, script_type)?;
+    let key = (url.to_string(), name.to_string());
+    let running = self.with(|s| {
+      let shared = s.shared.get_mut(&key)?;
+      shared.owners.push((realm, handle));
+      Some(shared.realm)
+    });
+    let worker = match running {
+      Some(worker) => worker,
+      None => {
+        let (worker, id) = self.spawn(browser, realm, &owner, &url, script_type, name, true)?;
+        self.with(|s| {
+          s.shared.insert(
+            key,
+            Shared {
+              realm: worker,
+              client: id,
+              owners: vec![(realm, handle)],
+            },
+          )
+        });
+        worker
+      }
+    };
+    browser.post(worker, &SharedConnect { data: port });
+    Ok(Value::Null)
+  }
+
+  /// A worker's realm and client (a dedicated worker of the client
+  /// `owner`, or a shared worker), and the command that runs its script.
+  #[allow(clippy::too_many_arguments)]
+  fn spawn(
+    &self,
+    browser: &Browser,
+    realm: RealmId,
+    owner: &str,
+    url: &Url,
+    script_type: &str,
+    name: &str,
+    shared: bool,
+  ) -> Result<(RealmId, String), HostError> {
+    let controller = clients::worker_controller(browser, url, owner);
+    let id = clients::new_client_id();
+    let n = self.with(|s| {
+      s.started += 1;
+      s.started
+    });
+    let secure =
+      secure_context(url) && browser.realm_url(realm).is_some_and(|u| secure_context(&u));
+    let bootstrap = json!({
+      "kind": if shared { "sharedworker" } else { "dedicatedworker" },
+      "url": url.as_str(),
+      "clientId": id,
+      "name": name,
+      "controlled": controller.is_some(),
+      "chromium": browser.opts().chromium,
+      "secureContext": secure,
+      "online": browser.opts().net.is_online(),
+      "color": crate::browser::terminal::console_colors(),
+    });
+    let (kind, label) = if shared {
+      (RealmKind::SharedWorker, format!("shared worker {n}"))
+    } else {
+      (RealmKind::DedicatedWorker, format!("worker {n}"))
+    };
+    let worker = browser
+      .spawn_realm(
+        kind,
+        url.clone(),
+        label,
+        Owner::Client(id.clone()),
+        bootstrap,
+      )
+      .map_err(|e| HostError::new("Error", format!("could not start the worker: {e}")))?;
+    let parent = (!shared).then_some(owner);
+    clients::add_worker_client(browser, &id, url.clone(), worker, controller, parent);
     browser.trace(
       "worker",
-      json!({"id": id, "url": url.as_str(), "owner": owner, "controller": controller}),
+      json!({"id": id, "url": url.as_str(), "owner": owner, "controller": controller, "shared": shared}),
     );
     browser.post(
       worker,
@@ -227,20 +342,37 @@ impl Workers {
         script_type,
       },
     );
-    Ok(Value::Null)
+    Ok((worker, id))
   }
 
   /// The worker in `worker` ends, with its own workers.
   fn end(&self, browser: &Browser, worker: RealmId) {
-    let entry = self.with(|s| {
-      let e = s.workers.remove(&worker)?;
-      s.by_handle.remove(&(e.owner, e.handle));
-      Some(e)
+    let client = self.with(|s| {
+      if let Some(e) = s.workers.remove(&worker) {
+        s.by_handle.remove(&(e.owner, e.handle));
+        return Some(e.client);
+      }
+      let key = s.shared.iter().find(|(_, e)| e.realm == worker)?.0.clone();
+      s.shared.remove(&key).map(|e| e.client)
     });
-    if let Some(e) = entry {
+    if let Some(client) = client {
       // Its realm ends with its client.
-      clients::remove_with_nested(browser, &e.client);
+      clients::remove_with_nested(browser, &client);
     }
+  }
+
+  /// The realms a worker reports its errors to, with their handle for it:
+  /// a dedicated worker's owner, or every realm connected to a shared one.
+  fn owners_of(&self, worker: RealmId) -> Vec<(RealmId, u64)> {
+    self.with(|s| match s.workers.get(&worker) {
+      Some(e) => vec![(e.owner, e.handle)],
+      None => s
+        .shared
+        .values()
+        .find(|e| e.realm == worker)
+        .map(|e| e.owners.clone())
+        .unwrap_or_default(),
+    })
   }
 
   async fn handle(&self, browser: &Browser, realm: RealmId, call: Call) -> HostResult {
@@ -251,6 +383,13 @@ impl Workers {
         script_type,
         name,
       } => self.start(browser, realm, handle, &url, &script_type, &name),
+      Call::ConnectShared {
+        handle,
+        url,
+        script_type,
+        name,
+        port,
+      } => self.connect_shared(browser, realm, handle, &url, &script_type, &name, port),
       // "postMessage(message, options)": the message goes to the other
       // end's queue (a worker that has ended drops it).
       Call::PostMessage {
@@ -287,9 +426,7 @@ impl Workers {
         colno,
         load,
       } => {
-        if let Some((owner, handle)) =
-          self.with(|s| s.workers.get(&realm).map(|e| (e.owner, e.handle)))
-        {
+        for (owner, handle) in self.owners_of(realm) {
           browser.post(
             owner,
             &WorkerError {
@@ -349,10 +486,20 @@ impl Feature for Workers {
       // A worker whose realm ended, and the workers of an owner that did.
       self.end(browser, realm);
       let owned: Vec<RealmId> = self.with(|s| {
+        // A shared worker ends when the last realm connected to it has.
+        for e in s.shared.values_mut() {
+          e.owners.retain(|(o, _)| *o != realm);
+        }
+        let unowned = s
+          .shared
+          .values()
+          .filter(|e| e.owners.is_empty())
+          .map(|e| e.realm);
         s.workers
           .iter()
           .filter(|(_, e)| e.owner == realm)
           .map(|(w, _)| *w)
+          .chain(unowned)
           .collect()
       });
       for w in owned {

@@ -31,6 +31,11 @@ pub const ANY_SERVICEWORKER_BOOTSTRAP_JS: &str =
 /// script of the upstream `.any.worker.html`/`.worker.html` wrappers does.
 pub const ANY_DEDICATEDWORKER_BOOTSTRAP_JS: &str =
   "/resources/swharness/any-dedicatedworker-bootstrap.js";
+/// Served from `wpt/support/`: connects to `<x>.any.worker.js` as a shared
+/// worker and calls `fetch_tests_from_worker`, as the inline script of the
+/// upstream `.any.sharedworker.html` wrapper does.
+pub const ANY_SHAREDWORKER_BOOTSTRAP_JS: &str =
+  "/resources/swharness/any-sharedworker-bootstrap.js";
 pub const TESTHARNESS_JS: &str = "/resources/testharness.js";
 pub const TESTHARNESSREPORT_JS: &str = "/resources/testharnessreport.js";
 
@@ -61,6 +66,9 @@ pub enum PageKind {
   /// window page that runs the worker script in a `Worker` and collects
   /// its results with `fetch_tests_from_worker`.
   DedicatedWorker,
+  /// The `sharedworker` global of `.any.js`: a window page that connects to
+  /// `x.any.worker.js` as a `SharedWorker`.
+  SharedWorker,
   /// A testharness `.html` test on disk.
   Html,
 }
@@ -410,6 +418,21 @@ pub fn test_file_from_source(rel: &str, src: &str) -> Option<TestFile> {
               Some(worker),
             ));
           }
+          "sharedworker" => {
+            let worker = format!("{dir_url}{stem}.any.worker.js{q}");
+            let scripts = vec![
+              TESTHARNESS_JS.to_string(),
+              TESTHARNESSREPORT_JS.to_string(),
+              ANY_SHAREDWORKER_BOOTSTRAP_JS.to_string(),
+            ];
+            file.pages.push(page(
+              url,
+              PageKind::SharedWorker,
+              "sharedworker",
+              scripts,
+              Some(worker),
+            ));
+          }
           other => file.skipped.push(SkippedVariant {
             url_path: url,
             global: other.to_string(),
@@ -529,6 +552,7 @@ mod tests {
       vec![
         "/bf/idlharness.https.any.worker.html",
         "/bf/idlharness.https.any.serviceworker.html",
+        "/bf/idlharness.https.any.sharedworker.html",
         "/bf/idlharness.https.any.html"
       ]
     );
@@ -540,8 +564,17 @@ mod tests {
       Some("/bf/idlharness.https.any.worker.js")
     );
     assert_eq!(sw.timeout, TIMEOUT_LONG);
-    let skipped: Vec<_> = f.skipped.iter().map(|s| s.global.as_str()).collect();
-    assert_eq!(skipped, vec!["sharedworker"]);
+    assert!(f.skipped.is_empty());
+    let shared = f
+      .pages
+      .iter()
+      .find(|p| p.kind == PageKind::SharedWorker)
+      .unwrap();
+    assert_eq!(
+      shared.url_path,
+      "/bf/idlharness.https.any.sharedworker.html"
+    );
+    assert_eq!(shared.scripts[2], ANY_SHAREDWORKER_BOOTSTRAP_JS);
 
     // serviceworker forces https even without .https. in the name.
     let f = test_file_from_source("x.any.js", "// META: global=serviceworker\n").unwrap();

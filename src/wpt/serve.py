@@ -218,6 +218,17 @@ class AnyDedicatedWorkerWrapper(Wrapper):
             "</script>\n") % (self.head_lines(meta), path, query)
 
 
+class AnySharedWorkerWrapper(Wrapper):
+  suffixes = ((".any.sharedworker.html", ".any.js", ".any.worker.js"),)
+  global_type = "sharedworker"
+
+  def render(self, meta, path, query):
+    return ("<!doctype html>\n<meta charset=utf-8>\n%s\n" + HARNESS_TAGS +
+            "<div id=log></div>\n<script>\n"
+            'fetch_tests_from_worker(new SharedWorker("%s%s"));\n'
+            "</script>\n") % (self.head_lines(meta), path, query)
+
+
 class DedicatedWorkerWrapper(Wrapper):
   """`x.worker.html`: runs the test `x.worker.js` in a dedicated worker."""
   suffixes = ((".worker.html", ".worker.js", ".worker.js"),)
@@ -344,6 +355,7 @@ def build_routes(cfg):
                       ("*.any.html", AnyWindowWrapper),
                       ("*.any.serviceworker.html", AnyServiceWorkerWrapper),
                       ("*.any.worker.html", AnyDedicatedWorkerWrapper),
+                      ("*.any.sharedworker.html", AnySharedWorkerWrapper),
                       ("*.worker.html", DedicatedWorkerWrapper),
                       ("*.any.worker.js", AnyWorkerScript)]:
     routes.append(("GET", suffix, cls(base_path=doc_root, url_base="/")))

@@ -48,6 +48,10 @@ const SUPPORT_FILES: &[(&str, &str)] = &[
     "any-dedicatedworker-bootstrap.js",
     include_str!("../../wpt/support/any-dedicatedworker-bootstrap.js"),
   ),
+  (
+    "any-sharedworker-bootstrap.js",
+    include_str!("../../wpt/support/any-sharedworker-bootstrap.js"),
+  ),
 ];
 
 /// wpt's `browser_host`.
