@@ -11,7 +11,7 @@ import {
 } from "ext:swharness/ipc/01_host.js";
 import { bootstrapServiceWorker } from "ext:swharness/scopes/90_service_worker_scope.js";
 import { bootstrapWindow } from "ext:swharness/scopes/91_window_scope.js";
-import { bootstrapDedicatedWorker } from "ext:swharness/scopes/92_dedicated_worker_scope.js";
+import { bootstrapWorker } from "ext:swharness/scopes/92_worker_scope.js";
 
 const key = Symbol.for("swharness.bootstrap");
 
@@ -48,7 +48,7 @@ function bootstrap(info) {
   installWebGlobals(info);
   if (info.kind === "serviceworker") bootstrapServiceWorker(info);
   else if (info.kind === "dedicatedworker" || info.kind === "sharedworker") {
-    bootstrapDedicatedWorker(info);
+    bootstrapWorker(info);
   }
   else bootstrapWindow(info);
   installExceptionReporting();

@@ -1,6 +1,6 @@
 // The Worker and SharedWorker interfaces (HTML, "Workers"): the owner's
 // end of a worker. The worker runs in a realm of its own
-// (scopes/92_dedicated_worker_scope.js); a dedicated worker's messages and
+// (scopes/92_worker_scope.js); a dedicated worker's messages and
 // errors go through the browser (src/workers/), a shared worker's messages
 // through the MessagePort it gets in its `connect` event.
 import { core } from "ext:core/mod.js";

@@ -73,7 +73,7 @@ deno_core::extension!(
     "scopes/41_frames.js",
     "scopes/90_service_worker_scope.js",
     "scopes/91_window_scope.js",
-    "scopes/92_dedicated_worker_scope.js",
+    "scopes/92_worker_scope.js",
     "scopes/99_main.js",
   ],
 );

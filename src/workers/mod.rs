@@ -1,6 +1,6 @@
 //! Workers (HTML, "Workers"): `new Worker(url)` in a window or a worker
 //! starts a realm of its own, a `DedicatedWorkerGlobalScope`
-//! (`js/scopes/92_dedicated_worker_scope.js`), for the owner's `Worker`
+//! (`js/scopes/92_worker_scope.js`), for the owner's `Worker`
 //! object (`js/workers/23_worker.js`). `new SharedWorker(url, name)`
 //! connects to the one `SharedWorkerGlobalScope` of that URL and name,
 //! started if need be: the page keeps one end of a MessageChannel

@@ -69,7 +69,7 @@ let started = false;
 const waiting = [];
 let closing = false;
 
-export function bootstrapDedicatedWorker(info) {
+export function bootstrapWorker(info) {
   const shared = info.kind === "sharedworker";
   location.setLocationHref(info.url);
   Object.setPrototypeOf(
