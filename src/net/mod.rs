@@ -226,6 +226,35 @@ impl Net {
   }
 }
 
+/// `importScripts(...urls)` (HTML, "import scripts into worker global
+/// scope"): each URL resolved against `base` and fetched by `fetch`, in
+/// order; `[{url, source}]`, or the first error (a SyntaxError for a bad
+/// URL, a NetworkError for a script that does not load).
+pub async fn import_scripts<F, Fut>(
+  base: &url::Url,
+  urls: Vec<String>,
+  mut fetch: F,
+) -> crate::ipc::HostResult
+where
+  F: FnMut(url::Url) -> Fut,
+  Fut: std::future::Future<Output = Result<String, HostError>>,
+{
+  let mut out = Vec::new();
+  for u in urls {
+    let url = base
+      .join(&u)
+      .map_err(|_| HostError::new("SyntaxError", format!("Invalid URL '{u}'")))?;
+    let source = fetch(url.clone()).await.map_err(|e| {
+      HostError::new(
+        "NetworkError",
+        format!("Failed to execute 'importScripts': {}", e.message),
+      )
+    })?;
+    out.push(serde_json::json!({"url": url.as_str(), "source": source}));
+  }
+  Ok(serde_json::Value::Array(out))
+}
+
 pub fn is_javascript_mime(mime: &str) -> bool {
   matches!(
     mime,

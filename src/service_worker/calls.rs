@@ -266,20 +266,10 @@ pub(super) async fn handle(
     // kept, so a worker past "installing" fetches from the network too.
     Call::ImportScripts { urls } => {
       let version = worker::version_of(browser, realm);
-      let mut out = Vec::new();
-      for u in urls {
-        let url = here
-          .join(&u)
-          .map_err(|_| HostError::new("SyntaxError", format!("Invalid URL '{u}'")))?;
-        let source = import_script(browser, version, &url).await.map_err(|e| {
-          HostError::new(
-            "NetworkError",
-            format!("Failed to execute 'importScripts': {}", e.message),
-          )
-        })?;
-        out.push(json!({"url": url.as_str(), "source": source}));
-      }
-      Ok(Value::Array(out))
+      crate::net::import_scripts(&here, urls, |url| async move {
+        import_script(browser, version, &url).await
+      })
+      .await
     }
     // `ServiceWorker.postMessage(message, options)`: a `message` event (an
     // ExtendableMessageEvent) in the worker, with the sender as its source.

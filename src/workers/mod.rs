@@ -445,25 +445,11 @@ impl Workers {
         let base = browser
           .realm_url(realm)
           .ok_or_else(|| HostError::invalid_state("unknown realm"))?;
-        let mut out = Vec::new();
-        for u in urls {
-          let url = base
-            .join(&u)
-            .map_err(|_| HostError::new("SyntaxError", format!("Invalid URL '{u}'")))?;
-          let source = browser
-            .opts()
-            .net
-            .fetch_classic_script(&url, false)
-            .await
-            .map_err(|e| {
-              HostError::new(
-                "NetworkError",
-                format!("Failed to execute 'importScripts': {}", e.message),
-              )
-            })?;
-          out.push(json!({"url": url.as_str(), "source": source}));
-        }
-        Ok(Value::Array(out))
+        let net = &browser.opts().net;
+        crate::net::import_scripts(&base, urls, |url| async move {
+          net.fetch_classic_script(&url, false).await
+        })
+        .await
       }
     }
   }

@@ -3,22 +3,29 @@
 // A controlled page's XMLHttpRequest goes through its service worker, body
 // included; what the worker does not answer goes to the network.
 
-promise_test(async t => {
+// A frame of resources/scope/page.html, controlled by xhr-sw.js; both go
+// when the test ends.
+async function controlledFrame(t) {
   const registration =
       await navigator.serviceWorker.register('resources/scope/xhr-sw.js', {scope: 'resources/scope/'});
   t.add_cleanup(() => registration.unregister());
-  const sw = registration.installing;
-  await new Promise(resolve => sw.addEventListener('statechange', () => {
-    if (sw.state === 'activated') resolve();
-  }));
-  const frame = await new Promise(resolve => {
+  const sw = registration.installing || registration.waiting || registration.active;
+  if (sw.state !== 'activated') {
+    await new Promise(resolve => sw.addEventListener('statechange', () => {
+      if (sw.state === 'activated') resolve();
+    }));
+  }
+  return new Promise(resolve => {
     const f = document.createElement('iframe');
     f.src = 'resources/scope/page.html';
     f.onload = () => resolve(f);
     document.body.appendChild(f);
     t.add_cleanup(() => f.remove());
   });
-  const w = frame.contentWindow;
+}
+
+promise_test(async t => {
+  const w = (await controlledFrame(t)).contentWindow;
   assert_equals(await w.xhrText('POST', 'intercepted', 'the body'),
                 '200 from the service worker: POST the body');
   assert_equals(await w.xhrText('GET', '../data.json', null),
@@ -30,22 +37,7 @@ promise_test(async t => {
 }, 'a controlled page\'s XMLHttpRequest goes to its service worker');
 
 promise_test(async t => {
-  const registration =
-      await navigator.serviceWorker.register('resources/scope/xhr-sw.js', {scope: 'resources/scope/'});
-  t.add_cleanup(() => registration.unregister());
-  const sw = registration.installing || registration.active;
-  if (sw.state !== 'activated') {
-    await new Promise(resolve => sw.addEventListener('statechange', () => {
-      if (sw.state === 'activated') resolve();
-    }));
-  }
-  const frame = await new Promise(resolve => {
-    const f = document.createElement('iframe');
-    f.src = 'resources/scope/page.html';
-    f.onload = () => resolve(f);
-    document.body.appendChild(f);
-    t.add_cleanup(() => f.remove());
-  });
+  const frame = await controlledFrame(t);
   // The frame's request, made and sent from here: its load listener, added
   // after send() in the same task, must be in time, as frames of one origin
   // share an event loop (here the frame runs nothing of its own until this
