@@ -25,6 +25,7 @@ import {
 import { defineElement, Element, fire, whenLoaded } from "ext:swharness/scopes/40_document.js";
 import { describeRequest } from "ext:swharness/net/03_network.js";
 const requestMod = core.loadExtScript("ext:deno_fetch/23_request.js");
+const locationMod = core.loadExtScript("ext:deno_web/12_location.js");
 const { ReadableStreamPrototype } = core.loadExtScript("ext:deno_web/06_streams.js");
 
 // This realm's objects that other realms hold: id -> object, object -> id.
@@ -349,6 +350,9 @@ const frameElements = new Map();
 class HTMLIFrameElement extends Element {
   #client = null;
   #navigation = 0;
+  // The frame's session history: the URLs of its entries, and the current.
+  #entries = [];
+  #index = -1;
   constructor() {
     super("iframe");
   }
@@ -384,14 +388,20 @@ class HTMLIFrameElement extends Element {
     frameElements.delete(this.#client);
     this.#client = null;
   }
-  // The frame navigates to `url` (its `src`, or where its window went), as
-  // a reload navigation if `reload`.
-  async #navigate(url = this.src, reload = false) {
+  // The frame navigates to `url` (its `src`, or where its window went):
+  // `kind` "push" adds a history entry, "reload" and "traverse" (to the
+  // entry `url` already is) do not.
+  async #navigate(url = this.src, kind = "push") {
     const navigation = ++this.#navigation;
     this.#close();
+    if (kind === "push") {
+      this.#entries.length = this.#index + 1;
+      this.#entries.push(url);
+      this.#index++;
+    }
     let id;
     try {
-      ({ id } = await hostCall("serviceWorker.openFrame", { url, reload }));
+      ({ id } = await hostCall("serviceWorker.openFrame", { url, kind }));
     } catch (e) {
       console.error(`The frame could not load ${url}: ${e?.message ?? e}`);
       return;
@@ -404,15 +414,27 @@ class HTMLIFrameElement extends Element {
     frameElements.set(id, this);
     fire(this, "load");
   }
-  static navigateFrame(client, url, reload) {
+  // The frame's window navigated itself (location.reload(), location.href),
+  // or traverses its history by `delta` entries (history.go(delta): 0 is a
+  // reload; beyond either end, nothing happens).
+  static navigateFrame(client, url, reload, delta) {
     const element = frameElements.get(client);
-    if (element?.isConnected) element.#navigate(url, reload);
+    if (!element?.isConnected) return;
+    if (delta === null || delta === undefined) {
+      element.#navigate(url, reload ? "reload" : "push");
+    } else if (delta === 0) {
+      element.#navigate(element.#entries[element.#index], "reload");
+    } else {
+      const index = element.#index + delta;
+      if (index < 0 || index >= element.#entries.length) return;
+      element.#index = index;
+      element.#navigate(element.#entries[index], "traverse");
+    }
   }
 }
 
-// The frame's window navigated itself (location.reload(), location.href).
-onBrowserCommand("frameNavigate", ({ client, url, reload }) => {
-  HTMLIFrameElement.navigateFrame(client, url, reload);
+onBrowserCommand("frameNavigate", ({ client, url, reload, delta }) => {
+  HTMLIFrameElement.navigateFrame(client, url, reload, delta);
 });
 
 defineElement("iframe", HTMLIFrameElement);
@@ -430,18 +452,18 @@ export function frameParent(info) {
  * `assign()`, `replace()`, setting `href`) the frame's iframe element
  * carries out in the parent (a top-level window cannot navigate itself).
  */
-export function frameLocation(inner) {
+export function frameLocation(current) {
   const navigate = (url, reload) => {
     let target;
     try {
-      target = new URL(String(url), inner.href).href;
+      target = new URL(String(url), current().href).href;
     } catch {
       throw new DOMException(`'${url}' is not a valid URL.`, "SyntaxError");
     }
-    hostCall("serviceWorker.navigateFrame", { url: target, reload }).catch(() => {});
+    hostCall("serviceWorker.navigateFrame", { url: target, reload, delta: null }).catch(() => {});
   };
-  const location = Object.create(Object.getPrototypeOf(inner));
-  const read = (name) => ({ get: () => inner[name], enumerable: true });
+  const location = Object.create(Object.getPrototypeOf(current()));
+  const read = (name) => ({ get: () => current()[name], enumerable: true });
   const props = {};
   for (const name of ["hash", "host", "hostname", "origin", "pathname", "port", "protocol",
                       "search", "ancestorOrigins"]) {
@@ -449,13 +471,69 @@ export function frameLocation(inner) {
   }
   Object.defineProperties(location, {
     ...props,
-    href: { get: () => inner.href, set: (url) => navigate(url, false), enumerable: true },
+    href: { get: () => current().href, set: (url) => navigate(url, false), enumerable: true },
     assign: { value: function assign(url) { navigate(url, false); }, enumerable: true },
     replace: { value: function replace(url) { navigate(url, false); }, enumerable: true },
-    reload: { value: function reload() { navigate(inner.href, true); }, enumerable: true },
-    toString: { value: function toString() { return inner.href; }, enumerable: true },
+    reload: { value: function reload() { navigate(current().href, true); }, enumerable: true },
+    toString: { value: function toString() { return current().href; }, enumerable: true },
   });
   return location;
+}
+
+/**
+ * A window's `history` (HTML, the History interface), as far as swharness
+ * has session history: a frame traverses the entries its iframe element
+ * keeps (`go(0)` reloads); `pushState()`/`replaceState()` change the
+ * document's URL and state without a navigation. A top-level window has
+ * one entry, so its `go()` does nothing.
+ */
+export function createHistory(isFrame, current) {
+  let state = null;
+  let pushed = 0;
+  const traverse = (delta) => {
+    delta = Number(delta) | 0;
+    if (!isFrame) return;
+    hostCall("serviceWorker.navigateFrame", { url: "", reload: false, delta }).catch(() => {});
+  };
+  const update = (data, url, push, method) => {
+    const copy = structuredClone(data);
+    if (url !== undefined && url !== null) {
+      let target;
+      try {
+        target = new URL(String(url), current().href);
+      } catch {
+        throw new DOMException(`Failed to execute '${method}' on 'History': Invalid URL`, "SecurityError");
+      }
+      if (target.origin !== current().origin) {
+        throw new DOMException(
+          `Failed to execute '${method}' on 'History': A history state object with URL '${target.href}' cannot be created in a document with origin '${current().origin}'.`,
+          "SecurityError",
+        );
+      }
+      locationMod.setLocationHref(target.href);
+    }
+    state = copy;
+    if (push) pushed++;
+  };
+  class History {}
+  const history = Object.create(History.prototype);
+  Object.defineProperties(history, {
+    length: { get: () => 1 + pushed, enumerable: true },
+    state: { get: () => state, enumerable: true },
+    scrollRestoration: { value: "auto", writable: true, enumerable: true },
+    go: { value: function go(delta = 0) { traverse(delta); }, enumerable: true },
+    back: { value: function back() { traverse(-1); }, enumerable: true },
+    forward: { value: function forward() { traverse(1); }, enumerable: true },
+    pushState: {
+      value: function pushState(data, unused, url = undefined) { update(data, url, true, "pushState"); },
+      enumerable: true,
+    },
+    replaceState: {
+      value: function replaceState(data, unused, url = undefined) { update(data, url, false, "replaceState"); },
+      enumerable: true,
+    },
+  });
+  return history;
 }
 
 export { HTMLIFrameElement };

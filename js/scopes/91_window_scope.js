@@ -37,7 +37,12 @@ import {
   Node,
   runPageScripts,
 } from "ext:swharness/scopes/40_document.js";
-import { frameLocation, frameParent, HTMLIFrameElement } from "ext:swharness/scopes/41_frames.js";
+import {
+  createHistory,
+  frameLocation,
+  frameParent,
+  HTMLIFrameElement,
+} from "ext:swharness/scopes/41_frames.js";
 import { SharedWorker, Worker } from "ext:swharness/workers/23_worker.js";
 import { xhrGlobals } from "ext:swharness/xhr/24_xhr.js";
 
@@ -82,7 +87,7 @@ function windowPostMessage(message, targetOrigin, transfer) {
 let ownLocation = null;
 // A frame's location navigates through its iframe element (41_frames.js).
 function frameLocationOf() {
-  ownLocation ??= frameLocation(location.locationDescriptor.get());
+  ownLocation ??= frameLocation(() => location.locationDescriptor.get());
   return ownLocation;
 }
 
@@ -116,6 +121,7 @@ export function bootstrapWindow(info) {
   // A top-level page is its own parent; a frame reaches its parent's
   // window through a proxy (41_frames.js).
   const parent = frameParent(info);
+  const history = createHistory(!!info.parentClient, () => location.locationDescriptor.get());
   Object.defineProperties(globalThis, {
     window: getter(() => globalThis),
     self: getter(() => globalThis),
@@ -135,6 +141,7 @@ export function bootstrapWindow(info) {
     location: info.parentClient ? getter(frameLocationOf) : location.locationDescriptor,
     Location: location.locationConstructorDescriptor,
     navigator: getter(() => navigator),
+    history: getter(() => history),
     document: getter(() => document),
     Window: value(Window),
     BroadcastChannel: value(BroadcastChannel),

@@ -38,6 +38,7 @@ const CHUNK = 1 << 20;
 // the one the client's request had.
 const kDestination = Symbol("destination");
 const kReload = Symbol("reloadNavigation");
+const kHistory = Symbol("historyNavigation");
 if (!Object.getOwnPropertyDescriptor(Request.prototype, "destination")) {
   Object.defineProperty(Request.prototype, "destination", {
     get() {
@@ -50,15 +51,14 @@ if (!Object.getOwnPropertyDescriptor(Request.prototype, "destination")) {
 }
 
 // Request.isReloadNavigation and isHistoryNavigation (Fetch): deno_fetch's
-// Request has neither. A frame's reload (location.reload()) is a reload
-// navigation; swharness has no history traversal, so isHistoryNavigation is
-// always false.
-for (const [name, key] of [["isReloadNavigation", kReload], ["isHistoryNavigation", null]]) {
+// Request has neither. A frame's reload (location.reload(), history.go(0))
+// is a reload navigation, and its history.go(delta) a history navigation.
+for (const [name, key] of [["isReloadNavigation", kReload], ["isHistoryNavigation", kHistory]]) {
   if (!Object.getOwnPropertyDescriptor(Request.prototype, name)) {
     Object.defineProperty(Request.prototype, name, {
       get() {
         webidl.assertBranded(this, requestMod.RequestPrototype);
-        return key === null ? false : this[key] === true;
+        return this[key] === true;
       },
       enumerable: true,
       configurable: true,
@@ -168,6 +168,7 @@ function requestFrom(d) {
   const request = requestMod.fromInnerRequest(inner, "immutable");
   request[kDestination] = d.destination ?? "";
   if (d.reloadNavigation === true) request[kReload] = true;
+  if (d.historyNavigation === true) request[kHistory] = true;
   return request;
 }
 

@@ -94,13 +94,15 @@ crate::ipc::realm_calls! {
     /// An `<iframe>` navigates to `url`.
     OpenFrame {
       url: String,
-      reload: bool,
+      #[serde(default)]
+      kind: super::navigation::NavigationType,
     },
     /// The calling frame navigates itself (`location.reload()`,
-    /// `location.href = url`).
+    /// `location.href = url`, or `history.go(delta)`).
     NavigateFrame {
       url: String,
       reload: bool,
+      delta: Option<i64>,
     },
     /// The `<iframe>` of the client `id` left the document.
     CloseFrame {
@@ -368,8 +370,10 @@ pub(super) async fn handle(
     }
     Call::FetchBodyRead { stream } => fetch_event::read_body(browser, realm, stream).await,
     Call::FetchBodyCancel { stream } => fetch_event::cancel_body(browser, realm, stream),
-    Call::OpenFrame { url, reload } => frames::open(browser, realm, &url, reload).await,
-    Call::NavigateFrame { url, reload } => frames::navigate_self(browser, realm, &url, reload),
+    Call::OpenFrame { url, kind } => frames::open(browser, realm, &url, kind).await,
+    Call::NavigateFrame { url, reload, delta } => {
+      frames::navigate_self(browser, realm, &url, reload, delta)
+    }
     Call::Focus { id } => super::focus::focus(browser, realm, id.as_deref()),
     Call::CloseFrame { id } => {
       frames::close(browser, realm, &id);

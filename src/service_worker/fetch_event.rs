@@ -348,17 +348,17 @@ pub(super) enum Navigated {
 /// Handle Fetch for a navigation request (mode `navigate`, destination
 /// `document`) to `url` in the worker `version`: no client yet, and
 /// `resulting_client_id` is the window the navigation makes. `referrer` is
-/// the request's, already determined (a frame's parent), or "". `reload`:
-/// a reload navigation (`location.reload()`), whose request's
-/// `isReloadNavigation` is true.
+/// the request's, already determined (a frame's parent), or "". `kind`
+/// sets the request's `isReloadNavigation` and `isHistoryNavigation`.
 pub(super) async fn navigate(
   browser: &Browser,
   version: VersionId,
   url: &url::Url,
   resulting_client_id: &str,
   referrer: &str,
-  reload: bool,
+  kind: super::navigation::NavigationType,
 ) -> Navigated {
+  use super::navigation::NavigationType;
   let request = json!({
     "method": "GET",
     "url": url.as_str(),
@@ -366,14 +366,16 @@ pub(super) async fn navigate(
     "body": null,
     "mode": "navigate",
     "credentials": "include",
-    "cache": "default",
+    // HTML, "navigate": a reload bypasses the HTTP cache's freshness.
+    "cache": if kind == NavigationType::Reload { "no-cache" } else { "default" },
     "redirect": "manual",
     "referrer": referrer,
     "referrerPolicy": "",
     "integrity": "",
     "keepalive": false,
     "destination": "document",
-    "reloadNavigation": reload,
+    "reloadNavigation": kind == NavigationType::Reload,
+    "historyNavigation": kind == NavigationType::Traverse,
   });
   match route(browser, version, &request) {
     Routed::Network => return Navigated::Fallback,

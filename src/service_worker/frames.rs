@@ -52,15 +52,20 @@ impl Command for AwaitLoad {
   const KIND: &'static str = "awaitLoad";
 }
 
-/// The `<iframe>` of the client realm `realm` navigates to `url` (a reload
-/// navigation if `reload`): the new client's id once its page has loaded
-/// (the element's `load` event).
-pub async fn open(browser: &Browser, realm: RealmId, url: &str, reload: bool) -> HostResult {
+/// The `<iframe>` of the client realm `realm` navigates to `url` (a new
+/// entry, a reload or a history traversal): the new client's id once its
+/// page has loaded (the element's `load` event).
+pub async fn open(
+  browser: &Browser,
+  realm: RealmId,
+  url: &str,
+  kind: navigation::NavigationType,
+) -> HostResult {
   let parent = clients::client_of(browser, realm)
     .ok_or_else(|| HostError::invalid_state("only a window has iframes"))?;
   let url =
     Url::parse(url).map_err(|e| HostError::type_error(format!("bad iframe URL {url}: {e}")))?;
-  let (id, update) = navigation::open_page_in(browser, url, Some(parent), reload).await?;
+  let (id, update) = navigation::open_page_in(browser, url, Some(parent), kind).await?;
   if let Some(child) = clients::realm_of(browser, &id) {
     browser.request(child, &AwaitLoad).await?;
   }
@@ -87,10 +92,17 @@ pub fn close(browser: &Browser, realm: RealmId, id: &str) {
   }
 }
 
-/// The frame's own navigation (`location.reload()`, `location.href = url`)
-/// in the client realm `realm`: its `<iframe>`, in the parent's realm,
+/// The frame's own navigation in the client realm `realm`
+/// (`location.reload()`, `location.href = url`, or with `delta` a history
+/// traversal, `history.go(delta)`): its `<iframe>`, in the parent's realm,
 /// navigates again, and the element fires `load` once the new page has.
-pub fn navigate_self(browser: &Browser, realm: RealmId, url: &str, reload: bool) -> HostResult {
+pub fn navigate_self(
+  browser: &Browser,
+  realm: RealmId,
+  url: &str,
+  reload: bool,
+  delta: Option<i64>,
+) -> HostResult {
   let id = clients::client_of(browser, realm)
     .ok_or_else(|| HostError::invalid_state("only a window navigates"))?;
   let parent_realm = super::with(browser, |s| {
@@ -112,6 +124,7 @@ pub fn navigate_self(browser: &Browser, realm: RealmId, url: &str, reload: bool)
       client: &id,
       url,
       reload,
+      delta,
     },
   );
   Ok(Value::Null)
@@ -123,6 +136,7 @@ struct FrameNavigate<'a> {
   client: &'a str,
   url: &'a str,
   reload: bool,
+  delta: Option<i64>,
 }
 
 impl Command for FrameNavigate<'_> {

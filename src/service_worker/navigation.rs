@@ -117,11 +117,23 @@ fn content_type_of(content_type: Option<&str>) -> String {
   }
 }
 
+/// How a navigation came about (HTML's "history handling" and Fetch's
+/// request flags): a new entry, a reload (the request's
+/// `isReloadNavigation`), or a history traversal (`isHistoryNavigation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum NavigationType {
+  #[default]
+  Push,
+  Reload,
+  Traverse,
+}
+
 /// Opens a window at `url` by navigating to it: the navigation request
 /// goes through the controlling worker, if any, and the page it gets runs.
 /// Returns the new client's id.
 pub async fn open_page(browser: &Browser, url: Url) -> Result<String, HostError> {
-  let (id, update) = open_page_in(browser, url, None, false).await?;
+  let (id, update) = open_page_in(browser, url, None, NavigationType::Push).await?;
   if let Some(scope) = update {
     super::lifecycle::soft_update(browser, &scope);
   }
@@ -131,12 +143,12 @@ pub async fn open_page(browser: &Browser, url: Url) -> Result<String, HostError>
 /// [`open_page`], in an `<iframe>` of the client `parent` if given: the new
 /// client's id, and the scope of the registration that controlled the
 /// navigation, whose "Soft Update" (Handle Fetch, the last step for a
-/// navigation) is the caller's to start. `reload`: a reload navigation.
+/// navigation) is the caller's to start.
 pub(super) async fn open_page_in(
   browser: &Browser,
   url: Url,
   parent: Option<String>,
-  reload: bool,
+  kind: NavigationType,
 ) -> Result<(String, Option<String>), HostError> {
   let id = clients::new_client_id();
   let controller = clients::controller_for(browser, &url);
@@ -155,7 +167,7 @@ pub(super) async fn open_page_in(
   };
   let fetched = match controller {
     Some(version) => {
-      match fetch_event::navigate(browser, version, &url, &id, &referrer, reload).await {
+      match fetch_event::navigate(browser, version, &url, &id, &referrer, kind).await {
         Navigated::Body(page) => page,
         Navigated::Fallback => network().await?,
         Navigated::Error(why) => {

@@ -183,12 +183,14 @@ promise_test(async t => {
 promise_test(async t => {
   await activated(t, 'resources/frame-sw.js?reload', 'resources/frame-page.html?reload');
   const frame = await withFrame(t, 'resources/frame-page.html?reload');
-  assert_equals(frame.contentDocument.body.textContent, 'isReloadNavigation false');
+  assert_equals(frame.contentDocument.body.textContent,
+      'isReloadNavigation false, isHistoryNavigation false, cache default');
   const loaded = () => new Promise(resolve => frame.addEventListener('load', resolve, {once: true}));
   let load = loaded();
   frame.contentWindow.location.reload();
   await load;
-  assert_equals(frame.contentDocument.body.textContent, 'isReloadNavigation true',
+  assert_equals(frame.contentDocument.body.textContent,
+      'isReloadNavigation true, isHistoryNavigation false, cache no-cache',
       'the frame\'s reload goes through its worker as a reload navigation');
   load = loaded();
   frame.contentWindow.location.href = 'frame-page.html';
@@ -198,3 +200,43 @@ promise_test(async t => {
   assert_equals(frame.src, new URL('resources/frame-page.html?reload', location.href).href,
       'the element\'s src stays');
 }, 'A frame\'s location.reload() is a reload navigation; setting its location.href navigates it');
+
+promise_test(async t => {
+  await activated(t, 'resources/frame-sw.js?history', 'resources/frame-page.html?history');
+  const frame = await withFrame(t, 'resources/frame-page.html?history');
+  const text = () => frame.contentDocument.body.textContent;
+  const navigated = (go) => {
+    const load = new Promise(resolve => frame.addEventListener('load', resolve, {once: true}));
+    go();
+    return load;
+  };
+  await navigated(() => frame.src = FRAME);
+  assert_equals(frame.contentDocument.title, 'the frame');
+  await navigated(() => frame.contentWindow.history.back());
+  assert_equals(text(), 'isReloadNavigation false, isHistoryNavigation true, cache default',
+      'back() goes to the entry before, a history navigation through the worker');
+  await navigated(() => frame.contentWindow.history.go(0));
+  assert_equals(text(), 'isReloadNavigation true, isHistoryNavigation false, cache no-cache',
+      'go(0) reloads');
+  await navigated(() => frame.contentWindow.history.forward());
+  assert_equals(frame.contentDocument.title, 'the frame', 'forward() goes to the later entry');
+  // Beyond the last entry, nothing happens: the frame keeps its document.
+  const w = frame.contentWindow;
+  w.history.go(5);
+  assert_equals(frame.contentWindow, w);
+}, 'A frame\'s history traverses its entries, as history navigations through its worker');
+
+test(() => {
+  assert_equals(history.length, 1);
+  assert_equals(history.state, null);
+  const before = location.href;
+  history.pushState({n: 1}, '', '?pushed');
+  assert_equals(location.search, '?pushed', 'the document\'s URL changes');
+  assert_equals(history.state.n, 1);
+  assert_equals(history.length, 2);
+  history.replaceState({n: 2}, '', before);
+  assert_equals(location.href, before);
+  assert_equals(history.state.n, 2);
+  assert_throws_dom('SecurityError', () => history.pushState(null, '', 'https://other.invalid/'));
+  assert_throws_dom('DataCloneError', () => history.pushState(() => 1, ''));
+}, 'history.pushState() and replaceState() change the document\'s URL and state, same origin only');

@@ -8,8 +8,10 @@ self.addEventListener('fetch', e => {
   if (search === '?from-sw') {
     e.respondWith(new Response('from-sw'));
   }
-  if (search === '?reload') {
-    e.respondWith(new Response(`isReloadNavigation ${e.request.isReloadNavigation}`,
+  if (search === '?reload' || search === '?history') {
+    e.respondWith(new Response(
+        `isReloadNavigation ${e.request.isReloadNavigation}, ` +
+        `isHistoryNavigation ${e.request.isHistoryNavigation}, cache ${e.request.cache}`,
         {headers: {'Content-Type': 'text/plain'}}));
   }
   if (search === '?referrer') {
