@@ -364,3 +364,41 @@ new BroadcastChannel("test").postMessage("go");
     .collect();
   assert_eq!(events, ["respondWith"; 4], "one fetch-event each");
 }
+
+#[test]
+fn ports_kept_open_do_not_hold_the_run_and_no_message_is_lost() {
+  let dir = tempfile::tempdir().unwrap();
+  // The worker answers each number on the port it was given with the next
+  // one; the page answers back until 200. Neither closes its port, and
+  // between two messages both realms have nothing else to do (the page
+  // receives the odd numbers).
+  let sw = "self.onmessage = (e) => {\n  const port = e.ports[0];\n  port.onmessage = (m) => port.postMessage(m.data + 1);\n};\n";
+  let page = r#"await navigator.serviceWorker.register("sw.js");
+const sw = (await navigator.serviceWorker.ready).active;
+const channel = new MessageChannel();
+channel.port1.onmessage = (e) => {
+  if (e.data >= 200) console.log("last", e.data);
+  else channel.port1.postMessage(e.data + 1);
+};
+sw.postMessage("start", [channel.port2]);
+channel.port1.postMessage(0);
+// A message to a port of this very page, sent as its script ends.
+const own = new MessageChannel();
+own.port1.addEventListener("message", (e) => console.log("own", e.data));
+own.port1.start();
+own.port2.postMessage("late");
+"#;
+  std::fs::write(dir.path().join("sw.js"), sw).unwrap();
+  std::fs::write(dir.path().join("page.js"), page).unwrap();
+  let run = swharness(&[
+    "run",
+    dir.path().join("sw.js").to_str().unwrap(),
+    "--client",
+    dir.path().join("page.js").to_str().unwrap(),
+    "--timeout",
+    "60",
+  ]);
+  // Exit 3 would be the timeout.
+  assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+  run.assert_lines(&["[client 1] own late\n", "[client 1] last 201\n"]);
+}

@@ -6,6 +6,7 @@ import { core, internals } from "ext:core/mod.js";
 import { op_swh_console } from "ext:core/ops";
 import { offlineAwareFetch } from "ext:swharness/net/03_network.js";
 import { corsFetch } from "ext:swharness/net/04_cors.js";
+import { unrefMessagePorts } from "ext:swharness/engine/05_message_ports.js";
 
 const webidl = core.loadExtScript("ext:deno_webidl/00_webidl.js");
 const url = core.loadExtScript("ext:deno_web/00_url.js");
@@ -158,6 +159,7 @@ export function installWebGlobals(info) {
   // (the snapshot was made in another process, so it is set here).
   performance.setTimeOrigin();
   Object.defineProperties(globalThis, webGlobals);
+  unrefMessagePorts();
   if (info.secureContext !== true) {
     // [SecureContext] members of Web Crypto are not there at all.
     delete globalThis.CryptoKey;

@@ -265,8 +265,28 @@ impl Browser {
     }
   }
 
-  /// Waits until the run is quiet (see `is_quiet`).
+  /// Waits until the run is quiet (see `is_quiet`) and no MessagePort
+  /// message is on its way. A port that receives does not keep its realm
+  /// busy, so a realm may have reported idle before a message for it was
+  /// posted: once the run looks quiet, every realm is made to take one
+  /// more turn ([`Ping`](crate::ipc::Ping)), and the run is quiet only if
+  /// no port message was posted or delivered meanwhile.
   pub async fn wait_quiet(&self) {
+    loop {
+      self.wait_quiet_once().await;
+      let before = crate::engine::ops::port_activity();
+      if before == 0 {
+        return;
+      }
+      self.broadcast(&crate::ipc::Ping);
+      self.wait_quiet_once().await;
+      if crate::engine::ops::port_activity() == before {
+        return;
+      }
+    }
+  }
+
+  async fn wait_quiet_once(&self) {
     loop {
       let notified = self.inner.quiet.notified();
       tokio::pin!(notified);

@@ -44,6 +44,7 @@ deno_core::extension!(
     ops::op_swh_cors_check,
     ops::op_swh_cors_check_preflight,
     ops::op_swh_reply,
+    ops::op_swh_port_activity,
   ],
   esm_entry_point = "ext:swharness/scopes/99_main.js",
   esm = [
@@ -51,6 +52,7 @@ deno_core::extension!(
     "engine/00_web_globals.js",
     "ipc/01_host.js",
     "engine/02_idl.js",
+    "engine/05_message_ports.js",
     "net/03_network.js",
     "net/04_cors.js",
     "service_worker/10_extendable_events.js",

@@ -286,6 +286,29 @@ pub fn op_swh_reply(state: &mut OpState, #[number] id: u64, #[string] json: &str
     .settle(id, json);
 }
 
+/// MessagePort messages posted or delivered in this process, by every
+/// realm: a receiving port does not keep its realm busy, so the run's quiet
+/// check makes every realm take one more turn and is satisfied only when
+/// this count did not move meanwhile (`Browser::wait_quiet`).
+static PORT_ACTIVITY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The count of MessagePort messages posted or delivered so far.
+pub fn port_activity() -> u64 {
+  PORT_ACTIVITY.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// A MessagePort of this realm started receiving, or posted or delivered
+/// a message (`message`), see `js/engine/05_message_ports.js`.
+#[op2(fast)]
+pub fn op_swh_port_activity(state: &mut OpState, message: bool) {
+  if message {
+    PORT_ACTIVITY.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+  }
+  if let Some(turns) = state.try_borrow_mut::<crate::engine::realm::PortTurns>() {
+    turns.0 += 1;
+  }
+}
+
 /// Transferred objects (MessagePorts, ...) between `op_swh_transfer_park`
 /// and `op_swh_transfer_adopt`: a message that transfers them goes to
 /// another realm (another thread) through the browser as JSON, and they

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::engine::ops::{Dispatcher, RealmCtx};
 use crate::ipc::{
   Evaluate, HostError, HostMsg, HostResult, HostSender, RealmCmd, RealmId, ReplyTo, CMD_EVALUATE,
-  CMD_FRAME_OP, CMD_FRAME_RELEASE, CMD_REPLY, CMD_SHUTDOWN,
+  CMD_FRAME_OP, CMD_FRAME_RELEASE, CMD_PING, CMD_REPLY, CMD_SHUTDOWN,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -237,8 +237,10 @@ async fn run_realm(
     .op_state()
     .borrow_mut()
     .put(OperatedOnFrames::default());
+  runtime.op_state().borrow_mut().put(PortTurns::default());
   let mut received: u64 = 0;
   let mut reported_idle = false;
+  let mut settling = false;
   let id = spec.id;
   // Held by another realm's task (see `CMD_FRAME_OP`): only its operations
   // run; the other commands wait in `deferred`, in order.
@@ -271,6 +273,9 @@ async fn run_realm(
         held = false;
         continue;
       }
+      if cmd.kind == CMD_PING {
+        continue;
+      }
       if cmd.kind == CMD_REPLY {
         let keeps_alive = cmd.payload["keepsAlive"] == Value::Bool(true);
         let state = runtime.op_state();
@@ -289,6 +294,7 @@ async fn run_realm(
     }
     if progressed {
       reported_idle = false;
+      settling = false;
     }
     // This realm's own work waits until the realm holding it ends its task
     // (having yielded first: two realms may hold each other).
@@ -315,6 +321,17 @@ async fn run_realm(
       Poll::Ready(Ok(())) if progressed => continue,
       Poll::Ready(Ok(())) => {
         if !awaiting_replies && !reported_idle {
+          // A port's receive completes in deno_core's op driver, a task of
+          // this thread's runtime that runs only while this one waits: once
+          // the realm has used MessagePorts, it lets that task have a turn
+          // before it says it is idle, so that a message already sent to it
+          // is delivered first (see `PortTurns`).
+          if !settling && runtime.op_state().borrow().borrow::<PortTurns>().0 > 0 {
+            settling = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+          }
+          settling = false;
           reported_idle = true;
           let _ = host.send(HostMsg::Idle {
             realm: id,
@@ -325,6 +342,7 @@ async fn run_realm(
       }
       Poll::Pending => {
         reported_idle = false;
+        settling = false;
         return Poll::Pending;
       }
     }
@@ -340,6 +358,12 @@ fn yield_frames(runtime: &mut JsRuntime, host: &HostSender, id: RealmId) {
     let _ = host.send(HostMsg::Yielded { realm: id });
   }
 }
+
+/// Counts this realm's MessagePort activity (`op_swh_port_activity`): a
+/// realm that has used ports waits one turn of its thread's runtime before
+/// it reports idle, as a port's receive does not keep it busy.
+#[derive(Default)]
+pub struct PortTurns(pub u64);
 
 /// Set when the realm has operated on another realm's objects since it
 /// last yielded (`op_swh_host_sync_serving`).

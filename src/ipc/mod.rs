@@ -327,6 +327,19 @@ impl Command for FrameRelease {
   const KIND: &'static str = CMD_FRAME_RELEASE;
 }
 
+/// A no-op the realm counts like any command: the browser sends it to make
+/// every realm take one more turn of its event loop, so that a MessagePort
+/// message already on its way is delivered before the run is found quiet.
+pub const CMD_PING: &str = "rust:ping";
+
+/// See [`CMD_PING`].
+#[derive(Serialize)]
+pub struct Ping;
+
+impl Command for Ping {
+  const KIND: &'static str = CMD_PING;
+}
+
 /// Standard base64 (with or without padding), as realms send bodies and
 /// messages (`btoaBytes` in `js/ipc/01_host.js`).
 pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
