@@ -62,6 +62,8 @@ fn a_controlled_page_fetches_through_its_worker() {
     })
     .collect();
   let expected: Vec<(String, String)> = [
+    // The page's own module script, which the worker does not answer.
+    ("page.js", "network-fallback"),
     ("hello", "respondWith"),
     ("page.js", "network-fallback"),
     ("broken", "network-error"),
@@ -189,11 +191,12 @@ fn a_worker_without_a_fetch_listener_is_not_asked() {
       "[client 1] got network\n",
       0,
     ),
-    // An onfetch handler is a listener.
+    // An onfetch handler is a listener. It is asked for the page's
+    // module script too, which it leaves to the network.
     (
-      "self.onfetch = (e) => e.respondWith(new Response('via onfetch'));\n",
+      "self.onfetch = (e) => {\n  if (e.request.url.endsWith('data.txt')) e.respondWith(new Response('via onfetch'));\n};\n",
       "[client 1] got via onfetch\n",
-      2,
+      3,
     ),
   ] {
     std::fs::write(dir.path().join("sw.js"), sw).unwrap();
@@ -244,7 +247,7 @@ fn static_routes_are_kept_with_the_registration() {
   let dir = tempfile::tempdir().unwrap();
   std::fs::write(
     dir.path().join("sw.js"),
-    "self.addEventListener('install', (e) => e.addRoutes({condition: {urlPattern: 'data.txt'}, source: 'network'}));\nself.addEventListener('fetch', (e) => e.respondWith(new Response('from-sw')));\n",
+    "self.addEventListener('install', (e) => e.addRoutes({condition: {urlPattern: 'data.txt'}, source: 'network'}));\nself.addEventListener('fetch', (e) => {\n  if (e.request.destination !== 'script') e.respondWith(new Response('from-sw'));\n});\n",
   )
   .unwrap();
   std::fs::write(dir.path().join("data.txt"), "network\n").unwrap();
@@ -358,8 +361,10 @@ new BroadcastChannel("test").postMessage("go");
       "{line:?} missing from:\n{stdout}\n{stderr}"
     );
   }
+  // (The page's module script has its own fetch event.)
   let events: Vec<String> = trace_events(&trace, "fetch-event")
     .iter()
+    .filter(|v| v["url"].as_str().is_some_and(|u| u.ends_with("/count")))
     .map(|v| v["outcome"].as_str().unwrap_or("").to_string())
     .collect();
   assert_eq!(events, ["respondWith"; 4], "one fetch-event each");
@@ -401,4 +406,67 @@ own.port2.postMessage("late");
   // Exit 3 would be the timeout.
   assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
   run.assert_lines(&["[client 1] own late\n", "[client 1] last 201\n"]);
+}
+
+#[test]
+fn a_controlled_clients_scripts_go_through_its_worker() {
+  let dir = tempfile::tempdir().unwrap();
+  let sw = r#"self.addEventListener("fetch", (e) => {
+  const path = new URL(e.request.url).pathname;
+  const js = (text) => new Response(text, { headers: { "content-type": "text/javascript" } });
+  if (path.endsWith(".js")) console.log("fetch", path, e.request.destination, e.request.mode);
+  if (path.endsWith("/classic.js")) e.respondWith(js("console.log('classic: from-sw');"));
+  if (path.endsWith("/dep.js")) e.respondWith(js("export const v = 'from-sw';"));
+  if (path.endsWith("/imported.js")) e.respondWith(js("self.v = 'from-sw';"));
+  if (path.endsWith("/missing.js")) e.respondWith(new Response("nope", { status: 404 }));
+});
+"#;
+  let files = [
+    ("sw.js", sw),
+    (
+      "index.html",
+      "<!doctype html><title>t</title>\n<script src=\"classic.js\"></script>\n<script src=\"missing.js\"></script>\n<script type=\"module\" src=\"main.js\"></script>\n",
+    ),
+    ("classic.js", "console.log('classic: from-network');\n"),
+    ("dep.js", "export const v = 'from-network';\n"),
+    ("imported.js", "self.v = 'from-network';\n"),
+    ("missing.js", "console.log('missing: from-network');\n"),
+    (
+      "main.js",
+      "import { v } from './dep.js';\nconsole.log('static import:', v);\nconsole.log('dynamic import:', (await import('./dep.js?dynamic')).v);\nconst w = new Worker('worker.js');\nconsole.log('importScripts:', await new Promise((r) => (w.onmessage = (e) => r(e.data))));\n",
+    ),
+    ("worker.js", "importScripts('imported.js');\npostMessage(self.v);\n"),
+  ];
+  for (name, text) in files {
+    std::fs::write(dir.path().join(name), text).unwrap();
+  }
+  let run = swharness(&[
+    "run",
+    dir.path().join("sw.js").to_str().unwrap(),
+    "--client",
+    dir.path().join("index.html").to_str().unwrap(),
+    "--timeout",
+    "30",
+  ]);
+  assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+  run.assert_lines(&[
+    "[sw] fetch /classic.js script no-cors\n",
+    "[client 1] classic: from-sw\n",
+    "[sw] fetch /main.js script cors\n",
+    "[client 1] static import: from-sw\n",
+    "[client 1] dynamic import: from-sw\n",
+    "[client 1] importScripts: from-sw\n",
+  ]);
+  // The worker's 404 is the script's failure: it does not run, and the
+  // network's copy is not taken instead.
+  assert!(
+    !run.stdout.contains("missing: from-network"),
+    "{}",
+    run.stdout
+  );
+  assert!(
+    run.stderr.contains("missing.js': HTTP status 404"),
+    "{}",
+    run.stderr
+  );
 }

@@ -5,6 +5,7 @@
 // Classic scripts also run through `runClassicScripts`, the way a page's
 // own <script> tags would.
 import { core } from "ext:core/mod.js";
+import { op_swh_park } from "ext:core/ops";
 import { hostCall } from "ext:swharness/ipc/01_host.js";
 
 const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
@@ -412,12 +413,23 @@ function parserScript(step) {
   return element;
 }
 
+// See op_swh_park: a module's top-level await may wait for the browser (a
+// message, an event), which is not an op the engine sees pending.
+let parked = false;
+export function parkForModules() {
+  if (!parked) {
+    parked = true;
+    core.unrefOpPromise(op_swh_park());
+  }
+}
+
 // A module script of the page (`<script type=module>`): an external one by
 // its URL, an inline one as a data: URL (so its relative imports do not
 // resolve against the page, a difference from HTML).
 async function runModuleScript(step) {
   const url = step.url ??
     `data:text/javascript,${encodeURIComponent(step.source)}`;
+  parkForModules();
   try {
     await import(url);
   } catch (e) {

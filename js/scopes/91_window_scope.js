@@ -2,7 +2,6 @@
 // `navigator.serviceWorker`, a minimal `document`, and the `swharness`
 // control object for scripts and tests.
 import { core } from "ext:core/mod.js";
-import { op_swh_park } from "ext:core/ops";
 import { defineGlobalEventHandler } from "ext:swharness/engine/02_idl.js";
 import { isOnline, setInitialOnline } from "ext:swharness/net/03_network.js";
 import {
@@ -35,6 +34,7 @@ import {
   HTMLMetaElement,
   HTMLScriptElement,
   Node,
+  parkForModules,
   runPageScripts,
 } from "ext:swharness/scopes/40_document.js";
 import {
@@ -216,13 +216,8 @@ onBrowserCommand("runClassicScripts", ({ steps }) => runPageScripts(steps));
 
 // Client scripts run as module scripts (top-level await, imports); the
 // browser asks for them through this command.
-let parked = false;
 onBrowserCommand("runModule", async ({ url }) => {
-  if (!parked) {
-    // See op_swh_park: a module's top-level await may wait for the browser.
-    parked = true;
-    core.unrefOpPromise(op_swh_park());
-  }
+  parkForModules();
   try {
     await import(url);
   } catch (e) {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use url::Url;
 
-use super::{Browser, BrowserEvent};
+use super::{Browser, BrowserEvent, ScriptKind};
 use crate::ipc::{decode_call, Command, HostError, HostResult, RealmId};
 
 /// A permission's state, as `navigator.permissions` and testdriver see it.
@@ -80,7 +80,7 @@ impl Command for NetworkState {
 
 pub(super) async fn handle(
   browser: &Browser,
-  _realm: RealmId,
+  realm: RealmId,
   method: &str,
   args: Value,
 ) -> HostResult {
@@ -97,13 +97,8 @@ pub(super) async fn handle(
       Ok(Value::Null)
     }
     Call::PermissionQuery { name } => Ok(json!(browser.permission(&name).as_str())),
-    Call::FetchModule { url } | Call::FetchScript { url } => {
-      let url = Url::parse(&url).map_err(|_| HostError::type_error("Invalid module URL"))?;
-      if url.scheme() == "data" {
-        return data_url_text(&url).map(|t| json!(t));
-      }
-      Ok(json!(browser.opts().net.fetch_script(&url).await?))
-    }
+    Call::FetchModule { url } => fetch_script(browser, realm, &url, ScriptKind::Module).await,
+    Call::FetchScript { url } => fetch_script(browser, realm, &url, ScriptKind::Classic).await,
     Call::BodyPath { token } => browser
       .body_path(&token)
       .map(|p| json!(p.to_string_lossy()))
@@ -116,6 +111,21 @@ pub(super) async fn handle(
       None => Err(HostError::invalid_state("this run collects no page report")),
     },
   }
+}
+
+/// A page's script or module import: a `data:` URL's text, else through
+/// [`Browser::fetch_script`].
+async fn fetch_script(
+  browser: &Browser,
+  realm: RealmId,
+  url: &str,
+  kind: ScriptKind,
+) -> HostResult {
+  let url = Url::parse(url).map_err(|_| HostError::type_error("Invalid script URL"))?;
+  if url.scheme() == "data" {
+    return data_url_text(&url).map(|t| json!(t));
+  }
+  Ok(json!(browser.fetch_script(realm, &url, kind).await?))
 }
 
 /// Switches the whole browser on- or offline.

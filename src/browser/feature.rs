@@ -40,6 +40,25 @@ pub enum BrowserEvent<'a> {
   RegistrationGone { scope: &'a str },
 }
 
+/// A script a realm loads as a subresource: a page's `<script>` or
+/// `importScripts()` in a dedicated or shared worker (classic), or a
+/// module script and its static and dynamic imports (module). HTML fetches
+/// a classic script with mode `no-cors`, a module script with `cors`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptKind {
+  Classic,
+  Module,
+}
+
+/// A feature's answer to [`Feature::fetch_script`].
+pub enum ScriptFetch {
+  /// Not answered here: the script comes from the network (or the next
+  /// feature).
+  Network,
+  /// The script's text, or why it could not be had.
+  Answered(Result<String, crate::ipc::HostError>),
+}
+
 pub trait Feature: Any + Send + Sync {
   /// The prefix of the feature's realm calls: `"cacheStorage"` answers
   /// `"cacheStorage.put"`.
@@ -68,6 +87,18 @@ pub trait Feature: Any + Send + Sync {
   /// `https://host:port`), for `navigator.storage.estimate()`.
   fn usage(&self, _origin: &str) -> u64 {
     0
+  }
+
+  /// A script the realm `realm` loads ([`ScriptKind`]), which a feature
+  /// may answer instead of the network (a service worker's fetch event).
+  fn fetch_script<'a>(
+    &'a self,
+    _browser: &'a Browser,
+    _realm: RealmId,
+    _url: &'a url::Url,
+    _kind: ScriptKind,
+  ) -> BoxFuture<'a, ScriptFetch> {
+    Box::pin(std::future::ready(ScriptFetch::Network))
   }
 
   /// Hears of an event of the browser.

@@ -25,7 +25,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, Notify};
 
 pub use control::PermissionState;
-pub use feature::{BrowserEvent, Feature, RealmCall};
+pub use feature::{BrowserEvent, Feature, RealmCall, ScriptFetch, ScriptKind};
 pub use router::{after_reply, take_answer, Answer};
 
 use crate::engine::realm::RealmHandle;
@@ -183,6 +183,23 @@ impl Browser {
   /// The file behind a body token, from the feature that gave it out.
   pub fn body_path(&self, token: &str) -> Option<PathBuf> {
     self.inner.features.iter().find_map(|f| f.body_path(token))
+  }
+
+  /// A script the realm loads as a subresource ([`ScriptKind`]): from the
+  /// first feature that answers it (the realm's controller), else from
+  /// the network, which must give an OK status and a JavaScript MIME type.
+  pub async fn fetch_script(
+    &self,
+    realm: RealmId,
+    url: &url::Url,
+    kind: ScriptKind,
+  ) -> Result<String, crate::ipc::HostError> {
+    for f in &self.inner.features {
+      if let ScriptFetch::Answered(result) = f.fetch_script(self, realm, url, kind).await {
+        return result;
+      }
+    }
+    self.inner.opts.net.fetch_classic_script(url, false).await
   }
 
   /// Bytes every feature stores for the origin.

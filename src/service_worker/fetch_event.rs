@@ -72,7 +72,7 @@ pub struct BodyStream {
 }
 
 /// What Handle Fetch does with a client's request, decided at once.
-enum Plan {
+pub(super) enum Plan {
   /// The answer, without a fetch event: no controller, a static route,
   /// or a worker without a fetch listener.
   Answer(Value),
@@ -183,7 +183,12 @@ fn shortcut(browser: &Browser, realm: RealmId, args: Value, reply: Reply) -> Sho
 
 /// Handle Fetch up to the fetch event (steps 12-16), for a request of the
 /// client realm `realm`.
-fn plan(browser: &Browser, realm: RealmId, request: &Value, race: bool) -> Result<Plan, HostError> {
+pub(super) fn plan(
+  browser: &Browser,
+  realm: RealmId,
+  request: &Value,
+  race: bool,
+) -> Result<Plan, HostError> {
   let Some(client_id) = clients::client_of(browser, realm) else {
     return Err(HostError::invalid_state(
       "only a window fetches through a controller",
@@ -443,43 +448,56 @@ pub(super) async fn navigate(
       return Navigated::Error(why.to_string());
     }
   }
+  match collect_body(browser, &reply, worker_realm, "page").await {
+    Ok(body) => Navigated::Body(crate::net::FetchedPage {
+      body,
+      content_type: header_of(&reply["response"]["headers"], "content-type"),
+    }),
+    Err(why) => Navigated::Error(why),
+  }
+}
+
+/// The whole body of a worker's response (`reply`, its `{response, body}`
+/// answer), its stream pulled from the worker's realm to the end. A body
+/// the client must have whole (`what`: a page, a script) larger than
+/// `net::MAX_PAGE_BYTES` is an error, so an endless one is not a hang.
+pub(super) async fn collect_body(
+  browser: &Browser,
+  reply: &Value,
+  worker: Option<RealmId>,
+  what: &str,
+) -> Result<Vec<u8>, String> {
   let body = &reply["body"];
   let mut bytes = body["chunk"]
     .as_str()
     .and_then(crate::ipc::decode_base64)
     .unwrap_or_default();
-  if let (Some(stream), Some(worker)) = (body["stream"].as_u64(), worker_realm) {
-    loop {
-      // A page is read whole before it is parsed: an endless (or huge)
-      // body from the worker is a network error, not a hang.
-      if bytes.len() > crate::net::MAX_PAGE_BYTES {
-        browser.post(worker, &BodyCancel { stream });
-        return Navigated::Error(format!(
-          "the page is larger than {} MiB",
-          crate::net::MAX_PAGE_BYTES >> 20
-        ));
-      }
-      let next = browser.request(worker, &BodyRead { stream }).await;
-      match next {
-        Ok(v) if v["done"] == json!(true) => break,
-        Ok(v) => bytes.extend(
-          v["chunk"]
-            .as_str()
-            .and_then(crate::ipc::decode_base64)
-            .unwrap_or_default(),
-        ),
-        Err(e) => return Navigated::Error(e.message),
-      }
+  let (Some(stream), Some(worker)) = (body["stream"].as_u64(), worker) else {
+    return Ok(bytes);
+  };
+  loop {
+    if bytes.len() > crate::net::MAX_PAGE_BYTES {
+      browser.post(worker, &BodyCancel { stream });
+      return Err(format!(
+        "the {what} is larger than {} MiB",
+        crate::net::MAX_PAGE_BYTES >> 20
+      ));
+    }
+    match browser.request(worker, &BodyRead { stream }).await {
+      Ok(v) if v["done"] == json!(true) => return Ok(bytes),
+      Ok(v) => bytes.extend(
+        v["chunk"]
+          .as_str()
+          .and_then(crate::ipc::decode_base64)
+          .unwrap_or_default(),
+      ),
+      Err(e) => return Err(e.message),
     }
   }
-  Navigated::Body(crate::net::FetchedPage {
-    body: bytes,
-    content_type: header_of(&reply["response"]["headers"], "content-type"),
-  })
 }
 
 /// The value of header `name` in a list of `[name, value]` pairs.
-fn header_of(headers: &Value, name: &str) -> Option<String> {
+pub(super) fn header_of(headers: &Value, name: &str) -> Option<String> {
   headers.as_array()?.iter().find_map(|h| {
     let pair = h.as_array()?;
     let key = pair.first()?.as_str()?;
@@ -495,7 +513,7 @@ fn header_of(headers: &Value, name: &str) -> Option<String> {
 /// A worker that could not start, or ended mid-event, gives a network
 /// error and no realm.
 #[allow(clippy::too_many_arguments)]
-fn fire(
+pub(super) fn fire(
   browser: &Browser,
   version: VersionId,
   worker: Result<RealmId, HostError>,

@@ -23,6 +23,7 @@ mod lifecycle;
 pub mod navigation;
 mod registry;
 pub mod routes;
+mod script_fetch;
 mod worker;
 
 use std::any::Any;
@@ -32,8 +33,8 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::browser::{Browser, BrowserEvent, Feature, Owner, RealmCall};
-use crate::ipc::HostResult;
+use crate::browser::{Browser, BrowserEvent, Feature, Owner, RealmCall, ScriptFetch, ScriptKind};
+use crate::ipc::{HostResult, RealmId};
 use crate::storage::database::Store;
 pub use clients::{open_client, ClientScript};
 pub use lifecycle::{register, resolve_register_args, JobOutcome};
@@ -130,6 +131,16 @@ impl Feature for ServiceWorkers {
 
   fn call<'a>(&'a self, c: RealmCall<'a>) -> BoxFuture<'a, HostResult> {
     Box::pin(calls::handle(c.browser, c.realm, c.method, c.args))
+  }
+
+  fn fetch_script<'a>(
+    &'a self,
+    browser: &'a Browser,
+    realm: RealmId,
+    url: &'a url::Url,
+    kind: ScriptKind,
+  ) -> BoxFuture<'a, ScriptFetch> {
+    Box::pin(script_fetch::fetch_script(browser, realm, url, kind))
   }
 
   fn on_event(&self, browser: &Browser, event: BrowserEvent<'_>) {

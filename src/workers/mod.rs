@@ -28,7 +28,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use url::Url;
 
-use crate::browser::{Browser, BrowserEvent, Feature, Owner, RealmCall};
+use crate::browser::{Browser, BrowserEvent, Feature, Owner, RealmCall, ScriptKind};
 use crate::engine::realm::RealmKind;
 use crate::ipc::{decode_call, Command, HostError, HostResult, RealmId};
 use crate::service_worker::clients;
@@ -445,9 +445,9 @@ impl Workers {
         let base = browser
           .realm_url(realm)
           .ok_or_else(|| HostError::invalid_state("unknown realm"))?;
-        let net = &browser.opts().net;
+        // A worker's imported scripts go through its controller, if any.
         crate::net::import_scripts(&base, urls, |url| async move {
-          net.fetch_classic_script(&url, false).await
+          browser.fetch_script(realm, &url, ScriptKind::Classic).await
         })
         .await
       }
