@@ -5,7 +5,7 @@ mod support;
 
 use std::process::Command;
 
-use support::run::{fixture, swharness, trace_events, wait_for_trace};
+use support::run::{fixture, run_files, swharness, trace_events, wait_for_trace};
 
 #[test]
 fn a_controlled_page_fetches_through_its_worker() {
@@ -393,16 +393,7 @@ own.port1.addEventListener("message", (e) => console.log("own", e.data));
 own.port1.start();
 own.port2.postMessage("late");
 "#;
-  std::fs::write(dir.path().join("sw.js"), sw).unwrap();
-  std::fs::write(dir.path().join("page.js"), page).unwrap();
-  let run = swharness(&[
-    "run",
-    dir.path().join("sw.js").to_str().unwrap(),
-    "--client",
-    dir.path().join("page.js").to_str().unwrap(),
-    "--timeout",
-    "60",
-  ]);
+  let run = run_files(dir.path(), &[("sw.js", sw), ("page.js", page)], "page.js");
   // Exit 3 would be the timeout.
   assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
   run.assert_lines(&["[client 1] own late\n", "[client 1] last 201\n"]);
@@ -437,17 +428,7 @@ fn a_controlled_clients_scripts_go_through_its_worker() {
     ),
     ("worker.js", "importScripts('imported.js');\npostMessage(self.v);\n"),
   ];
-  for (name, text) in files {
-    std::fs::write(dir.path().join(name), text).unwrap();
-  }
-  let run = swharness(&[
-    "run",
-    dir.path().join("sw.js").to_str().unwrap(),
-    "--client",
-    dir.path().join("index.html").to_str().unwrap(),
-    "--timeout",
-    "30",
-  ]);
+  let run = run_files(dir.path(), &files, "index.html");
   assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
   run.assert_lines(&[
     "[sw] fetch /classic.js script no-cors\n",

@@ -38,6 +38,24 @@ pub fn swharness<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
   }
 }
 
+/// Writes `files` (name, text) into `dir`, then runs `swharness run
+/// DIR/sw.js --client DIR/CLIENT --timeout 60` to its end.
+#[allow(dead_code)]
+pub fn run_files(dir: &Path, files: &[(&str, &str)], client: &str) -> Run {
+  for (name, text) in files {
+    std::fs::write(dir.join(name), text).expect("write a test file");
+  }
+  let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+  swharness(&[
+    "run",
+    &path("sw.js"),
+    "--client",
+    &path(client),
+    "--timeout",
+    "60",
+  ])
+}
+
 /// The path of a file under `fixtures/`.
 pub fn fixture(rel: &str) -> String {
   PathBuf::from(env!("CARGO_MANIFEST_DIR"))
