@@ -451,3 +451,32 @@ fn a_controlled_clients_scripts_go_through_its_worker() {
     run.stderr
   );
 }
+
+#[test]
+fn a_top_level_page_navigates_itself() {
+  let dir = tempfile::tempdir().unwrap();
+  // The worker makes page.html: it says whether its navigation was a
+  // reload, and reloads itself when it was not.
+  let sw = r#"self.addEventListener("fetch", (e) => {
+  if (!e.request.url.includes("/page.html")) return;
+  const reload = e.request.isReloadNavigation;
+  const script = `console.log("page", ${reload}, location.search, !!navigator.serviceWorker.controller);` +
+    (reload ? "" : "location.reload();");
+  e.respondWith(new Response(`<!doctype html><title>p</title><script>${script}</script>`, {
+    headers: { "content-type": "text/html" },
+  }));
+});
+"#;
+  let start = "<!doctype html><title>start</title>\n<script>console.log('start');\nwindow.location = 'page.html?x=1';</script>\n";
+  let run = run_files(
+    dir.path(),
+    &[("sw.js", sw), ("start.html", start)],
+    "start.html",
+  );
+  assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+  run.assert_lines(&[
+    "[client 1] start\n",
+    "[client 2] page false ?x=1 true\n",
+    "[client 3] page true ?x=1 true\n",
+  ]);
+}

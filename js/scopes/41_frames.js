@@ -448,9 +448,10 @@ export function frameParent(info) {
 }
 
 /**
- * A frame's `location`: deno_web's, whose navigations (`reload()`,
- * `assign()`, `replace()`, setting `href`) the frame's iframe element
- * carries out in the parent (a top-level window cannot navigate itself).
+ * A window's `location`: deno_web's, whose navigations (`reload()`,
+ * `assign()`, `replace()`, setting `href`) the browser carries out: a
+ * frame's iframe element navigates in the parent, and a top-level window
+ * is replaced by the page it navigates to.
  */
 export function frameLocation(current) {
   const navigate = (url, reload) => {

@@ -85,7 +85,7 @@ function windowPostMessage(message, targetOrigin, transfer) {
 }
 
 let ownLocation = null;
-// A frame's location navigates through its iframe element (41_frames.js).
+// A window's location navigates through the browser (41_frames.js).
 function frameLocationOf() {
   ownLocation ??= frameLocation(() => location.locationDescriptor.get());
   return ownLocation;
@@ -138,7 +138,15 @@ export function bootstrapWindow(info) {
       hostCall("serviceWorker.focus", { id: null }).catch(() => {});
     }),
     blur: value(function blur() {}),
-    location: info.parentClient ? getter(frameLocationOf) : location.locationDescriptor,
+    location: {
+      get: frameLocationOf,
+      // HTML: assigning to `window.location` sets its href.
+      set(url) {
+        frameLocationOf().href = url;
+      },
+      enumerable: true,
+      configurable: true,
+    },
     Location: location.locationConstructorDescriptor,
     navigator: getter(() => navigator),
     history: getter(() => history),

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::focus::{give_focus, has_focus};
 use super::lifecycle::ControllerChange;
+use super::navigation::NavigationType;
 use super::registry::{VersionId, WorkerState};
 use crate::browser::{Browser, Owner};
 use crate::engine::realm::RealmKind;
@@ -488,19 +489,24 @@ pub async fn open_window(browser: &Browser, version: VersionId, url: &str) -> Ho
     .join(url)
     .map_err(|_| HostError::type_error(format!("Invalid URL '{url}'")))?;
   browser.record_ui_action(json!({"action": "openWindow", "url": url.as_str(), "worker": version}));
-  navigated_window(browser, url, &base).await
+  navigated_window(browser, url, &base, NavigationType::Push).await
 }
 
 /// A window the worker opened or navigated, at `url`: of another origin
 /// than the worker (`base`), it is listed but not loaded, and the worker
 /// gets null; otherwise it navigates (through the worker whose scope
 /// matches) and runs the page it gets, and the worker gets its client.
-async fn navigated_window(browser: &Browser, url: Url, base: &Url) -> HostResult {
+async fn navigated_window(
+  browser: &Browser,
+  url: Url,
+  base: &Url,
+  kind: NavigationType,
+) -> HostResult {
   if url.origin() != base.origin() {
     add_client(browser, url, None);
     return Ok(Value::Null);
   }
-  let id = super::navigation::open_page(browser, url).await?;
+  let id = super::navigation::open_page_as(browser, url, kind).await?;
   Ok(get(browser, &id))
 }
 
@@ -536,6 +542,21 @@ pub async fn navigate(browser: &Browser, version: VersionId, id: &str, url: &str
     ));
   }
   browser.record_ui_action(json!({"action": "navigate", "client": id, "url": url.as_str()}));
+  replace_window(browser, id, realm, url, &base, NavigationType::Push).await
+}
+
+/// The window of client `id` (its realm `realm`) navigates to `url`: its
+/// document and realm are replaced by the page the navigation loads, a
+/// new client that keeps the window's focus (of another origin than
+/// `base`, it is listed but not loaded: null).
+pub(super) async fn replace_window(
+  browser: &Browser,
+  id: &str,
+  realm: Option<RealmId>,
+  url: Url,
+  base: &Url,
+  kind: NavigationType,
+) -> HostResult {
   // The old document goes away.
   let (released, had_focus) = super::with(browser, |s| {
     s.client_order.retain(|c| c != id);
@@ -546,7 +567,7 @@ pub async fn navigate(browser: &Browser, version: VersionId, id: &str, url: &str
   if let Some(realm) = realm {
     browser.shutdown_realm(realm);
   }
-  let new = navigated_window(browser, url, &base).await?;
+  let new = navigated_window(browser, url, base, kind).await?;
   // The window keeps its focus: its new document has it.
   if let (true, Some(new_id)) = (had_focus, new["id"].as_str()) {
     super::with(browser, |s| give_focus(s, new_id));

@@ -105,19 +105,24 @@ pub fn navigate_self(
 ) -> HostResult {
   let id = clients::client_of(browser, realm)
     .ok_or_else(|| HostError::invalid_state("only a window navigates"))?;
-  let parent_realm = super::with(browser, |s| {
+  let (kind, parent, own_url) = super::with(browser, |s| {
     let c = s.clients.get(&id)?;
-    if c.kind != clients::ClientKind::Window {
-      return None;
-    }
-    s.clients.get(c.parent.as_ref()?)?.realm
+    let parent = c.parent.as_ref().and_then(|p| s.clients.get(p)?.realm);
+    Some((c.kind, parent, c.url.clone()))
   })
-  .ok_or_else(|| {
-    HostError::new(
-      "NotSupportedError",
-      "only a frame's window navigates itself in swharness",
-    )
-  })?;
+  .ok_or_else(|| HostError::invalid_state("the window is gone"))?;
+  if kind != clients::ClientKind::Window {
+    return Err(HostError::invalid_state("only a window navigates"));
+  }
+  let Some(parent_realm) = parent else {
+    // A top-level window: one history entry, so a traversal does nothing.
+    if delta.is_none() {
+      let url =
+        Url::parse(url).map_err(|_| HostError::type_error(format!("Invalid URL '{url}'")))?;
+      navigation::navigate_window_self(browser, id, realm, url, &own_url, reload);
+    }
+    return Ok(Value::Null);
+  };
   browser.post(
     parent_realm,
     &FrameNavigate {

@@ -12,7 +12,7 @@ use url::Url;
 use super::clients::{self, ClientScript};
 use super::fetch_event::{self, Navigated};
 use crate::browser::Browser;
-use crate::ipc::HostError;
+use crate::ipc::{HostError, RealmId};
 
 /// What a page's HTML holds for swharness: its title, its scripts in
 /// document order (as `runPageScripts` steps), the policies of its
@@ -133,11 +133,55 @@ pub enum NavigationType {
 /// goes through the controlling worker, if any, and the page it gets runs.
 /// Returns the new client's id.
 pub async fn open_page(browser: &Browser, url: Url) -> Result<String, HostError> {
-  let (id, update) = open_page_in(browser, url, None, NavigationType::Push).await?;
+  open_page_as(browser, url, NavigationType::Push).await
+}
+
+/// [`open_page`], as a navigation of `kind` (a reload sets the request's
+/// `isReloadNavigation`).
+pub(super) async fn open_page_as(
+  browser: &Browser,
+  url: Url,
+  kind: NavigationType,
+) -> Result<String, HostError> {
+  let (id, update) = open_page_in(browser, url, None, kind).await?;
   if let Some(scope) = update {
     super::lifecycle::soft_update(browser, &scope);
   }
   Ok(id)
+}
+
+/// A top-level window navigates itself (`location.href = url`, `assign()`,
+/// `replace()`, `reload()`): the page the navigation loads replaces it, as
+/// in `WindowClient.navigate()`. The realm that asked ends on the way, so
+/// the navigation is a task of its own; a navigation that fails leaves no
+/// page, and says why on stderr and in the trace (`navigation-error`).
+pub(super) fn navigate_window_self(
+  browser: &Browser,
+  id: String,
+  realm: RealmId,
+  url: Url,
+  own_url: &Url,
+  reload: bool,
+) {
+  let kind = if reload {
+    NavigationType::Reload
+  } else {
+    NavigationType::Push
+  };
+  browser.record_ui_action(json!({"action": "navigate", "client": id, "url": url.as_str()}));
+  let busy = browser.busy();
+  let b = browser.clone();
+  let base = own_url.clone();
+  tokio::spawn(async move {
+    let _busy = busy;
+    if let Err(e) = clients::replace_window(&b, &id, Some(realm), url.clone(), &base, kind).await {
+      b.trace(
+        "navigation-error",
+        json!({"url": url.as_str(), "error": e.message}),
+      );
+      eprintln!("swharness: {}", e.message);
+    }
+  });
 }
 
 /// [`open_page`], in an `<iframe>` of the client `parent` if given: the new
