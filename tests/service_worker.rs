@@ -480,3 +480,51 @@ fn a_top_level_page_navigates_itself() {
     "[client 3] page true ?x=1 true\n",
   ]);
 }
+
+#[test]
+fn an_event_source_goes_through_the_worker_and_reconnects() {
+  let dir = tempfile::tempdir().unwrap();
+  // The first stream ends with an incomplete event (dropped); the second
+  // connection carries the last event id it saw.
+  let sw = r#"let connections = 0;
+self.addEventListener("fetch", (e) => {
+  if (!e.request.url.endsWith("/events")) return;
+  const r = e.request;
+  const body = ++connections === 1
+    ? `retry: 10\r\n: a comment\r\ndata: ${r.mode} ${r.cache} ${r.credentials} ${r.headers.get("accept")}\r\n\r\nevent: custom\ndata: line1\ndata: line2\nid: 7\n\ndata: dropped`
+    : `data: again ${r.headers.get("last-event-id")}\r\r`;
+  e.respondWith(new Response(body, { headers: { "content-type": "text/event-stream" } }));
+});
+"#;
+  let page = r#"const es = new EventSource("events");
+console.log("readyState", es.readyState);
+es.onopen = () => console.log("open", es.readyState);
+es.onerror = () => console.log("error", es.readyState);
+es.onmessage = (e) => {
+  console.log("message", e.data, JSON.stringify(e.lastEventId), e.origin === location.origin);
+  if (e.data.startsWith("again")) es.close();
+};
+es.addEventListener("custom", (e) => console.log("custom", JSON.stringify(e.data), e.lastEventId));
+try {
+  new EventSource("http://[bad");
+} catch (e) {
+  console.log("bad URL", e.name);
+}
+"#;
+  let run = run_files(dir.path(), &[("sw.js", sw), ("page.js", page)], "page.js");
+  assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+  let lines: Vec<&str> = run.stdout.lines().collect();
+  assert_eq!(
+    lines,
+    [
+      "[client 1] readyState 0",
+      "[client 1] bad URL SyntaxError",
+      "[client 1] open 1",
+      "[client 1] message cors no-store same-origin text/event-stream \"\" true",
+      "[client 1] custom \"line1\\nline2\" 7",
+      "[client 1] error 0",
+      "[client 1] open 1",
+      "[client 1] message again 7 \"7\" true",
+    ]
+  );
+}

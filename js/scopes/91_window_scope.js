@@ -45,6 +45,7 @@ import {
 } from "ext:swharness/scopes/41_frames.js";
 import { SharedWorker, Worker } from "ext:swharness/workers/23_worker.js";
 import { xhrGlobals } from "ext:swharness/xhr/24_xhr.js";
+import { EventSource } from "ext:swharness/net/06_event_source.js";
 
 const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
 const { EventTarget, MessageEvent, defineEventHandler, setIsTrusted } =
@@ -156,6 +157,7 @@ export function bootstrapWindow(info) {
     Worker: value(Worker),
     SharedWorker: value(SharedWorker),
     ...xhrGlobals(value),
+    EventSource: value(EventSource),
     ...indexedDBGlobals(value, getter),
     Document: value(Document),
     Node: value(Node),

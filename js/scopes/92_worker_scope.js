@@ -26,6 +26,7 @@ import { BroadcastChannel } from "ext:swharness/broadcast_channel/15_broadcast_c
 import { indexedDBGlobals } from "ext:swharness/indexed_db/21_indexed_db.js";
 import { deliverMessage, SharedWorker, Worker } from "ext:swharness/workers/23_worker.js";
 import { xhrGlobals } from "ext:swharness/xhr/24_xhr.js";
+import { EventSource } from "ext:swharness/net/06_event_source.js";
 import { WorkerGlobalScope } from "ext:swharness/scopes/90_service_worker_scope.js";
 import {
   NavigationPreloadManager,
@@ -104,6 +105,7 @@ export function bootstrapWorker(info) {
     Worker: value(Worker),
     SharedWorker: value(SharedWorker),
     ...xhrGlobals(value),
+    EventSource: value(EventSource),
     BroadcastChannel: value(BroadcastChannel),
     ...indexedDBGlobals(value, getter),
   });

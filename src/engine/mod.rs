@@ -55,6 +55,7 @@ deno_core::extension!(
     "engine/05_message_ports.js",
     "net/03_network.js",
     "net/04_cors.js",
+    "net/06_event_source.js",
     "service_worker/10_extendable_events.js",
     "service_worker/11_service_worker.js",
     "service_worker/12_clients.js",
