@@ -528,3 +528,33 @@ try {
     ]
   );
 }
+
+#[test]
+fn a_synchronous_xhr_goes_through_the_worker() {
+  let dir = tempfile::tempdir().unwrap();
+  let sw = r#"self.addEventListener("fetch", (e) => {
+  if (e.request.url.endsWith("/answered")) {
+    e.waitUntil(e.request.text().then((t) => console.log("body", t, e.request.method, e.request.mode)));
+    e.respondWith(new Response("from-sw", { status: 201, headers: { "x-from": "sw" } }));
+  }
+});
+"#;
+  let page = r#"for (const [method, path] of [["POST", "answered"], ["GET", "data.txt"]]) {
+  const xhr = new XMLHttpRequest();
+  xhr.open(method, path, false);
+  xhr.send(method === "POST" ? "hello" : null);
+  console.log(path, xhr.status, xhr.getResponseHeader("x-from"), xhr.responseText.trim());
+}
+"#;
+  let run = run_files(
+    dir.path(),
+    &[("sw.js", sw), ("page.js", page), ("data.txt", "network\n")],
+    "page.js",
+  );
+  assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+  run.assert_lines(&[
+    "[sw] body hello POST cors\n",
+    "[client 1] answered 201 sw from-sw\n",
+    "[client 1] data.txt 200 null network\n",
+  ]);
+}

@@ -50,13 +50,49 @@ pub enum ScriptKind {
   Module,
 }
 
-/// A feature's answer to [`Feature::fetch_script`].
-pub enum ScriptFetch {
-  /// Not answered here: the script comes from the network (or the next
-  /// feature).
+/// A request the browser makes for a realm, rather than the realm's own
+/// `fetch()`: a script it loads ([`super::Browser::fetch_script`]), or a
+/// synchronous XMLHttpRequest. Its fields are Fetch's.
+pub struct SubresourceRequest<'a> {
+  pub method: &'a str,
+  pub url: &'a url::Url,
+  pub headers: &'a [(String, String)],
+  pub body: Option<&'a [u8]>,
+  pub mode: &'a str,
+  pub credentials: &'a str,
+  pub destination: &'a str,
+}
+
+/// A whole response to a [`SubresourceRequest`].
+pub struct SubresourceResponse {
+  pub status: u16,
+  pub status_text: String,
+  pub headers: Vec<(String, String)>,
+  /// The response's URL ("" when it has none: the request's, then).
+  pub url: String,
+  /// An opaque response (to a `no-cors` request): status and headers
+  /// are hidden.
+  pub opaque: bool,
+  pub body: Vec<u8>,
+}
+
+impl SubresourceResponse {
+  /// The value of header `name`.
+  pub fn header(&self, name: &str) -> Option<&str> {
+    self
+      .headers
+      .iter()
+      .find(|(n, _)| n.eq_ignore_ascii_case(name))
+      .map(|(_, v)| v.as_str())
+  }
+}
+
+/// A feature's answer to [`Feature::fetch_subresource`].
+pub enum SubresourceFetch {
+  /// Not answered here: the network (or the next feature) answers.
   Network,
-  /// The script's text, or why it could not be had.
-  Answered(Result<String, crate::ipc::HostError>),
+  /// The response, or the network error it is.
+  Answered(Result<SubresourceResponse, crate::ipc::HostError>),
 }
 
 pub trait Feature: Any + Send + Sync {
@@ -89,16 +125,15 @@ pub trait Feature: Any + Send + Sync {
     0
   }
 
-  /// A script the realm `realm` loads ([`ScriptKind`]), which a feature
-  /// may answer instead of the network (a service worker's fetch event).
-  fn fetch_script<'a>(
+  /// A request the browser makes for the realm `realm`, which a feature
+  /// may answer instead of the network (its controller's fetch event).
+  fn fetch_subresource<'a>(
     &'a self,
     _browser: &'a Browser,
     _realm: RealmId,
-    _url: &'a url::Url,
-    _kind: ScriptKind,
-  ) -> BoxFuture<'a, ScriptFetch> {
-    Box::pin(std::future::ready(ScriptFetch::Network))
+    _request: &'a SubresourceRequest<'a>,
+  ) -> BoxFuture<'a, SubresourceFetch> {
+    Box::pin(std::future::ready(SubresourceFetch::Network))
   }
 
   /// Hears of an event of the browser.

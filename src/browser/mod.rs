@@ -25,7 +25,10 @@ use serde_json::Value;
 use tokio::sync::{mpsc, Notify};
 
 pub use control::PermissionState;
-pub use feature::{BrowserEvent, Feature, RealmCall, ScriptFetch, ScriptKind};
+pub use feature::{
+  BrowserEvent, Feature, RealmCall, ScriptKind, SubresourceFetch, SubresourceRequest,
+  SubresourceResponse,
+};
 pub use router::{after_reply, take_answer, Answer};
 
 use crate::engine::realm::RealmHandle;
@@ -185,21 +188,49 @@ impl Browser {
     self.inner.features.iter().find_map(|f| f.body_path(token))
   }
 
+  /// A request the browser makes for the realm: the first feature's
+  /// answer (the realm's controller), or None for the network.
+  pub async fn fetch_subresource(
+    &self,
+    realm: RealmId,
+    request: &SubresourceRequest<'_>,
+  ) -> Option<Result<SubresourceResponse, crate::ipc::HostError>> {
+    for f in &self.inner.features {
+      if let SubresourceFetch::Answered(result) = f.fetch_subresource(self, realm, request).await {
+        return Some(result);
+      }
+    }
+    None
+  }
+
   /// A script the realm loads as a subresource ([`ScriptKind`]): from the
   /// first feature that answers it (the realm's controller), else from
-  /// the network, which must give an OK status and a JavaScript MIME type.
+  /// the network. Either must give an OK status (unless opaque) and a
+  /// JavaScript MIME type, as HTML checks a script's response.
   pub async fn fetch_script(
     &self,
     realm: RealmId,
     url: &url::Url,
     kind: ScriptKind,
   ) -> Result<String, crate::ipc::HostError> {
-    for f in &self.inner.features {
-      if let ScriptFetch::Answered(result) = f.fetch_script(self, realm, url, kind).await {
-        return result;
-      }
+    let module = kind == ScriptKind::Module;
+    let headers = [("accept".to_string(), "*/*".to_string())];
+    let request = SubresourceRequest {
+      method: "GET",
+      url,
+      headers: &headers,
+      body: None,
+      // HTML: a classic script without `crossorigin` is fetched `no-cors`
+      // with credentials; a module script `cors`, credentials
+      // `same-origin`.
+      mode: if module { "cors" } else { "no-cors" },
+      credentials: if module { "same-origin" } else { "include" },
+      destination: "script",
+    };
+    match self.fetch_subresource(realm, &request).await {
+      Some(answer) => script_text(url, answer?),
+      None => self.inner.opts.net.fetch_classic_script(url, false).await,
     }
-    self.inner.opts.net.fetch_classic_script(url, false).await
   }
 
   /// Bytes every feature stores for the origin.
@@ -343,4 +374,24 @@ impl Browser {
   pub fn record_ui_action(&self, action: Value) {
     self.trace("ui", action);
   }
+}
+
+/// HTML's checks of a script's response: an OK status (an opaque
+/// response's is not known) and a JavaScript MIME type; then its text.
+fn script_text(url: &url::Url, r: SubresourceResponse) -> Result<String, crate::ipc::HostError> {
+  use crate::ipc::HostError;
+  if !r.opaque && !(200..300).contains(&r.status) {
+    return Err(HostError::type_error(format!(
+      "Failed to fetch the script '{url}': HTTP status {}",
+      r.status
+    )));
+  }
+  let mime = crate::net::mime_essence(r.header("content-type").unwrap_or(""));
+  if !r.opaque && !crate::net::is_javascript_mime(&mime) {
+    return Err(HostError::new(
+      "SecurityError",
+      format!("The script '{url}' has an unsupported MIME type ('{mime}')"),
+    ));
+  }
+  Ok(String::from_utf8_lossy(&r.body).into_owned())
 }

@@ -497,7 +497,7 @@ pub(super) async fn collect_body(
 }
 
 /// The value of header `name` in a list of `[name, value]` pairs.
-pub(super) fn header_of(headers: &Value, name: &str) -> Option<String> {
+fn header_of(headers: &Value, name: &str) -> Option<String> {
   headers.as_array()?.iter().find_map(|h| {
     let pair = h.as_array()?;
     let key = pair.first()?.as_str()?;

@@ -23,7 +23,7 @@ mod lifecycle;
 pub mod navigation;
 mod registry;
 pub mod routes;
-mod script_fetch;
+mod subresource_fetch;
 mod worker;
 
 use std::any::Any;
@@ -33,7 +33,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::browser::{Browser, BrowserEvent, Feature, Owner, RealmCall, ScriptFetch, ScriptKind};
+use crate::browser::{
+  Browser, BrowserEvent, Feature, Owner, RealmCall, SubresourceFetch, SubresourceRequest,
+};
 use crate::ipc::{HostResult, RealmId};
 use crate::storage::database::Store;
 pub use clients::{open_client, ClientScript};
@@ -133,14 +135,15 @@ impl Feature for ServiceWorkers {
     Box::pin(calls::handle(c.browser, c.realm, c.method, c.args))
   }
 
-  fn fetch_script<'a>(
+  fn fetch_subresource<'a>(
     &'a self,
     browser: &'a Browser,
     realm: RealmId,
-    url: &'a url::Url,
-    kind: ScriptKind,
-  ) -> BoxFuture<'a, ScriptFetch> {
-    Box::pin(script_fetch::fetch_script(browser, realm, url, kind))
+    request: &'a SubresourceRequest<'a>,
+  ) -> BoxFuture<'a, SubresourceFetch> {
+    Box::pin(subresource_fetch::fetch_subresource(
+      browser, realm, request,
+    ))
   }
 
   fn on_event(&self, browser: &Browser, event: BrowserEvent<'_>) {

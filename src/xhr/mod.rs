@@ -3,8 +3,9 @@
 //! browser's renderer does. An asynchronous request is the realm's own
 //! `fetch()` (`js/xhr/24_xhr.js`), so it needs nothing here.
 //!
-//! A synchronous request goes straight to the network: same origin only
-//! (no CORS preflight to block on), and not through a service worker.
+//! A synchronous request is same origin only (no CORS preflight to block
+//! on). A controlled page's goes to its service worker first
+//! (`Browser::fetch_subresource`), then to the network.
 //!
 //! It may use the core (`browser`, `ipc`, `net`).
 
@@ -15,7 +16,7 @@ use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use url::Url;
 
-use crate::browser::{Browser, Feature, RealmCall};
+use crate::browser::{Browser, Feature, RealmCall, SubresourceRequest};
 use crate::ipc::{decode_base64, decode_call, encode_base64, HostError, HostResult, RealmId};
 
 crate::ipc::realm_calls! {
@@ -54,6 +55,39 @@ async fn send(browser: &Browser, realm: RealmId, call: Call) -> HostResult {
       "a synchronous request to another origin is not supported: {url}"
     )));
   }
+  let body = match body {
+    Some(b) => Some(decode_base64(&b).ok_or_else(|| HostError::type_error("bad body"))?),
+    None => None,
+  };
+  // A controlled page's request goes to its service worker first.
+  let subresource = SubresourceRequest {
+    method: &method,
+    url: &url,
+    headers: &headers,
+    body: body.as_deref(),
+    mode: "cors",
+    credentials: "same-origin",
+    destination: "",
+  };
+  let answered = with_timeout(timeout_ms, async {
+    match browser.fetch_subresource(realm, &subresource).await {
+      Some(answer) => {
+        let r = answer.map_err(|e| network_error(e.message))?;
+        Ok(Some(json!({
+          "status": r.status,
+          "statusText": r.status_text,
+          "headers": r.headers,
+          "url": if r.url.is_empty() { url.to_string() } else { r.url },
+          "body": encode_base64(&r.body),
+        })))
+      }
+      None => Ok(None),
+    }
+  })
+  .await?;
+  if let Some(answer) = answered {
+    return Ok(answer);
+  }
   let net = &browser.opts().net;
   if !net.is_online() {
     return Err(network_error("the network is offline"));
@@ -65,8 +99,7 @@ async fn send(browser: &Browser, realm: RealmId, call: Call) -> HostResult {
     request = request.header(name.as_str(), value.as_str());
   }
   if let Some(body) = body {
-    let bytes = decode_base64(&body).ok_or_else(|| HostError::type_error("bad body"))?;
-    request = request.body(bytes);
+    request = request.body(body);
   }
   let exchange = async {
     let response = request
@@ -98,10 +131,18 @@ async fn send(browser: &Browser, realm: RealmId, call: Call) -> HostResult {
       "body": encode_base64(&bytes),
     }))
   };
+  with_timeout(timeout_ms, exchange).await
+}
+
+/// `work`, or a TimeoutError after `timeout_ms` (0: no timeout).
+async fn with_timeout<T>(
+  timeout_ms: u64,
+  work: impl std::future::Future<Output = Result<T, HostError>>,
+) -> Result<T, HostError> {
   if timeout_ms == 0 {
-    return exchange.await;
+    return work.await;
   }
-  tokio::time::timeout(Duration::from_millis(timeout_ms), exchange)
+  tokio::time::timeout(Duration::from_millis(timeout_ms), work)
     .await
     .unwrap_or_else(|_| Err(HostError::new("TimeoutError", "the request timed out")))
 }
