@@ -69,7 +69,10 @@ async fn send(browser: &Browser, realm: RealmId, call: Call) -> HostResult {
     credentials: "same-origin",
     destination: "",
   };
-  let answered = with_timeout(timeout_ms, async {
+  // One timeout for the worker and the network together.
+  let deadline =
+    (timeout_ms > 0).then(|| tokio::time::Instant::now() + Duration::from_millis(timeout_ms));
+  let answered = with_deadline(deadline, async {
     match browser.fetch_subresource(realm, &subresource).await {
       Some(answer) => {
         let r = answer.map_err(|e| network_error(e.message))?;
@@ -131,18 +134,18 @@ async fn send(browser: &Browser, realm: RealmId, call: Call) -> HostResult {
       "body": encode_base64(&bytes),
     }))
   };
-  with_timeout(timeout_ms, exchange).await
+  with_deadline(deadline, exchange).await
 }
 
-/// `work`, or a TimeoutError after `timeout_ms` (0: no timeout).
-async fn with_timeout<T>(
-  timeout_ms: u64,
+/// `work`, or a TimeoutError at `deadline` (None: no timeout).
+async fn with_deadline<T>(
+  deadline: Option<tokio::time::Instant>,
   work: impl std::future::Future<Output = Result<T, HostError>>,
 ) -> Result<T, HostError> {
-  if timeout_ms == 0 {
+  let Some(deadline) = deadline else {
     return work.await;
-  }
-  tokio::time::timeout(Duration::from_millis(timeout_ms), work)
+  };
+  tokio::time::timeout_at(deadline, work)
     .await
     .unwrap_or_else(|_| Err(HostError::new("TimeoutError", "the request timed out")))
 }
