@@ -376,22 +376,11 @@ impl Browser {
   }
 }
 
-/// HTML's checks of a script's response: an OK status (an opaque
-/// response's is not known) and a JavaScript MIME type; then its text.
+/// HTML's checks of a script's response ([`crate::net::check_script_response`];
+/// an opaque response's status and type are not known); then its text.
 fn script_text(url: &url::Url, r: SubresourceResponse) -> Result<String, crate::ipc::HostError> {
-  use crate::ipc::HostError;
-  if !r.opaque && !(200..300).contains(&r.status) {
-    return Err(HostError::type_error(format!(
-      "Failed to fetch the script '{url}': HTTP status {}",
-      r.status
-    )));
-  }
-  let mime = crate::net::mime_essence(r.header("content-type").unwrap_or(""));
-  if !r.opaque && !crate::net::is_javascript_mime(&mime) {
-    return Err(HostError::new(
-      "SecurityError",
-      format!("The script '{url}' has an unsupported MIME type ('{mime}')"),
-    ));
+  if !r.opaque {
+    crate::net::check_script_response(url, r.status, r.header("content-type").unwrap_or(""))?;
   }
   Ok(String::from_utf8_lossy(&r.body).into_owned())
 }

@@ -200,30 +200,43 @@ impl Net {
         error_chain(&e)
       ))
     })?;
-    if !resp.status().is_success() {
-      return Err(HostError::type_error(format!(
-        "Failed to fetch the script '{url}': HTTP status {}",
-        resp.status().as_u16()
-      )));
-    }
-    let mime = mime_essence(
+    check_script_response(
+      url,
+      resp.status().as_u16(),
       resp
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or(""),
-    );
-    if !is_javascript_mime(&mime) {
-      return Err(HostError::new(
-        "SecurityError",
-        format!("The script '{url}' has an unsupported MIME type ('{mime}')"),
-      ));
-    }
+    )?;
     resp
       .text()
       .await
       .map_err(|e| HostError::type_error(format!("Failed to read the script '{url}': {e}")))
   }
+}
+
+/// HTML's checks of a script's response (its status and `Content-Type`):
+/// an OK status and a JavaScript MIME type, or an error that says which is
+/// wrong.
+pub fn check_script_response(
+  url: &url::Url,
+  status: u16,
+  content_type: &str,
+) -> Result<(), HostError> {
+  if !(200..300).contains(&status) {
+    return Err(HostError::type_error(format!(
+      "Failed to fetch the script '{url}': HTTP status {status}"
+    )));
+  }
+  let mime = mime_essence(content_type);
+  if !is_javascript_mime(&mime) {
+    return Err(HostError::new(
+      "SecurityError",
+      format!("The script '{url}' has an unsupported MIME type ('{mime}')"),
+    ));
+  }
+  Ok(())
 }
 
 /// `importScripts(...urls)` (HTML, "import scripts into worker global
