@@ -96,6 +96,7 @@ pub fn close(browser: &Browser, realm: RealmId, id: &str) {
 /// (`location.reload()`, `location.href = url`, or with `delta` a history
 /// traversal, `history.go(delta)`): its `<iframe>`, in the parent's realm,
 /// navigates again, and the element fires `load` once the new page has.
+/// A top-level window's is `navigation::navigate_window_self`.
 pub fn navigate_self(
   browser: &Browser,
   realm: RealmId,
