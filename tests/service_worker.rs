@@ -558,3 +558,59 @@ fn a_synchronous_xhr_goes_through_the_worker() {
     "[client 1] data.txt 200 null network\n",
   ]);
 }
+
+#[test]
+fn a_form_submission_navigates_through_the_worker() {
+  let dir = tempfile::tempdir().unwrap();
+  // The worker answers "echo" navigations with a page that logs what was
+  // sent: the method, the content type and the body, or the query.
+  let sw = r#"self.addEventListener("fetch", (e) => {
+  if (e.request.mode !== "navigate" || !e.request.url.includes("/echo")) return;
+  e.respondWith((async () => {
+    const r = e.request;
+    const said = `${r.method} ${r.headers.get("content-type")} ${await r.text()} ${new URL(r.url).search}`;
+    return new Response(`<!doctype html><script>console.log(${JSON.stringify(said)}, location.pathname);</script>`, {
+      headers: { "content-type": "text/html" },
+    });
+  })());
+});
+"#;
+  let start = r#"<!doctype html><title>start</title>
+<script>
+// A GET form into a named iframe, then a POST form to this window.
+const frame = document.createElement("iframe");
+frame.name = "target-frame";
+document.body.appendChild(frame);
+const form = document.createElement("form");
+const input = (name, value, type = "text") => {
+  const i = document.createElement("input");
+  i.name = name;
+  i.value = value;
+  i.type = type;
+  form.appendChild(i);
+};
+input("a", "1 2");
+input("b", "x&y");
+input("unchecked", "no", "checkbox");
+form.action = "echo";
+form.target = "target-frame";
+frame.onload = () => {
+  form.target = "";
+  form.method = "post";
+  form.submit();
+};
+document.body.appendChild(form);
+form.submit();
+</script>
+"#;
+  let run = run_files(
+    dir.path(),
+    &[("sw.js", sw), ("start.html", start)],
+    "start.html",
+  );
+  assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+  run.assert_lines(&[
+    "[client 2] GET null  ?a=1+2&b=x%26y /echo\n",
+    "[client 3] POST application/x-www-form-urlencoded a=1+2&b=x%26y  /echo\n",
+  ]);
+}

@@ -437,4 +437,4 @@ async function runModuleScript(step) {
   }
 }
 
-export { Document, Element, fire, HTMLMetaElement, HTMLScriptElement, Node, Text };
+export { Document, Element, fire, HTMLMetaElement, HTMLScriptElement, Node, reflect, Text };

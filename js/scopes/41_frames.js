@@ -22,7 +22,7 @@ import {
   serializeMessage,
   serializeTransfer,
 } from "ext:swharness/ipc/01_host.js";
-import { defineElement, Element, fire, whenLoaded } from "ext:swharness/scopes/40_document.js";
+import { defineElement, Element, fire, reflect, whenLoaded } from "ext:swharness/scopes/40_document.js";
 import { describeRequest } from "ext:swharness/net/03_network.js";
 const requestMod = core.loadExtScript("ext:deno_fetch/23_request.js");
 const locationMod = core.loadExtScript("ext:deno_web/12_location.js");
@@ -350,7 +350,8 @@ const frameElements = new Map();
 class HTMLIFrameElement extends Element {
   #client = null;
   #navigation = 0;
-  // The frame's session history: the URLs of its entries, and the current.
+  // The frame's session history: its entries ({url, post}: a form's POST
+  // stays with its entry, for a reload or a traversal), and the current.
   #entries = [];
   #index = -1;
   constructor() {
@@ -388,20 +389,24 @@ class HTMLIFrameElement extends Element {
     frameElements.delete(this.#client);
     this.#client = null;
   }
-  // The frame navigates to `url` (its `src`, or where its window went):
-  // `kind` "push" adds a history entry, "reload" and "traverse" (to the
-  // entry `url` already is) do not.
-  async #navigate(url = this.src, kind = "push") {
+  // A form submitted to this frame (its `target` names it).
+  _submit(url, post) {
+    if (this.isConnected) this.#navigate(url, "push", post);
+  }
+  // The frame navigates to `url` (its `src`, or where its window went),
+  // with a form's `post` if any: `kind` "push" adds a history entry,
+  // "reload" and "traverse" (to the entry `url` already is) do not.
+  async #navigate(url = this.src, kind = "push", post = null) {
     const navigation = ++this.#navigation;
     this.#close();
     if (kind === "push") {
       this.#entries.length = this.#index + 1;
-      this.#entries.push(url);
+      this.#entries.push({ url, post });
       this.#index++;
     }
     let id;
     try {
-      ({ id } = await hostCall("serviceWorker.openFrame", { url, kind }));
+      ({ id } = await hostCall("serviceWorker.openFrame", { url, kind, post }));
     } catch (e) {
       console.error(`The frame could not load ${url}: ${e?.message ?? e}`);
       return;
@@ -417,25 +422,30 @@ class HTMLIFrameElement extends Element {
   // The frame's window navigated itself (location.reload(), location.href),
   // or traverses its history by `delta` entries (history.go(delta): 0 is a
   // reload; beyond either end, nothing happens).
-  static navigateFrame(client, url, reload, delta) {
+  // A reload sends the current entry's form POST again.
+  static navigateFrame(client, url, reload, delta, post) {
     const element = frameElements.get(client);
     if (!element?.isConnected) return;
-    if (delta === null || delta === undefined) {
-      element.#navigate(url, reload ? "reload" : "push");
-    } else if (delta === 0) {
-      element.#navigate(element.#entries[element.#index], "reload");
+    const current = element.#entries[element.#index];
+    if ((delta === null || delta === undefined) && !reload) {
+      element.#navigate(url, "push", post ?? null);
+    } else if (reload || delta === 0) {
+      element.#navigate(reload ? url : current.url, "reload", current?.post ?? null);
     } else {
       const index = element.#index + delta;
       if (index < 0 || index >= element.#entries.length) return;
       element.#index = index;
-      element.#navigate(element.#entries[index], "traverse");
+      const entry = element.#entries[index];
+      element.#navigate(entry.url, "traverse", entry.post);
     }
   }
 }
 
-onBrowserCommand("frameNavigate", ({ client, url, reload, delta }) => {
-  HTMLIFrameElement.navigateFrame(client, url, reload, delta);
+onBrowserCommand("frameNavigate", ({ client, url, reload, delta, post }) => {
+  HTMLIFrameElement.navigateFrame(client, url, reload, delta, post);
 });
+
+reflect(HTMLIFrameElement.prototype, { name: "name" });
 
 defineElement("iframe", HTMLIFrameElement);
 

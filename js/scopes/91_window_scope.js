@@ -43,6 +43,7 @@ import {
   frameParent,
   HTMLIFrameElement,
 } from "ext:swharness/scopes/41_frames.js";
+import { HTMLFormElement, HTMLInputElement } from "ext:swharness/scopes/42_forms.js";
 import { SharedWorker, Worker } from "ext:swharness/workers/23_worker.js";
 import { xhrGlobals } from "ext:swharness/xhr/24_xhr.js";
 import { EventSource } from "ext:swharness/net/06_event_source.js";
@@ -164,6 +165,8 @@ export function bootstrapWindow(info) {
     Element: value(Element),
     HTMLScriptElement: value(HTMLScriptElement),
     HTMLIFrameElement: value(HTMLIFrameElement),
+    HTMLFormElement: value(HTMLFormElement),
+    HTMLInputElement: value(HTMLInputElement),
     HTMLMetaElement: value(HTMLMetaElement),
     swharness: value(createControl()),
   });

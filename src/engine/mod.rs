@@ -74,6 +74,7 @@ deno_core::extension!(
     "browser/30_control.js",
     "scopes/40_document.js",
     "scopes/41_frames.js",
+    "scopes/42_forms.js",
     "scopes/90_service_worker_scope.js",
     "scopes/91_window_scope.js",
     "scopes/92_worker_scope.js",

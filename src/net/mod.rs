@@ -84,9 +84,10 @@ impl Net {
     &self,
     url: &url::Url,
     referrer: Option<&str>,
+    post: Option<(&str, &[u8])>,
   ) -> Result<FetchedPage, HostError> {
     let (head, body) = self
-      .navigation_get(url, None, referrer, "Failed to load the page")
+      .navigation_get(url, None, referrer, post, "Failed to load the page")
       .await?;
     let content_type = head
       .headers
@@ -109,6 +110,7 @@ impl Net {
         url,
         Some(header_value),
         None,
+        None,
         "The navigation preload failed for",
       )
       .await?;
@@ -120,7 +122,8 @@ impl Net {
     }))
   }
 
-  /// A navigation's GET of `url` (with the preload header when given):
+  /// A navigation's GET of `url` (with the preload header when given), or
+  /// its POST of a form's body (`post`: its content type and bytes):
   /// its status and headers, and its body, read whole up to
   /// `MAX_PAGE_BYTES` (past that, a hostile or endless body fails the
   /// navigation rather than the memory). Errors start with `what`.
@@ -129,16 +132,22 @@ impl Net {
     url: &url::Url,
     preload: Option<&str>,
     referrer: Option<&str>,
+    post: Option<(&str, &[u8])>,
     what: &str,
   ) -> Result<(PageHead, Vec<u8>), HostError> {
     let fail = |why: String| HostError::type_error(format!("{what} '{url}': {why}"));
     if !matches!(url.scheme(), "http" | "https") {
       return Err(fail("unsupported scheme".into()));
     }
-    let mut req = self
-      .client
-      .get(url.clone())
-      .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8");
+    let mut req = match post {
+      Some((content_type, body)) => self
+        .client
+        .post(url.clone())
+        .header("Content-Type", content_type)
+        .body(body.to_vec()),
+      None => self.client.get(url.clone()),
+    }
+    .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8");
     if let Some(v) = preload {
       req = req.header("Service-Worker-Navigation-Preload", v);
     }

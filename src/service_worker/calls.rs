@@ -96,6 +96,9 @@ crate::ipc::realm_calls! {
       url: String,
       #[serde(default)]
       kind: super::navigation::NavigationType,
+      /// A form's POST (HTML, "form submission").
+      #[serde(default)]
+      post: Option<super::navigation::FormPost>,
     },
     /// The calling frame navigates itself (`location.reload()`,
     /// `location.href = url`, or `history.go(delta)`).
@@ -103,6 +106,8 @@ crate::ipc::realm_calls! {
       url: String,
       reload: bool,
       delta: Option<i64>,
+      #[serde(default)]
+      post: Option<super::navigation::FormPost>,
     },
     /// The `<iframe>` of the client `id` left the document.
     CloseFrame {
@@ -370,10 +375,15 @@ pub(super) async fn handle(
     }
     Call::FetchBodyRead { stream } => fetch_event::read_body(browser, realm, stream).await,
     Call::FetchBodyCancel { stream } => fetch_event::cancel_body(browser, realm, stream),
-    Call::OpenFrame { url, kind } => frames::open(browser, realm, &url, kind).await,
-    Call::NavigateFrame { url, reload, delta } => {
-      frames::navigate_self(browser, realm, &url, reload, delta)
+    Call::OpenFrame { url, kind, post } => {
+      frames::open(browser, realm, &url, kind, post.as_ref()).await
     }
+    Call::NavigateFrame {
+      url,
+      reload,
+      delta,
+      post,
+    } => frames::navigate_self(browser, realm, &url, reload, delta, post),
     Call::Focus { id } => super::focus::focus(browser, realm, id.as_deref()),
     Call::CloseFrame { id } => {
       frames::close(browser, realm, &id);

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::focus::{give_focus, has_focus};
 use super::lifecycle::ControllerChange;
-use super::navigation::NavigationType;
+use super::navigation::{FormPost, NavigationType};
 use super::registry::{VersionId, WorkerState};
 use crate::browser::{Browser, Owner};
 use crate::engine::realm::RealmKind;
@@ -489,7 +489,7 @@ pub async fn open_window(browser: &Browser, version: VersionId, url: &str) -> Ho
     .join(url)
     .map_err(|_| HostError::type_error(format!("Invalid URL '{url}'")))?;
   browser.record_ui_action(json!({"action": "openWindow", "url": url.as_str(), "worker": version}));
-  navigated_window(browser, url, &base, NavigationType::Push).await
+  navigated_window(browser, url, &base, NavigationType::Push, None).await
 }
 
 /// A window the worker opened or navigated, at `url`: of another origin
@@ -501,12 +501,13 @@ async fn navigated_window(
   url: Url,
   base: &Url,
   kind: NavigationType,
+  post: Option<&FormPost>,
 ) -> HostResult {
   if url.origin() != base.origin() {
     add_client(browser, url, None);
     return Ok(Value::Null);
   }
-  let id = super::navigation::open_page_as(browser, url, kind).await?;
+  let id = super::navigation::open_page_as(browser, url, kind, post).await?;
   Ok(get(browser, &id))
 }
 
@@ -542,7 +543,7 @@ pub async fn navigate(browser: &Browser, version: VersionId, id: &str, url: &str
     ));
   }
   browser.record_ui_action(json!({"action": "navigate", "client": id, "url": url.as_str()}));
-  replace_window(browser, id, realm, url, &base, NavigationType::Push).await
+  replace_window(browser, id, realm, url, &base, NavigationType::Push, None).await
 }
 
 /// The window of client `id` (its realm `realm`) navigates to `url`: its
@@ -556,6 +557,7 @@ pub(super) async fn replace_window(
   url: Url,
   base: &Url,
   kind: NavigationType,
+  post: Option<&FormPost>,
 ) -> HostResult {
   // The old document goes away.
   let (released, had_focus) = super::with(browser, |s| {
@@ -567,7 +569,7 @@ pub(super) async fn replace_window(
   if let Some(realm) = realm {
     browser.shutdown_realm(realm);
   }
-  let new = navigated_window(browser, url, base, kind).await?;
+  let new = navigated_window(browser, url, base, kind, post).await?;
   // The window keeps its focus: its new document has it.
   if let (true, Some(new_id)) = (had_focus, new["id"].as_str()) {
     super::with(browser, |s| give_focus(s, new_id));

@@ -362,13 +362,18 @@ pub(super) async fn navigate(
   resulting_client_id: &str,
   referrer: &str,
   kind: super::navigation::NavigationType,
+  post: Option<&super::navigation::FormPost>,
 ) -> Navigated {
   use super::navigation::NavigationType;
+  let accept = json!(["accept", "text/html,application/xhtml+xml,*/*;q=0.8"]);
   let request = json!({
-    "method": "GET",
+    "method": if post.is_some() { "POST" } else { "GET" },
     "url": url.as_str(),
-    "headers": [["accept", "text/html,application/xhtml+xml,*/*;q=0.8"]],
-    "body": null,
+    "headers": match post {
+      Some(p) => json!([accept, ["content-type", p.content_type]]),
+      None => json!([accept]),
+    },
+    "body": post.map(|p| crate::ipc::encode_base64(p.body.as_bytes())),
     "mode": "navigate",
     "credentials": "include",
     // HTML, "navigate": a reload bypasses the HTTP cache's freshness.

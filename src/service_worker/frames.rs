@@ -60,12 +60,13 @@ pub async fn open(
   realm: RealmId,
   url: &str,
   kind: navigation::NavigationType,
+  post: Option<&navigation::FormPost>,
 ) -> HostResult {
   let parent = clients::client_of(browser, realm)
     .ok_or_else(|| HostError::invalid_state("only a window has iframes"))?;
   let url =
     Url::parse(url).map_err(|e| HostError::type_error(format!("bad iframe URL {url}: {e}")))?;
-  let (id, update) = navigation::open_page_in(browser, url, Some(parent), kind).await?;
+  let (id, update) = navigation::open_page_in(browser, url, Some(parent), kind, post).await?;
   if let Some(child) = clients::realm_of(browser, &id) {
     browser.request(child, &AwaitLoad).await?;
   }
@@ -103,6 +104,7 @@ pub fn navigate_self(
   url: &str,
   reload: bool,
   delta: Option<i64>,
+  post: Option<navigation::FormPost>,
 ) -> HostResult {
   let id = clients::client_of(browser, realm)
     .ok_or_else(|| HostError::invalid_state("only a window navigates"))?;
@@ -120,7 +122,7 @@ pub fn navigate_self(
     if delta.is_none() {
       let url =
         Url::parse(url).map_err(|_| HostError::type_error(format!("Invalid URL '{url}'")))?;
-      navigation::navigate_window_self(browser, id, realm, url, &own_url, reload);
+      navigation::navigate_window_self(browser, id, realm, url, &own_url, reload, post);
     }
     return Ok(Value::Null);
   };
@@ -131,6 +133,7 @@ pub fn navigate_self(
       url,
       reload,
       delta,
+      post: post.as_ref(),
     },
   );
   Ok(Value::Null)
@@ -143,6 +146,7 @@ struct FrameNavigate<'a> {
   url: &'a str,
   reload: bool,
   delta: Option<i64>,
+  post: Option<&'a navigation::FormPost>,
 }
 
 impl Command for FrameNavigate<'_> {

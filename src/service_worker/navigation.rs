@@ -129,11 +129,20 @@ pub enum NavigationType {
   Traverse,
 }
 
+/// A form's submission with method POST (HTML, "form submission"): the
+/// navigation request's body and its `Content-Type`.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FormPost {
+  pub content_type: String,
+  pub body: String,
+}
+
 /// Opens a window at `url` by navigating to it: the navigation request
 /// goes through the controlling worker, if any, and the page it gets runs.
 /// Returns the new client's id.
 pub async fn open_page(browser: &Browser, url: Url) -> Result<String, HostError> {
-  open_page_as(browser, url, NavigationType::Push).await
+  open_page_as(browser, url, NavigationType::Push, None).await
 }
 
 /// [`open_page`], as a navigation of `kind` (a reload sets the request's
@@ -142,8 +151,9 @@ pub(super) async fn open_page_as(
   browser: &Browser,
   url: Url,
   kind: NavigationType,
+  post: Option<&FormPost>,
 ) -> Result<String, HostError> {
-  let (id, update) = open_page_in(browser, url, None, kind).await?;
+  let (id, update) = open_page_in(browser, url, None, kind, post).await?;
   if let Some(scope) = update {
     super::lifecycle::soft_update(browser, &scope);
   }
@@ -162,6 +172,7 @@ pub(super) fn navigate_window_self(
   url: Url,
   own_url: &Url,
   reload: bool,
+  post: Option<FormPost>,
 ) {
   let kind = if reload {
     NavigationType::Reload
@@ -174,7 +185,17 @@ pub(super) fn navigate_window_self(
   let base = own_url.clone();
   tokio::spawn(async move {
     let _busy = busy;
-    if let Err(e) = clients::replace_window(&b, &id, Some(realm), url.clone(), &base, kind).await {
+    let replaced = clients::replace_window(
+      &b,
+      &id,
+      Some(realm),
+      url.clone(),
+      &base,
+      kind,
+      post.as_ref(),
+    )
+    .await;
+    if let Err(e) = replaced {
       b.trace(
         "navigation-error",
         json!({"url": url.as_str(), "error": e.message}),
@@ -193,6 +214,7 @@ pub(super) async fn open_page_in(
   url: Url,
   parent: Option<String>,
   kind: NavigationType,
+  post: Option<&FormPost>,
 ) -> Result<(String, Option<String>), HostError> {
   let id = clients::new_client_id();
   let controller = clients::controller_for(browser, &url);
@@ -207,11 +229,12 @@ pub(super) async fn open_page_in(
     .unwrap_or_default();
   let network = || {
     let referrer = (!referrer.is_empty()).then_some(referrer.as_str());
-    browser.opts().net.fetch_document(&url, referrer)
+    let post = post.map(|p| (p.content_type.as_str(), p.body.as_bytes()));
+    browser.opts().net.fetch_document(&url, referrer, post)
   };
   let fetched = match controller {
     Some(version) => {
-      match fetch_event::navigate(browser, version, &url, &id, &referrer, kind).await {
+      match fetch_event::navigate(browser, version, &url, &id, &referrer, kind, post).await {
         Navigated::Body(page) => page,
         Navigated::Fallback => network().await?,
         Navigated::Error(why) => {
