@@ -594,9 +594,16 @@ input("b", "x&y");
 input("unchecked", "no", "checkbox");
 form.action = "echo";
 form.target = "target-frame";
+let loads = 0;
 frame.onload = () => {
-  form.target = "";
-  form.method = "post";
+  if (++loads === 1) {
+    // Then a multipart POST into the frame, then a POST to this window.
+    form.method = "post";
+    form.enctype = "multipart/form-data";
+  } else {
+    form.target = "";
+    form.enctype = "";
+  }
   form.submit();
 };
 document.body.appendChild(form);
@@ -609,8 +616,15 @@ form.submit();
     "start.html",
   );
   assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+  // The multipart body has a part per entry (the console prints each of
+  // its lines with the client's label).
+  run.assert_lines(&[
+    "[client 3] POST multipart/form-data; boundary=",
+    "[client 3] Content-Disposition: form-data; name=\"a\"\n[client 3] \n[client 3] 1 2\n",
+    "[client 3] Content-Disposition: form-data; name=\"b\"\n[client 3] \n[client 3] x&y\n",
+  ]);
   run.assert_lines(&[
     "[client 2] GET null  ?a=1+2&b=x%26y /echo\n",
-    "[client 3] POST application/x-www-form-urlencoded a=1+2&b=x%26y  /echo\n",
+    "[client 4] POST application/x-www-form-urlencoded a=1+2&b=x%26y  /echo\n",
   ]);
 }

@@ -6,11 +6,8 @@
 // through the service worker whose scope matches like any other. The
 // target is this document's window, or an <iframe> of this document that
 // the form's `target` names.
-import { core } from "ext:core/mod.js";
 import { hostCall } from "ext:swharness/ipc/01_host.js";
 import { defineElement, Element, reflect } from "ext:swharness/scopes/40_document.js";
-
-const { DOMException } = core.loadExtScript("ext:deno_web/01_dom_exception.js");
 
 // The element's descendants, in tree order.
 function* descendants(node) {
@@ -96,15 +93,18 @@ class HTMLFormElement extends Element {
   }
   submit() {
     const entries = this.elements.map((e) => e._entry()).filter((e) => e !== null);
-    let url = this.action;
-    let post = null;
     if (this.method === "post") {
-      post = { contentType: this.enctype, body: encode(entries, this.enctype) };
-    } else {
-      const u = new URL(url);
-      u.search = new URLSearchParams(entries).toString();
-      url = u.href;
+      const url = this.action;
+      encode(entries, this.enctype).then((post) => this.#navigate(url, post));
+      return;
     }
+    const url = new URL(this.action);
+    url.search = new URLSearchParams(entries).toString();
+    this.#navigate(url.href, null);
+  }
+  // The navigation of the form's target: this document's window, or the
+  // iframe it names.
+  #navigate(url, post) {
     const target = this.target;
     if (target === "" || target === "_self") {
       hostCall("serviceWorker.navigateFrame", { url, reload: false, delta: null, post })
@@ -123,16 +123,20 @@ class HTMLFormElement extends Element {
 }
 reflect(HTMLFormElement.prototype, { name: "name", target: "target" });
 
-// The form data set as a body: application/x-www-form-urlencoded or
-// text/plain (multipart/form-data is not modelled).
-function encode(entries, enctype) {
+// The form data set as a POST's `{contentType, body}`: urlencoded,
+// text/plain, or multipart/form-data (encoded by deno_fetch's FormData,
+// with its boundary).
+async function encode(entries, enctype) {
   if (enctype === "text/plain") {
-    return entries.map(([n, v]) => `${n}=${v}\r\n`).join("");
+    return { contentType: enctype, body: entries.map(([n, v]) => `${n}=${v}\r\n`).join("") };
   }
   if (enctype === "multipart/form-data") {
-    throw new DOMException("swharness: multipart/form-data forms are not modelled", "NotSupportedError");
+    const data = new FormData();
+    for (const [n, v] of entries) data.append(n, v);
+    const encoded = new Response(data);
+    return { contentType: encoded.headers.get("content-type"), body: await encoded.text() };
   }
-  return new URLSearchParams(entries).toString();
+  return { contentType: enctype, body: new URLSearchParams(entries).toString() };
 }
 
 defineElement("form", HTMLFormElement);
