@@ -3,7 +3,7 @@
 //!
 //! `cargo bench --bench bgfetch_throughput` writes a sparse file of
 //! `SWH_BENCH_BYTES` bytes (default 1 GiB) to a temporary directory, serves
-//! it with the project's own static server (`swharness::net::static_server`,
+//! it with the project's own static server (`swharness::platform::net::static_server`,
 //! here in the bench process, on 127.0.0.1; whole bodies go out with
 //! sendfile, so the server is not what limits either client), and then,
 //! `SWH_BENCH_REPEAT` times (default 5), alternately:
@@ -213,11 +213,13 @@ fn main() {
     .build()
     .unwrap();
   let server = rt
-    .block_on(swharness::net::static_server::StaticServer::start(
-      dir.path().to_path_buf(),
-      None,
-      0,
-    ))
+    .block_on(
+      swharness::platform::net::static_server::StaticServer::start(
+        dir.path().to_path_buf(),
+        None,
+        0,
+      ),
+    )
     .unwrap();
   let origin = server.origin().to_string();
   let url = format!("{origin}big.bin");

@@ -217,7 +217,7 @@ fn bench_snapshot() {
       .build()
       .unwrap();
     let _guard = rt.enter();
-    swharness::engine::create_snapshot()
+    swharness::platform::engine::create_snapshot()
   })
   .join();
   let blob = match blob {
@@ -250,11 +250,16 @@ fn bench_floor() {
   let parts: [(&str, Exts); 5] = [
     ("deno_core alone", Vec::new),
     ("deno_core + Deno's Web extensions, not evaluated", || {
-      swharness::engine::deno_extensions(None, &swharness::net::NetConfig::default())
+      swharness::platform::engine::deno_extensions(
+        None,
+        &swharness::platform::net::NetConfig::default(),
+      )
     }),
     ("deno_core + Deno's Web extensions, evaluated", || {
-      let mut exts =
-        swharness::engine::deno_extensions(None, &swharness::net::NetConfig::default());
+      let mut exts = swharness::platform::engine::deno_extensions(
+        None,
+        &swharness::platform::net::NetConfig::default(),
+      );
       exts.push(floor_web_extension());
       exts
     }),
@@ -272,7 +277,7 @@ fn bench_floor() {
         .build()
         .unwrap();
       let _guard = rt.enter();
-      let blob: &'static [u8] = Box::leak(swharness::engine::create_snapshot_of(exts()));
+      let blob: &'static [u8] = Box::leak(swharness::platform::engine::create_snapshot_of(exts()));
       let mut create = Vec::new();
       for i in 0..runs() + 3 {
         let start = Instant::now();
@@ -409,16 +414,16 @@ fn in_process(label: &str, snapshot: Option<&'static [u8]>) {
   let n = runs();
   for i in 0..n + 3 {
     let start = Instant::now();
-    let mut runtime = swharness::engine::new_runtime_from(
+    let mut runtime = swharness::platform::engine::new_runtime_from(
       Some(url.clone()),
       None,
-      &swharness::net::NetConfig::default(),
+      &swharness::platform::net::NetConfig::default(),
       snapshot,
     );
     runtime
       .op_state()
       .borrow_mut()
-      .put(swharness::engine::ops::RealmCtx {
+      .put(swharness::platform::engine::ops::RealmCtx {
         id: 1,
         host: host.clone(),
         shortcuts: Default::default(),

@@ -1,7 +1,7 @@
 fn main() {
-  swharness::engine::configure_bytecode_cache();
-  if let Some(code) = swharness::engine::write_snapshot_if_asked() {
+  swharness::platform::engine::configure_bytecode_cache();
+  if let Some(code) = swharness::platform::engine::write_snapshot_if_asked() {
     std::process::exit(code);
   }
-  std::process::exit(swharness::cli::main());
+  std::process::exit(swharness::app::cli::main());
 }

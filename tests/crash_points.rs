@@ -1,6 +1,6 @@
 //! Every crash point of a scenario, one at a time: a run is ended with
 //! SIGKILL at its Nth durability point (`SWHARNESS_CRASH_AT`, see
-//! `src/browser/durability.rs`), then started again on the same state
+//! `src/platform/browser/durability.rs`), then started again on the same state
 //! directory, and the invariants are checked:
 //!
 //! - the fetch ends with one completed final event whose records and bodies

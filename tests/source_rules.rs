@@ -31,65 +31,98 @@ fn javascript_sources_are_ascii() {
   assert!(bad.is_empty(), "not 7-bit ASCII: {bad:?}");
 }
 
-/// The layers of `src/`: each top-level module and the top-level modules
-/// it may use. Dependencies point one way, from features down to the core
-/// (see ARCHITECTURE.md); a new top-level module must be placed here.
+/// The groups of `src/`, by concern: the platform every feature stands
+/// on, the features, and the programs a user runs.
+const GROUPS: &[&str] = &["platform", "features", "app"];
+
+/// The layers of `src/`: each module of a group (`group::module`; the
+/// features' own list is `features`) and the modules it may use.
+/// Dependencies point one way, from features down to the platform (see
+/// ARCHITECTURE.md); a new module must be placed here.
 const LAYERS: &[(&str, &[&str])] = &[
-  ("ipc", &[]),
-  ("net", &["ipc"]),
-  ("engine", &["ipc", "net"]),
-  ("browser", &["ipc", "net", "engine"]),
-  ("storage", &["ipc", "net", "browser"]),
+  ("platform::ipc", &[]),
+  ("platform::net", &["platform::ipc"]),
+  ("platform::engine", &["platform::ipc", "platform::net"]),
   (
-    "service_worker",
-    &["ipc", "net", "engine", "browser", "storage"],
+    "platform::browser",
+    &["platform::ipc", "platform::net", "platform::engine"],
   ),
   (
-    "background_fetch",
+    "features::storage",
+    &["platform::ipc", "platform::net", "platform::browser"],
+  ),
+  (
+    "features::service_worker",
     &[
-      "ipc",
-      "net",
-      "engine",
-      "browser",
-      "storage",
-      "service_worker",
+      "platform::ipc",
+      "platform::net",
+      "platform::engine",
+      "platform::browser",
+      "features::storage",
     ],
   ),
-  ("broadcast_channel", &["ipc", "browser"]),
-  ("indexed_db", &["ipc", "browser"]),
   (
-    "workers",
-    &["ipc", "net", "engine", "browser", "service_worker"],
+    "features::background_fetch",
+    &[
+      "platform::ipc",
+      "platform::net",
+      "platform::engine",
+      "platform::browser",
+      "features::storage",
+      "features::service_worker",
+    ],
   ),
-  ("xhr", &["ipc", "net", "browser"]),
+  (
+    "features::broadcast_channel",
+    &["platform::ipc", "platform::browser"],
+  ),
+  (
+    "features::indexed_db",
+    &["platform::ipc", "platform::browser"],
+  ),
+  (
+    "features::workers",
+    &[
+      "platform::ipc",
+      "platform::net",
+      "platform::engine",
+      "platform::browser",
+      "features::service_worker",
+    ],
+  ),
+  (
+    "features::xhr",
+    &["platform::ipc", "platform::net", "platform::browser"],
+  ),
   (
     "features",
     &[
-      "browser",
-      "storage",
-      "service_worker",
-      "background_fetch",
-      "broadcast_channel",
-      "indexed_db",
-      "workers",
-      "xhr",
+      "platform::browser",
+      "features::storage",
+      "features::service_worker",
+      "features::background_fetch",
+      "features::broadcast_channel",
+      "features::indexed_db",
+      "features::workers",
+      "features::xhr",
     ],
   ),
   // `*`: every module listed before it.
-  ("wpt", &["*"]),
-  ("cli", &["*"]),
+  ("app::wpt", &["*"]),
+  ("app::cli", &["*"]),
 ];
 
-/// The Rust files of the top-level module `name` (a folder or a file).
+/// The Rust files of the module `name` (`group::module`, a folder; the
+/// features' list is `features/mod.rs` alone).
 fn module_files(src: &Path, name: &str) -> Vec<std::path::PathBuf> {
   let mut files = Vec::new();
-  let dir = src.join(name);
+  if name == "features" {
+    files.push(src.join("features/mod.rs"));
+    return files;
+  }
+  let dir = src.join(name.replace("::", "/"));
   if dir.is_dir() {
     rs_files(&dir, &mut files);
-  }
-  let file = src.join(format!("{name}.rs"));
-  if file.is_file() {
-    files.push(file);
   }
   files
 }
@@ -105,8 +138,9 @@ fn rs_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
   }
 }
 
-/// The top-level modules a Rust source names through `crate::` paths
-/// (`crate::a::b`, `crate::{a, b::c}`), comments left out.
+/// The modules a Rust source names through `crate::` paths
+/// (`crate::a::b`, `crate::{a, b::c}`), comments left out: a group's module
+/// as `group::module` (`crate::features::xhr::Xhr` is `features::xhr`).
 fn crate_uses(source: &str) -> Vec<String> {
   let code: String = source
     .lines()
@@ -116,10 +150,27 @@ fn crate_uses(source: &str) -> Vec<String> {
     })
     .collect::<Vec<_>>()
     .join("\n");
-  let ident = |s: &str| -> String {
+  let word = |s: &str| -> String {
     s.chars()
       .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
       .collect()
+  };
+  let ident = |s: &str| -> String {
+    let first = word(s);
+    if !GROUPS.contains(&first.as_str()) {
+      return first;
+    }
+    match s[first.len()..].strip_prefix("::") {
+      Some(rest) => {
+        let path = format!("{first}::{}", word(rest));
+        if LAYERS.iter().any(|(n, _)| *n == path) {
+          path
+        } else {
+          first
+        }
+      }
+      None => first,
+    }
   };
   let mut out = Vec::new();
   let mut rest = code.as_str();
@@ -158,21 +209,41 @@ fn crate_uses(source: &str) -> Vec<String> {
 
 #[test]
 fn crate_uses_finds_paths_and_groups() {
-  let src = "use crate::ipc::HostError;\nuse crate::{net::Net, browser};\n// crate::cli\nlet x = crate::engine::new();";
-  assert_eq!(crate_uses(src), ["ipc", "net", "browser", "engine"]);
+  let src = "use crate::platform::ipc::HostError;\nuse crate::{platform::net::Net, features};\n// crate::app::cli\nlet x = crate::features::xhr::Xhr;";
+  assert_eq!(
+    crate_uses(src),
+    [
+      "platform::ipc",
+      "platform::net",
+      "features",
+      "features::xhr"
+    ]
+  );
 }
 
 #[test]
 fn modules_import_only_down_the_layers() {
   let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-  // Every top-level module is placed in the layers.
+  // Every module of every group is placed in the layers, and nothing
+  // stands outside the groups.
   let mut unplaced = Vec::new();
   for entry in std::fs::read_dir(&src).unwrap() {
     let path = entry.unwrap().path();
     let name = path.file_stem().unwrap().to_string_lossy().to_string();
-    let is_module = path.is_dir() || path.extension().is_some_and(|e| e == "rs");
-    if is_module && name != "lib" && name != "main" && !LAYERS.iter().any(|(n, _)| *n == name) {
+    if name == "lib" || name == "main" {
+      continue;
+    }
+    if !GROUPS.contains(&name.as_str()) {
       unplaced.push(name);
+      continue;
+    }
+    for inner in std::fs::read_dir(&path).unwrap() {
+      let inner = inner.unwrap().path();
+      let module = inner.file_stem().unwrap().to_string_lossy().to_string();
+      let full = format!("{name}::{module}");
+      if module != "mod" && !LAYERS.iter().any(|(n, _)| *n == full) {
+        unplaced.push(full);
+      }
     }
   }
   assert!(unplaced.is_empty(), "not in LAYERS: {unplaced:?}");
@@ -221,7 +292,7 @@ fn source_files_stay_small() {
 }
 
 /// `js/` mirrors `src/`: each folder of JavaScript is named for the Rust
-/// module behind it, so a class and its browser side are found by one
+/// module behind it (in one of the groups), so a class and its browser side are found by one
 /// name. Two folders have no Rust twin: `scopes/` assembles the global
 /// scopes (booted by `engine::realm`) and `shims/` stands in for a Deno
 /// extension we do not load.
@@ -234,8 +305,13 @@ fn javascript_folders_mirror_the_rust_modules() {
     let name = path.file_name().unwrap().to_string_lossy().to_string();
     if !path.is_dir() {
       orphans.push(format!("{name} (a file directly in js/)"));
-    } else if name != "scopes" && name != "shims" && !root.join("src").join(&name).is_dir() {
-      orphans.push(format!("js/{name} (no src/{name}/)"));
+    } else if name != "scopes"
+      && name != "shims"
+      && !GROUPS
+        .iter()
+        .any(|g| root.join("src").join(g).join(&name).is_dir())
+    {
+      orphans.push(format!("js/{name} (no src/<group>/{name}/)"));
     }
   }
   assert!(orphans.is_empty(), "{orphans:?}");

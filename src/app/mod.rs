@@ -1,0 +1,4 @@
+//! What a user runs: the command line (`cli`) and the WPT runner (`wpt`).
+
+pub mod cli;
+pub mod wpt;
