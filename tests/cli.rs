@@ -336,7 +336,7 @@ while (replies.length < 2) await sleep(10);
       .find("\"text\":\"SET DONE")
       .is_some_and(|i| trace[i..].contains("\"kind\":\"worker-stopped\""))
   });
-  std::fs::write(&flag, "export const stopped = true;\n").unwrap();
+  support::run::replace_file(&flag, "export const stopped = true;\n");
   let status = child.wait().unwrap();
   let stdout = std::fs::read_to_string(dir.path().join("stdout")).unwrap();
   let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap();

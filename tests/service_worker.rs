@@ -344,7 +344,7 @@ new BroadcastChannel("test").postMessage("go");
     t.find("\"text\":\"FETCHED")
       .is_some_and(|i| t[i..].contains("\"kind\":\"worker-stopped\""))
   });
-  std::fs::write(&flag, "export const stopped = true;\n").unwrap();
+  support::run::replace_file(&flag, "export const stopped = true;\n");
   let status = child.wait().unwrap();
   let stdout = std::fs::read_to_string(dir.path().join("stdout")).unwrap();
   let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap();

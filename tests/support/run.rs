@@ -56,6 +56,16 @@ pub fn run_files(dir: &Path, files: &[(&str, &str)], client: &str) -> Run {
   ])
 }
 
+/// Replaces the file at `path` with `text` at once (a new file renamed
+/// over it), so a server reading it meanwhile sees the old text or the new,
+/// never a half-written one.
+#[allow(dead_code)]
+pub fn replace_file(path: &Path, text: &str) {
+  let tmp = path.with_extension("tmp");
+  std::fs::write(&tmp, text).expect("write the new file");
+  std::fs::rename(&tmp, path).expect("rename it over the old one");
+}
+
 /// The path of a file under `fixtures/`.
 pub fn fixture(rel: &str) -> String {
   PathBuf::from(env!("CARGO_MANIFEST_DIR"))
