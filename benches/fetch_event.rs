@@ -12,7 +12,12 @@
 //!   without a fetch event;
 //! - `stream`: the peak RSS of the process (`ru_maxrss` from `wait4`) when
 //!   the page reads a 100 MiB body the worker streams, against a 1 MiB
-//!   one: flat means the body is never held whole.
+//!   one: flat means the body is never held whole;
+//! - beside Chromium, when `chromium` is on PATH and `./x setup` has
+//!   installed wptserve and the harness: one page, served by wptserve, run
+//!   by `swharness wpt` in swharness and in headless Chromium. Its frames
+//!   time the same fetches (uncontrolled, network fallback, respondWith)
+//!   against a real HTTP server rather than swharness's own file server.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -182,6 +187,8 @@ fn main() {
     routed / uncontrolled.max(f64::MIN_POSITIVE)
   );
 
+  beside_chromium();
+
   for (label, bytes) in [("1 MiB", 1u64 << 20), ("100 MiB", 100 << 20)] {
     write_page(&app, "stream.js", "stream", n, bytes);
     let (r, rss) = run(&app, "stream.js", None);
@@ -189,6 +196,145 @@ fn main() {
       "streamed {label}: {} bytes read, peak RSS {:.1} MiB",
       r["streamed"],
       rss as f64 / 1024.0
+    );
+  }
+}
+
+/// The side-by-side page's worker: it answers "sw" and nothing else.
+const SIDE_SW: &str = r#"
+self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("activate", (e) => e.waitUntil(self.clients.claim()));
+self.addEventListener("fetch", (e) => {
+  if (new URL(e.request.url).pathname.endsWith("/sw")) e.respondWith(new Response("x"));
+});
+"#;
+
+/// A frame that times its own fetches (the median of `n`).
+const SIDE_FRAME: &str = r#"<!DOCTYPE html>
+<script>
+window.bench = async (url, n) => {
+  for (let i = 0; i < 50; i++) await (await fetch(url)).text();
+  const t = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await (await fetch(url)).text();
+    t.push(performance.now() - t0);
+  }
+  t.sort((a, b) => a - b);
+  return t[Math.floor(n / 2)];
+};
+</script>
+"#;
+
+/// The test page: a controlled frame and an uncontrolled one, timed in
+/// turns, three rounds.
+const SIDE_TEST: &str = r#"<!DOCTYPE html>
+<script src="/resources/testharness.js"></script>
+<script src="/resources/testharnessreport.js"></script>
+<script>
+function frame(url) {
+  return new Promise((resolve) => {
+    const f = document.createElement("iframe");
+    f.src = url;
+    f.onload = () => resolve(f);
+    document.body.appendChild(f);
+  });
+}
+promise_test(async () => {
+  const n = Number(new URL(location.href).searchParams.get("n") || 1000);
+  const reg = await navigator.serviceWorker.register("sw.js", { scope: "scope/" });
+  await new Promise((resolve) => {
+    const w = reg.installing || reg.waiting || reg.active;
+    if (w.state === "activated") return resolve();
+    w.addEventListener("statechange", () => w.state === "activated" && resolve());
+  });
+  const controlled = await frame("scope/page.html");
+  const uncontrolled = await frame("uncontrolled.html");
+  assert_not_equals(controlled.contentWindow.navigator.serviceWorker.controller, null);
+  const out = { uncontrolled: [], fallback: [], respondWith: [] };
+  for (let round = 0; round < 3; round++) {
+    out.uncontrolled.push(await uncontrolled.contentWindow.bench("data.txt", n));
+    out.fallback.push(await controlled.contentWindow.bench("data.txt", n));
+    out.respondWith.push(await controlled.contentWindow.bench("sw", n));
+  }
+  console.log("BENCH " + JSON.stringify(out));
+  await reg.unregister();
+}, "fetch timings");
+</script>
+"#;
+
+/// The same fetches timed in swharness and in headless Chromium, both
+/// against wptserve, when both are here.
+fn beside_chromium() {
+  let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+  let harness = root.join(".wpt-deps/node_modules/wpt-runner/testharness");
+  let chromium = std::env::var_os("PATH")
+    .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("chromium").is_file()));
+  if !chromium || !harness.is_dir() {
+    println!("beside Chromium: skipped (needs `chromium` on PATH and `./x setup`)");
+    return;
+  }
+  let dir = tempfile::tempdir().unwrap();
+  let perf = dir.path().join("perf");
+  std::fs::create_dir_all(perf.join("scope")).unwrap();
+  std::fs::write(perf.join("sw.js"), SIDE_SW).unwrap();
+  std::fs::write(perf.join("scope/page.html"), SIDE_FRAME).unwrap();
+  std::fs::write(perf.join("uncontrolled.html"), SIDE_FRAME).unwrap();
+  std::fs::write(perf.join("scope/data.txt"), "network\n").unwrap();
+  std::fs::write(perf.join("data.txt"), "network\n").unwrap();
+  std::fs::write(perf.join("fetch.https.html"), SIDE_TEST).unwrap();
+  println!("beside Chromium (wptserve, medians of 1,000 per round, 3 rounds, ms):");
+  for browser in ["swharness", "chromium"] {
+    let out = Command::new(env!("CARGO_BIN_EXE_swharness"))
+      .args([
+        "wpt",
+        "--browser",
+        browser,
+        "-v",
+        "--timeout-multiplier",
+        "20",
+      ])
+      .arg("--wpt-root")
+      .arg(dir.path())
+      .arg("--harness-dir")
+      .arg(&harness)
+      .arg("perf/fetch.https.html")
+      .current_dir(root)
+      .output()
+      .expect("swharness wpt runs");
+    // The page's console goes to stdout for swharness, stderr for Chromium.
+    let text =
+      String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let Some(json) = text
+      .lines()
+      .find_map(|l| l.split_once("BENCH ").map(|(_, j)| j))
+    else {
+      println!("  {browser}: no result\n{text}");
+      continue;
+    };
+    let r: serde_json::Value = serde_json::from_str(json).expect("result JSON");
+    let row = |k: &str| {
+      let v: Vec<f64> = r[k]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
+        .unwrap_or_default();
+      v.iter()
+        .map(|x| format!("{x:.3}"))
+        .collect::<Vec<_>>()
+        .join(" / ")
+    };
+    let ratio = |i: usize| {
+      r["fallback"][i].as_f64().unwrap_or(f64::NAN)
+        / r["uncontrolled"][i].as_f64().unwrap_or(f64::NAN)
+    };
+    println!(
+      "  {browser:9}: uncontrolled {}; fallback {}; respondWith {}; fallback / uncontrolled {:.2} / {:.2} / {:.2}",
+      row("uncontrolled"),
+      row("fallback"),
+      row("respondWith"),
+      ratio(0),
+      ratio(1),
+      ratio(2)
     );
   }
 }
