@@ -17,6 +17,8 @@
 // https://fetch.spec.whatwg.org/#main-fetch
 import { core } from "ext:core/mod.js";
 import {
+  op_swh_cookie_header,
+  op_swh_cookie_store,
   op_swh_cors_check,
   op_swh_cors_check_preflight,
   op_swh_cors_preflight,
@@ -94,9 +96,19 @@ async function corsSteps(inner, request, url, origin) {
       }
     }
     const serialized = state.taintedOrigin ? "null" : origin;
+    // `Cookie` is the browser's: a script's own is dropped (a forbidden
+    // request-header name), the jar's goes when the credentials mode says
+    // (Fetch, "HTTP-network-or-cache fetch", step 8.5: includeCredentials).
     let headers = state.headers;
+    if (headers.some(([k]) => k.toLowerCase() === "cookie")) {
+      headers = headers.filter(([k]) => k.toLowerCase() !== "cookie");
+    }
+    const withCookies = request.credentials === "include" ||
+      (request.credentials === "same-origin" && state.tainting === "basic");
+    const cookie = withCookies ? op_swh_cookie_header(state.url.href, globalThis.location.href) : "";
+    if (cookie !== "" || state.tainting === "cors") headers = new Headers(headers);
+    if (cookie !== "") headers.set("Cookie", cookie);
     if (state.tainting === "cors") {
-      headers = new Headers(state.headers);
       headers.set("Origin", serialized);
       await preflight(inner, request, state, serialized, credentials);
     }
@@ -107,6 +119,10 @@ async function corsSteps(inner, request, url, origin) {
       redirect: "manual",
       signal: request.signal,
     });
+    if (withCookies) {
+      const set = response.headers.getSetCookie();
+      if (set.length) op_swh_cookie_store(state.url.href, globalThis.location.href, set);
+    }
     // The CORS check, of a redirect too (HTTP fetch, step 4.4).
     check(state, response, serialized, credentials);
     const location = response.headers.get("location");

@@ -5,7 +5,7 @@
 // Classic scripts also run through `runClassicScripts`, the way a page's
 // own <script> tags would.
 import { core } from "ext:core/mod.js";
-import { op_swh_park } from "ext:core/ops";
+import { op_swh_document_cookie, op_swh_park } from "ext:core/ops";
 import { hostCall } from "ext:swharness/ipc/01_host.js";
 
 const eventMod = core.loadExtScript("ext:deno_web/02_event.js");
@@ -284,6 +284,10 @@ export function defineElement(tag, Class) {
 
 const kContentType = Symbol("contentType");
 
+function isHttpUrl(url) {
+  return String(url).startsWith("http:") || String(url).startsWith("https:");
+}
+
 class Document extends Node {
   constructor(url) {
     super();
@@ -316,6 +320,15 @@ class Document extends Node {
   }
   get currentScript() {
     return currentScript;
+  }
+  // HTML, document.cookie: the browser's cookies for the document's URL
+  // that scripts may see (not HttpOnly); setting it sets one cookie. A
+  // document whose URL is not http(s) has none.
+  get cookie() {
+    return isHttpUrl(this.URL) ? op_swh_document_cookie(this.URL, null) : "";
+  }
+  set cookie(v) {
+    if (isHttpUrl(this.URL)) op_swh_document_cookie(this.URL, String(v));
   }
   get defaultView() {
     return globalThis;

@@ -237,6 +237,13 @@ async fn run_inner(args: RunArgs) -> Result<i32, (i32, String)> {
   };
   let net =
     Net::new(net_config, !args.offline).map_err(|e| (EXIT_SCRIPT_ERROR, format!("{e:#}")))?;
+  // With --state, persistent cookies outlive the run, as in a profile.
+  if args.state.is_some() {
+    net
+      .cookies()
+      .persist_in(state_dir.join("cookies.json"))
+      .map_err(|e| (EXIT_SCRIPT_ERROR, format!("{e:#}")))?;
+  }
   let features = crate::features::Options {
     sw_idle_timeout: args.sw_idle_timeout.map(Duration::from_secs_f64),
     background_fetch: crate::features::background_fetch::Options {

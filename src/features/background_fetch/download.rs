@@ -288,6 +288,7 @@ impl BgFetchService {
         body: &body,
         range: resumable.then_some((have, validator.as_str())),
         upload: &upload,
+        cookies: self.net.cookies(),
       };
       // Step 11: fetch; steps 13-14: the abort all flag ends it as "aborted".
       let sent = tokio::select! {

@@ -40,6 +40,8 @@ pub(super) struct SendOptions<'a> {
   pub range: Option<(u64, &'a str)>,
   /// Makes the body of each attempt (a 307/308 sends it again).
   pub upload: &'a (dyn Fn(Bytes) -> reqwest::Body + Sync),
+  /// The browser's cookies, sent and kept as the credentials mode says.
+  pub cookies: &'a crate::platform::net::cookies::CookieJar,
 }
 
 /// Sends `req` with `client` (which must not follow redirects), following
@@ -115,8 +117,25 @@ pub(super) async fn send(
     if !req.origin.is_empty() && (cors_tainting || unsafe_method) {
       builder = builder.header("Origin", origin);
     }
-    for (k, v) in &headers {
+    // `Cookie` is the browser's (a forbidden request-header name).
+    for (k, v) in headers
+      .iter()
+      .filter(|(k, _)| !k.eq_ignore_ascii_case("cookie"))
+    {
       builder = builder.header(k, v);
+    }
+    // "HTTP-network-or-cache fetch", step 8.5: includeCredentials.
+    let with_cookies =
+      req.credentials == "include" || (req.credentials == "same-origin" && !cors_tainting);
+    let client_url = Url::parse(&req.client_url).ok();
+    let cookie_cx = crate::platform::net::cookies::Context {
+      initiator: client_url.as_ref(),
+      top_level_get: false,
+    };
+    if with_cookies {
+      if let Some(cookie) = opts.cookies.header_for(&url, cookie_cx) {
+        builder = builder.header(reqwest::header::COOKIE, cookie);
+      }
     }
     if let Some(b) = &body {
       builder = builder
@@ -133,6 +152,12 @@ pub(super) async fn send(
       Ok(r) => r,
       Err(e) => return Sent::Failed(e),
     };
+    if with_cookies {
+      let set = resp.headers().get_all(reqwest::header::SET_COOKIE);
+      opts
+        .cookies
+        .store_from(&url, set.iter().filter_map(|v| v.to_str().ok()), cookie_cx);
+    }
     if cors_tainting {
       let pairs = super::download::header_pairs(&resp);
       // "HTTP fetch", step 4.4: with response tainting "cors", a failed "CORS

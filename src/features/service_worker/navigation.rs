@@ -11,8 +11,10 @@ use url::Url;
 
 use super::clients::{self, ClientScript};
 use super::fetch_event::{self, Navigated};
+use super::registry::VersionId;
 use crate::platform::browser::Browser;
 use crate::platform::ipc::{HostError, RealmId};
+use crate::platform::net::DocumentHop;
 
 /// What a page's HTML holds for swharness: its title, its scripts in
 /// document order (as `runPageScripts` steps), the policies of its
@@ -217,42 +219,85 @@ pub(super) async fn open_page_in(
   post: Option<&FormPost>,
 ) -> Result<(String, Option<String>), HostError> {
   let id = clients::new_client_id();
-  let controller = clients::controller_for(browser, &url);
-  // A frame's navigation has its parent document as referrer, under the
-  // default policy ("determine request's referrer").
   let parent_url = parent
     .as_ref()
     .and_then(|p| super::with(browser, |s| s.clients.get(p).map(|c| c.url.clone())));
-  let referrer = parent_url
-    .and_then(|source| crate::platform::net::referrer::determine(&source, "", &url))
-    .map(String::from)
-    .unwrap_or_default();
-  let network = || {
-    let referrer = (!referrer.is_empty()).then_some(referrer.as_str());
-    let post = post.map(|p| (p.content_type.as_str(), p.body.as_bytes()));
-    browser.opts().net.fetch_document(&url, referrer, post)
+  let scope_of = |version: VersionId| {
+    super::with(browser, |s| {
+      s.registry.versions.get(&version).map(|v| v.scope.clone())
+    })
   };
-  let fetched = match controller {
-    Some(version) => {
-      match fetch_event::navigate(browser, version, &url, &id, &referrer, kind, post).await {
-        Navigated::Body(page) => page,
-        Navigated::Fallback => network().await?,
-        Navigated::Error(why) => {
-          return Err(HostError::type_error(format!(
-            "The navigation to '{url}' failed: {why}"
-          )))
+  // HTML's "navigate" follows redirects itself: each URL is a navigation
+  // request of its own, through the worker whose scope it is in (each of
+  // those registrations then checks for an update), and the document's
+  // URL and controller are those of the last.
+  let (mut url, mut post, mut hops) = (url, post, 0);
+  let (fetched, controller) = loop {
+    let controller = clients::controller_for(browser, &url);
+    // A frame's navigation has its parent document as referrer, under the
+    // default policy ("determine request's referrer").
+    let referrer = parent_url
+      .as_ref()
+      .and_then(|source| crate::platform::net::referrer::determine(source, "", &url))
+      .map(String::from)
+      .unwrap_or_default();
+    let network = || async {
+      let referrer = (!referrer.is_empty()).then_some(referrer.as_str());
+      let body = post.map(|p| (p.content_type.as_str(), p.body.as_bytes()));
+      browser
+        .opts()
+        .net
+        .fetch_document(&url, referrer, body)
+        .await
+    };
+    let hop = match controller {
+      Some(version) => {
+        match fetch_event::navigate(browser, version, &url, &id, &referrer, kind, post).await {
+          Navigated::Body(page) => DocumentHop::Page(page),
+          Navigated::Fallback => network().await?,
+          Navigated::Error(why) => {
+            // Handle Fetch: a navigation's Soft Update runs whatever the
+            // fetch event gave, a network error too (a broken worker is
+            // then replaced by the next version).
+            if let Some(scope) = scope_of(version) {
+              super::lifecycle::soft_update(browser, &scope);
+            }
+            return Err(HostError::type_error(format!(
+              "The navigation to '{url}' failed: {why}"
+            )));
+          }
         }
       }
+      None => network().await?,
+    };
+    let (status, to) = match hop {
+      DocumentHop::Page(page) => break (page, controller),
+      DocumentHop::Redirect { status, to } => (status, to),
+    };
+    if let Some(scope) = controller.and_then(scope_of) {
+      super::lifecycle::soft_update(browser, &scope);
     }
-    None => network().await?,
+    hops += 1;
+    if hops > 20 || !matches!(to.scheme(), "http" | "https") {
+      return Err(HostError::type_error(format!(
+        "The navigation to '{url}' failed: {}",
+        if hops > 20 {
+          "too many redirects".to_string()
+        } else {
+          format!("it redirects to {to}")
+        }
+      )));
+    }
+    // "HTTP-redirect fetch", step 12: a 303, or a 301 or 302 of a POST,
+    // goes on as a GET without the body.
+    if status == 303 || matches!(status, 301 | 302) {
+      post = None;
+    }
+    url = to;
   };
   let html = String::from_utf8_lossy(&fetched.body);
   let page = parse_page(&html, &url);
-  let update = controller.and_then(|v| {
-    super::with(browser, |s| {
-      s.registry.versions.get(&v).map(|v| v.scope.clone())
-    })
-  });
+  let update = controller.and_then(scope_of);
   let id = clients::open_client_as(
     browser,
     url,

@@ -99,18 +99,20 @@ async fn send(browser: &Browser, realm: RealmId, call: Call) -> HostResult {
   }
   let method = reqwest::Method::from_bytes(method.as_bytes())
     .map_err(|_| HostError::new("SyntaxError", format!("bad method {method}")))?;
-  let mut request = net.client().request(method, url.clone());
-  for (name, value) in &headers {
-    request = request.header(name.as_str(), value.as_str());
-  }
-  if let Some(body) = body {
-    request = request.body(body);
-  }
+  let outgoing = crate::platform::net::Outgoing {
+    method,
+    url: url.clone(),
+    headers,
+    body,
+  };
+  // Same-origin only: the page's cookies go (credentials "same-origin").
+  let page = browser.realm_url(realm);
+  let cx = crate::platform::net::cookies::Context {
+    initiator: page.as_ref(),
+    top_level_get: false,
+  };
   let exchange = async {
-    let response = request
-      .send()
-      .await
-      .map_err(|e| network_error(crate::platform::net::error_chain(&e)))?;
+    let response = net.send(outgoing, cx, true).await.map_err(network_error)?;
     let status = response.status();
     let final_url = response.url().to_string();
     let headers: Vec<(String, String)> = response

@@ -30,6 +30,7 @@ impl Browser {
         url: url.clone(),
         bootstrap,
         net: self.inner.opts.net.config.clone(),
+        cookies: self.inner.opts.net.cookies().clone(),
         shortcuts: shortcuts.clone(),
       },
       self.inner.host_tx.clone(),

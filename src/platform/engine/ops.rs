@@ -186,6 +186,75 @@ pub fn op_swh_cors_check(
     .unwrap_or_default()
 }
 
+type Jar = std::sync::Arc<crate::platform::net::cookies::CookieJar>;
+
+fn parse_url(url: &str) -> Result<url::Url, JsErrorBox> {
+  url::Url::parse(url).map_err(|e| JsErrorBox::type_error(format!("invalid URL {url}: {e}")))
+}
+
+/// The `Cookie` header of a realm's request to `url` made by `initiator`
+/// (the realm's URL), or "" when no cookie goes. The caller asks only
+/// when Fetch's credentials mode lets cookies go.
+#[op2]
+#[string]
+pub fn op_swh_cookie_header(
+  state: &mut OpState,
+  #[string] url: String,
+  #[string] initiator: String,
+) -> Result<String, JsErrorBox> {
+  let (url, initiator) = (parse_url(&url)?, url::Url::parse(&initiator).ok());
+  let cx = crate::platform::net::cookies::Context {
+    initiator: initiator.as_ref(),
+    top_level_get: false,
+  };
+  Ok(
+    state
+      .borrow::<Jar>()
+      .header_for(&url, cx)
+      .unwrap_or_default(),
+  )
+}
+
+/// Keeps the cookies (`Set-Cookie` values) of a response to a realm's
+/// request to `url`.
+#[op2]
+pub fn op_swh_cookie_store(
+  state: &mut OpState,
+  #[string] url: String,
+  #[string] initiator: String,
+  #[serde] values: Vec<String>,
+) -> Result<(), JsErrorBox> {
+  let (url, initiator) = (parse_url(&url)?, url::Url::parse(&initiator).ok());
+  let cx = crate::platform::net::cookies::Context {
+    initiator: initiator.as_ref(),
+    top_level_get: false,
+  };
+  state
+    .borrow::<Jar>()
+    .store_from(&url, values.iter().map(String::as_str), cx);
+  Ok(())
+}
+
+/// `document.cookie` of the document at `url` (`text` None) or its
+/// assignment.
+#[op2]
+#[string]
+pub fn op_swh_document_cookie(
+  state: &mut OpState,
+  #[string] url: String,
+  #[string] text: Option<String>,
+) -> Result<String, JsErrorBox> {
+  let url = parse_url(&url)?;
+  let jar = state.borrow::<Jar>();
+  match text {
+    Some(text) => {
+      jar.set_document_cookie(&url, &text);
+      Ok(String::new())
+    }
+    None => Ok(jar.document_cookie(&url)),
+  }
+}
+
 /// The checks of a CORS-preflight response: why it fails, or "".
 #[op2]
 #[string]

@@ -31,6 +31,9 @@ pub enum RealmKind {
 pub struct RealmSpec {
   /// Host overrides and certificates for the realm's own `fetch()`.
   pub net: crate::platform::net::NetConfig,
+  /// The browser's cookie jar, for the realm's `fetch()` and
+  /// `document.cookie`.
+  pub cookies: std::sync::Arc<crate::platform::net::cookies::CookieJar>,
   pub id: RealmId,
   pub kind: RealmKind,
   pub url: url::Url,
@@ -216,6 +219,7 @@ async fn run_realm(
     host: host.clone(),
     shortcuts: spec.shortcuts.clone(),
   });
+  runtime.op_state().borrow_mut().put(spec.cookies.clone());
   let boot = format!(
     "globalThis[Symbol.for('swharness.bootstrap')]({})",
     serde_json::to_string(&spec.bootstrap).unwrap_or_else(|_| "null".into())

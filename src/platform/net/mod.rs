@@ -2,6 +2,7 @@
 //! reqwest with host-name overrides (WPT host names → loopback), extra
 //! trusted CA certificates, and an online/offline switch.
 
+pub mod cookies;
 pub mod cors;
 pub mod policy;
 pub mod referrer;
@@ -30,6 +31,8 @@ pub struct Net {
   /// callers that follow them as Fetch does (Background Fetch downloads).
   no_redirects: reqwest::Client,
   online: Arc<AtomicBool>,
+  /// The browser's cookies (one jar per browser, see [`Net::with_own_switch`]).
+  cookies: Arc<cookies::CookieJar>,
 }
 
 impl Net {
@@ -39,18 +42,26 @@ impl Net {
       no_redirects: build_client(&config, reqwest::redirect::Policy::none())?,
       config,
       online: Arc::new(AtomicBool::new(online)),
+      cookies: Arc::default(),
     })
   }
 
   /// The same client (and its open connections), with an offline switch
-  /// of its own: for a browser that shares a network stack with others.
+  /// and a cookie jar of its own: for a browser that shares a network
+  /// stack with others.
   pub fn with_own_switch(&self, online: bool) -> Net {
     Net {
       config: self.config.clone(),
       client: self.client.clone(),
       no_redirects: self.no_redirects.clone(),
       online: Arc::new(AtomicBool::new(online)),
+      cookies: Arc::default(),
     }
+  }
+
+  /// The browser's cookie jar.
+  pub fn cookies(&self) -> &Arc<cookies::CookieJar> {
+    &self.cookies
   }
 
   pub fn is_online(&self) -> bool {
@@ -85,16 +96,30 @@ impl Net {
     url: &url::Url,
     referrer: Option<&str>,
     post: Option<(&str, &[u8])>,
-  ) -> Result<FetchedPage, HostError> {
+  ) -> Result<DocumentHop, HostError> {
     let (head, body) = self
-      .navigation_get(url, None, referrer, post, "Failed to load the page")
+      .navigation_get(url, None, referrer, post, false, "Failed to load the page")
       .await?;
+    // A redirect is the navigation's to follow (its next URL may have
+    // another controller): HTML's "navigate" fetches with redirect mode
+    // "manual".
+    let location = head
+      .headers
+      .iter()
+      .find(|(k, _)| k.eq_ignore_ascii_case("location"))
+      .and_then(|(_, v)| url.join(v).ok());
+    if let (true, Some(to)) = (is_redirect_status(head.status.as_u16()), location) {
+      return Ok(DocumentHop::Redirect {
+        status: head.status.as_u16(),
+        to,
+      });
+    }
     let content_type = head
       .headers
       .iter()
       .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
       .map(|(_, v)| v.clone());
-    Ok(FetchedPage { body, content_type })
+    Ok(DocumentHop::Page(FetchedPage { body, content_type }))
   }
 
   /// Service Workers, "navigation preload" fetch: the navigation request
@@ -111,6 +136,7 @@ impl Net {
         Some(header_value),
         None,
         None,
+        true,
         "The navigation preload failed for",
       )
       .await?;
@@ -133,28 +159,44 @@ impl Net {
     preload: Option<&str>,
     referrer: Option<&str>,
     post: Option<(&str, &[u8])>,
+    follow: bool,
     what: &str,
   ) -> Result<(PageHead, Vec<u8>), HostError> {
     let fail = |why: String| HostError::type_error(format!("{what} '{url}': {why}"));
     if !matches!(url.scheme(), "http" | "https") {
       return Err(fail("unsupported scheme".into()));
     }
-    let mut req = match post {
-      Some((content_type, body)) => self
-        .client
-        .post(url.clone())
-        .header("Content-Type", content_type)
-        .body(body.to_vec()),
-      None => self.client.get(url.clone()),
-    }
-    .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8");
+    let mut headers = vec![(
+      "Accept".to_string(),
+      "text/html,application/xhtml+xml,*/*;q=0.8".to_string(),
+    )];
     if let Some(v) = preload {
-      req = req.header("Service-Worker-Navigation-Preload", v);
+      headers.push(("Service-Worker-Navigation-Preload".into(), v.to_string()));
     }
     if let Some(r) = referrer {
-      req = req.header("Referer", r);
+      headers.push(("Referer".into(), r.to_string()));
     }
-    let mut resp = req.send().await.map_err(|e| fail(error_chain(&e)))?;
+    if let Some((content_type, _)) = post {
+      headers.push(("Content-Type".into(), content_type.to_string()));
+    }
+    // A frame's navigation is its parent's (the referrer, when it has
+    // one); a top-level one is the browser's own.
+    let parent = referrer.and_then(|r| url::Url::parse(r).ok());
+    let sent = Outgoing {
+      method: if post.is_some() {
+        reqwest::Method::POST
+      } else {
+        reqwest::Method::GET
+      },
+      url: url.clone(),
+      headers,
+      body: post.map(|(_, body)| body.to_vec()),
+    };
+    let cx = cookies::Context {
+      initiator: parent.as_ref(),
+      top_level_get: parent.is_none(),
+    };
+    let mut resp = self.send(sent, cx, follow).await.map_err(fail)?;
     let head = PageHead {
       status: resp.status(),
       headers: resp
@@ -199,16 +241,20 @@ impl Net {
         "Failed to fetch the script '{url}': unsupported scheme"
       )));
     }
-    let mut request = self.client.get(url.clone());
+    let mut headers = Vec::new();
     if service_worker {
-      request = request.header("Service-Worker", "script");
+      headers.push(("Service-Worker".to_string(), "script".to_string()));
     }
-    let resp = request.send().await.map_err(|e| {
-      HostError::type_error(format!(
-        "Failed to fetch the script '{url}': {}",
-        error_chain(&e)
-      ))
-    })?;
+    let sent = Outgoing {
+      method: reqwest::Method::GET,
+      url: url.clone(),
+      headers,
+      body: None,
+    };
+    let resp = self
+      .send(sent, cookies::Context::BROWSER, true)
+      .await
+      .map_err(|e| HostError::type_error(format!("Failed to fetch the script '{url}': {e}")))?;
     check_script_response(
       url,
       resp.status().as_u16(),
@@ -223,6 +269,97 @@ impl Net {
       .await
       .map_err(|e| HostError::type_error(format!("Failed to read the script '{url}': {e}")))
   }
+}
+
+/// A request the browser sends for a page or a worker, whose redirects it
+/// follows itself (so that each hop's cookies are sent and kept).
+pub struct Outgoing {
+  pub method: reqwest::Method,
+  pub url: url::Url,
+  pub headers: Vec<(String, String)>,
+  pub body: Option<Vec<u8>>,
+}
+
+impl Net {
+  /// Sends `req` with the jar's cookies, keeps those of each response,
+  /// and (with `follow`) follows redirects as Fetch does (at most 20; a
+  /// 303, or a 301 or 302 of a POST, becomes a GET without its body). The
+  /// final response.
+  pub async fn send(
+    &self,
+    mut req: Outgoing,
+    cx: cookies::Context<'_>,
+    follow: bool,
+  ) -> Result<reqwest::Response, String> {
+    let mut hops = 0;
+    loop {
+      let mut builder = self
+        .no_redirects
+        .request(req.method.clone(), req.url.clone());
+      // `Cookie` is the browser's (a forbidden request-header name).
+      for (k, v) in req
+        .headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("cookie"))
+      {
+        builder = builder.header(k.as_str(), v.as_str());
+      }
+      if let Some(body) = &req.body {
+        builder = builder.body(body.clone());
+      }
+      let hop_cx = cookies::Context {
+        top_level_get: cx.top_level_get && req.method == reqwest::Method::GET,
+        ..cx
+      };
+      if let Some(cookie) = self.cookies.header_for(&req.url, hop_cx) {
+        builder = builder.header("Cookie", cookie);
+      }
+      let resp = builder.send().await.map_err(|e| error_chain(&e))?;
+      let set: Vec<&str> = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+      if !set.is_empty() {
+        self.cookies.store_from(&req.url, set, hop_cx);
+      }
+      let status = resp.status().as_u16();
+      let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| req.url.join(l).ok());
+      let (true, true, Some(next)) = (follow, is_redirect_status(status), location) else {
+        return Ok(resp);
+      };
+      hops += 1;
+      if hops > 20 {
+        return Err("too many redirects".into());
+      }
+      if status == 303 && req.method != reqwest::Method::HEAD
+        || matches!(status, 301 | 302) && req.method == reqwest::Method::POST
+      {
+        req.method = reqwest::Method::GET;
+        req.body = None;
+        req.headers.retain(|(k, _)| !is_request_body_header(k));
+      }
+      req.url = next;
+    }
+  }
+}
+
+/// Fetch's request-body-header names, dropped when a redirect turns a
+/// request into a GET ("HTTP-redirect fetch", step 12.2).
+fn is_request_body_header(name: &str) -> bool {
+  [
+    "content-encoding",
+    "content-language",
+    "content-location",
+    "content-type",
+  ]
+  .iter()
+  .any(|h| name.eq_ignore_ascii_case(h))
 }
 
 /// HTML's checks of a script's response (its status and `Content-Type`):
@@ -306,6 +443,17 @@ pub fn mime_essence(content_type: &str) -> String {
 }
 
 /// A page loaded from the network: its bytes and its `Content-Type`.
+/// What one request of a navigation gave: a page, or a redirect.
+pub enum DocumentHop {
+  Page(FetchedPage),
+  Redirect { status: u16, to: url::Url },
+}
+
+/// A redirect status (Fetch).
+pub fn is_redirect_status(status: u16) -> bool {
+  matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
 pub struct FetchedPage {
   pub body: Vec<u8>,
   pub content_type: Option<String>,
