@@ -27,6 +27,7 @@ import { describeRequest } from "ext:swharness/net/03_network.js";
 const requestMod = core.loadExtScript("ext:deno_fetch/23_request.js");
 const locationMod = core.loadExtScript("ext:deno_web/12_location.js");
 const { ReadableStreamPrototype } = core.loadExtScript("ext:deno_web/06_streams.js");
+const { EventTarget } = core.loadExtScript("ext:deno_web/02_event.js");
 
 // This realm's objects that other realms hold: id -> object, object -> id.
 // Id 0 is the global (the window).
@@ -37,6 +38,9 @@ let nextExport = 1;
 // Other realms' objects: "client:id" -> proxy, proxy -> [client, id].
 const proxies = new Map();
 const proxyOf = new WeakMap();
+
+// This window's client id (from its bootstrap).
+let ownClient = null;
 
 // Promises other realms handed out and have not settled: "client:id".
 const awaiting = new Map();
@@ -84,7 +88,9 @@ function encodeResult(v, to) {
   const mine = proxyOf.get(v);
   if (mine) {
     if (mine[0] === to) return { own: mine[1] };
-    throw new TypeError("swharness: an object of a third frame cannot go to another frame");
+    // A third window's object (a frame's frame): the receiver reaches it
+    // through the browser as this realm does.
+    return { x: mine[0], h: mine[1], f: typeof v === "function", a: Array.isArray(v) };
   }
   if (v instanceof Promise) {
     const id = nextPromise++;
@@ -188,6 +194,10 @@ function decode(e, from) {
     if (e.own === 0) return globalThis;
     if (!exported.has(e.own)) throw new TypeError("swharness: unknown frame object");
     return exported.get(e.own);
+  }
+  if ("x" in e) {
+    if (e.x === ownClient) return decode({ own: e.h }, from);
+    return proxyFor(e.x, e.h, e.f, e.a);
   }
   if ("p" in e) {
     return new Promise((resolve, reject) => {
@@ -339,16 +349,35 @@ onBrowserCommand("frameSettled", ({ owner, promise, ok, value }) => {
 });
 
 /**
+ * A frame's window before its first page has loaded: HTML's initial
+ * `about:blank` document, whose Window the first same-origin page keeps.
+ * A swharness frame's page runs in a realm of its own, so this stands in
+ * for that Window until then: what listens here for `load` hears the
+ * page's load event (`frame.contentWindow.addEventListener("load", ...)`
+ * right after the frame is inserted).
+ */
+class InitialWindow extends EventTarget {
+  get location() {
+    return { href: "about:blank" };
+  }
+  get closed() {
+    return false;
+  }
+}
+
+/**
  * HTML's <iframe>: inserted with a `src`, or given one while inserted, it
  * navigates its own window client there and fires `load` once that page
  * has loaded; removed, its client goes. `contentWindow` is that window's
- * proxy (null before the load), `contentDocument` its document's.
+ * proxy (an `InitialWindow` before the first load, null once removed),
+ * `contentDocument` its document's.
  */
 // The iframe elements holding a frame, by the frame's client id.
 const frameElements = new Map();
 
 class HTMLIFrameElement extends Element {
   #client = null;
+  #initial = null;
   #navigation = 0;
   // The frame's session history: its entries ({url, post}: a form's POST
   // stays with its entry, for a reload or a traversal), and the current.
@@ -366,7 +395,10 @@ class HTMLIFrameElement extends Element {
     if (this.isConnected) this.#navigate();
   }
   get contentWindow() {
-    return this.#client === null ? null : proxyFor(this.#client, 0);
+    if (this.#client !== null) return proxyFor(this.#client, 0);
+    if (!this.isConnected) return null;
+    this.#initial ??= new InitialWindow();
+    return this.#initial;
   }
   get contentDocument() {
     return this.contentWindow?.document ?? null;
@@ -381,6 +413,7 @@ class HTMLIFrameElement extends Element {
   }
   _disconnected() {
     this.#navigation++;
+    this.#initial = null;
     this.#close();
   }
   #close() {
@@ -417,6 +450,10 @@ class HTMLIFrameElement extends Element {
     }
     this.#client = id;
     frameElements.set(id, this);
+    // The window's load event comes before the element's.
+    const initial = this.#initial;
+    this.#initial = null;
+    if (initial) fire(initial, "load");
     fire(this, "load");
   }
   // The frame's window navigated itself (location.reload(), location.href),
@@ -454,6 +491,7 @@ defineElement("iframe", HTMLIFrameElement);
  * else the window itself (a frame of a frame reaches its own parent only).
  */
 export function frameParent(info) {
+  ownClient = info.clientId ?? null;
   return info.parentClient ? proxyFor(info.parentClient, 0) : globalThis;
 }
 

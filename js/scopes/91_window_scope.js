@@ -135,7 +135,8 @@ export function bootstrapWindow(info) {
     length: value(0),
     postMessage: value(windowPostMessage),
     // The focusing steps for this window's document (the clients'
-    // `focused`); blur() does nothing, as in browsers today.
+    // `focused`; the window gets `focus` once it has it, see the
+    // `windowFocus` command); blur() does nothing, as in browsers today.
     focus: value(function focus() {
       hostCall("serviceWorker.focus", { id: null }).catch(() => {});
     }),
@@ -223,6 +224,13 @@ export function bootstrapWindow(info) {
     container._controllerChange(worker);
   });
 }
+
+// HTML's focus update steps: this window's document gained or lost focus.
+onBrowserCommand("windowFocus", ({ focused }) => {
+  const ev = new eventMod.Event(focused ? "focus" : "blur");
+  setIsTrusted(ev, true);
+  globalThis.dispatchEvent(ev);
+});
 
 // A page's classic scripts, in document order, then its load event.
 onBrowserCommand("runClassicScripts", ({ steps }) => runPageScripts(steps));

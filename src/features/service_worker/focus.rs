@@ -2,10 +2,22 @@
 //! run models them): which client's document has focus, and when each
 //! last had it (`Clients.matchAll()` sorts windows by that).
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::platform::browser::Browser;
-use crate::platform::ipc::{HostError, HostResult, RealmId};
+use crate::platform::ipc::{Command, HostError, HostResult, RealmId};
+
+/// HTML's "focus update steps", for one window: its document lost focus
+/// (`blur` at the window) or gained it (`focus`).
+#[derive(Serialize)]
+struct WindowFocus {
+  focused: bool,
+}
+
+impl Command for WindowFocus {
+  const KIND: &'static str = "windowFocus";
+}
 
 /// Focus goes to the client `id`'s document: it, and the clients whose
 /// frames hold it, are the most recently focused now.
@@ -40,7 +52,7 @@ pub fn focus(browser: &Browser, realm: RealmId, target: Option<&str>) -> HostRes
   let own = super::clients::client_of(browser, realm)
     .ok_or_else(|| HostError::invalid_state("only a window takes focus"))?;
   let target = target.unwrap_or(&own).to_string();
-  super::with(browser, |s| {
+  let before = super::with(browser, |s| {
     let mine = target == own
       || s.clients.get(&target).and_then(|c| c.parent.as_deref()) == Some(own.as_str());
     if !mine || !s.clients.contains_key(&target) {
@@ -48,9 +60,20 @@ pub fn focus(browser: &Browser, realm: RealmId, target: Option<&str>) -> HostRes
         "not this window nor one of its frames",
       ));
     }
+    let before = s.focused.clone();
     give_focus(s, &target);
-    Ok(Value::Null)
+    Ok(before)
   })?;
   browser.trace("focus", json!({"client": target}));
+  // The focus update steps: the window that had focus gets `blur`, the
+  // one that takes it `focus` (nothing when it had it already).
+  if before.as_deref() != Some(target.as_str()) {
+    if let Some(realm) = before.and_then(|b| super::clients::realm_of(browser, &b)) {
+      browser.post(realm, &WindowFocus { focused: false });
+    }
+    if let Some(realm) = super::clients::realm_of(browser, &target) {
+      browser.post(realm, &WindowFocus { focused: true });
+    }
+  }
   Ok(Value::Null)
 }

@@ -153,11 +153,19 @@ impl Command for FrameNavigate<'_> {
   const KIND: &'static str = "frameNavigate";
 }
 
-/// Whether `a` holds `b` in an iframe, or `b` holds `a`.
+/// Whether the windows `a` and `b` are in one frame tree (one top-level
+/// window and the frames inside it, at any depth): a window reaches the
+/// objects of the others through the ones it holds (a frame's frame).
 fn related(browser: &Browser, a: &str, b: &str) -> bool {
   super::with(browser, |s| {
-    let parent_of = |x: &str| s.clients.get(x).and_then(|c| c.parent.clone());
-    parent_of(a).as_deref() == Some(b) || parent_of(b).as_deref() == Some(a)
+    let top_of = |x: &str| {
+      let mut at = x.to_string();
+      while let Some(p) = s.clients.get(&at).and_then(|c| c.parent.clone()) {
+        at = p;
+      }
+      at
+    };
+    a != b && s.clients.contains_key(a) && s.clients.contains_key(b) && top_of(a) == top_of(b)
   })
 }
 

@@ -240,3 +240,62 @@ test(() => {
   assert_throws_dom('SecurityError', () => history.pushState(null, '', 'https://other.invalid/'));
   assert_throws_dom('DataCloneError', () => history.pushState(() => 1, ''));
 }, 'history.pushState() and replaceState() change the document\'s URL and state, same origin only');
+
+promise_test(async t => {
+  // HTML: an inserted iframe has a window at once (its initial about:blank
+  // document's), which the first same-origin page keeps: a load listener
+  // added to it right away hears that page's load, before the element's.
+  const frame = document.createElement('iframe');
+  frame.src = FRAME;
+  assert_equals(frame.contentWindow, null, 'no window before it is inserted');
+  document.body.appendChild(frame);
+  t.add_cleanup(() => frame.remove());
+  const initial = frame.contentWindow;
+  assert_not_equals(initial, null, 'a window once inserted');
+  assert_equals(initial.location.href, 'about:blank');
+  const order = [];
+  const loaded = new Promise(resolve => {
+    initial.addEventListener('load', e => {
+      order.push(`window ${e.type}`);
+      resolve();
+    }, {once: true});
+  });
+  frame.addEventListener('load', () => order.push('element load'));
+  await loaded;
+  // The element's load follows in the same task.
+  assert_array_equals(order, ['window load', 'element load']);
+  assert_equals(frame.contentWindow.answer, 42, 'then the page\'s window');
+}, 'An inserted iframe\'s contentWindow exists at once, and its load listeners hear the first page\'s load');
+
+promise_test(async t => {
+  // HTML's focus update steps: the window that takes focus gets `focus`,
+  // the one that had it `blur`.
+  const a = await withFrame(t, 'resources/frame-page.html?events-a');
+  const b = await withFrame(t, 'resources/frame-page.html?events-b');
+  const next = (w, type) => new Promise(resolve => w.addEventListener(type, () => resolve(type), {once: true}));
+  const aFocus = next(a.contentWindow, 'focus');
+  a.focus();
+  assert_equals(await aFocus, 'focus');
+  const aBlur = next(a.contentWindow, 'blur');
+  const bFocus = next(b.contentWindow, 'focus');
+  b.contentWindow.focus();
+  assert_array_equals(await Promise.all([aBlur, bFocus]), ['blur', 'focus']);
+}, 'A window gets focus when it takes focus, and blur when another window does');
+
+promise_test(async t => {
+  // A frame's frame: the page reaches it through its frame, and the
+  // objects of one go to the other.
+  const outer = await withFrame(t, FRAME);
+  const doc = outer.contentWindow.document;
+  const inner = doc.createElement('iframe');
+  inner.src = new URL('resources/frame-page.html?inner', location.href).href;
+  doc.body.appendChild(inner);
+  await new Promise(resolve => inner.contentWindow.addEventListener('load', resolve, {once: true}));
+  const w = inner.contentWindow;
+  assert_equals(w.location.search, '?inner');
+  assert_equals(w.add(20, 22), 42);
+  assert_equals(w.parent, outer.contentWindow, 'its parent is the outer frame\'s window');
+  assert_equals(outer.contentWindow.callBack(x => w.add(x, 1), 1), 2,
+      'a function of this page, called in the outer frame, calls into the inner one');
+  assert_equals(w.data.list.length, 3);
+}, 'A frame\'s own frame is reachable from the page, through proxies of three realms');
