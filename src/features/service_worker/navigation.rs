@@ -218,7 +218,7 @@ pub(super) async fn open_page_in(
   kind: NavigationType,
   post: Option<&FormPost>,
 ) -> Result<(String, Option<String>), HostError> {
-  let id = clients::new_client_id();
+  let mut id = clients::new_client_id();
   let parent_url = parent
     .as_ref()
     .and_then(|p| super::with(browser, |s| s.clients.get(p).map(|c| c.url.clone())));
@@ -292,6 +292,12 @@ pub(super) async fn open_page_in(
     // goes on as a GET without the body.
     if status == 303 || matches!(status, 301 | 302) {
       post = None;
+    }
+    // The client reserved for the navigation is for its origin: a redirect
+    // to another one reserves a new client (HTML, "navigate"), so the
+    // worker's `resultingClientId` never names a window of another origin.
+    if to.origin() != url.origin() {
+      id = clients::new_client_id();
     }
     url = to;
   };
