@@ -216,13 +216,11 @@ pub(super) async fn handle(
       // `ServiceWorkerRegistration.update()`, steps 2-3 (no newest worker: an
       // InvalidStateError) and 6-8 (an update job for the newest worker's script
       // URL). Step 4 (called by an installing worker) is not checked.
-      let script = super::with(browser, |s| {
-        let r = s.registry.regs.get(&scope)?;
-        let v = r.installing.or(r.waiting).or(r.active)?;
-        s.registry.versions.get(&v).map(|v| v.script_url.clone())
-      });
-      let script = script.ok_or_else(|| HostError::invalid_state("The registration is gone"))?;
-      Ok(lifecycle::register(browser, script, scope).await?.snapshot)
+      let newest = super::with(browser, |s| s.registry.newest(&scope).is_some());
+      if !newest {
+        return Err(HostError::invalid_state("The registration is gone"));
+      }
+      Ok(lifecycle::update(browser, scope).await?.snapshot)
     }
     // `getRegistration(clientURL)`: steps 3-4 (parse; failure is a TypeError),
     // 6 (another origin is a SecurityError) and 8.1-8.3 ("Match Service Worker
@@ -261,7 +259,7 @@ pub(super) async fn handle(
       .await
       .unwrap_or_else(|_| Err(HostError::invalid_state("shut down"))),
     // `ServiceWorkerRegistration.unregister()`: an unregister job.
-    Call::Unregister { scope } => Ok(json!(lifecycle::unregister(browser, &scope))),
+    Call::Unregister { scope } => Ok(json!(lifecycle::unregister_job(browser, &scope).await)),
     // `ServiceWorkerGlobalScope.skipWaiting()`.
     Call::SkipWaiting {} => {
       let v = worker_of(browser, realm)?;

@@ -209,15 +209,14 @@ pub fn set_navigation_preload(
 /// `scope` (after a navigation it controlled, say), run in the background;
 /// a failure is traced, not thrown.
 pub fn soft_update(browser: &Browser, scope: &str) {
-  let script = super::with(browser, |s| {
-    s.registry.newest(scope).map(|v| v.script_url.clone())
-  });
-  let Some(script) = script else { return };
+  if super::with(browser, |s| s.registry.newest(scope).is_none()) {
+    return;
+  }
   let guard = browser.busy();
   let b = browser.clone();
   let scope = scope.to_string();
   tokio::spawn(async move {
-    if let Err(e) = register(&b, script, scope.clone()).await {
+    if let Err(e) = update(&b, scope.clone()).await {
       b.trace("update-failed", json!({"scope": scope, "error": e}));
     }
     drop(guard);
@@ -257,8 +256,32 @@ pub async fn register(
   script_url: Url,
   scope: String,
 ) -> Result<JobOutcome, HostError> {
+  run_job(browser, Some(script_url), scope).await
+}
+
+/// An update job (`registration.update()`, "Soft Update"): "Update" for
+/// the newest worker's script, run when the job's turn comes. A
+/// registration unregistered meanwhile, or without a worker, is not
+/// updated (nor made again): a TypeError ("Update", steps 2-3).
+pub async fn update(browser: &Browser, scope: String) -> Result<JobOutcome, HostError> {
+  run_job(browser, None, scope).await
+}
+
+/// A register job (with its script URL) or an update job (without).
+async fn run_job(
+  browser: &Browser,
+  script_url: Option<Url>,
+  scope: String,
+) -> Result<JobOutcome, HostError> {
   // "Schedule Job" / "Run Job": here one job queue for every scope.
   let _job = super::context(browser).job_lock.lock().await;
+  let script_url = match script_url {
+    Some(url) => url,
+    None => super::with(browser, |s| {
+      s.registry.newest(&scope).map(|v| v.script_url.clone())
+    })
+    .ok_or_else(|| HostError::type_error("The registration is gone."))?,
+  };
   let same = super::with(browser, |s| {
     s.registry
       .newest(&scope)
@@ -266,6 +289,8 @@ pub async fn register(
   });
   // "Update", step 8: fetch the script.
   let source = browser.opts().net.fetch_script(&script_url).await?;
+  // (Jobs run one at a time, unregister too: the registration is as it
+  // was before the fetch.)
   // "Update", step 8's "perform the fetch", step 20, and step 10: a script
   // that is byte-for-byte the same resolves with the registration. Differs
   // from "Register", step 5, which resolves without fetching again when the
@@ -601,6 +626,14 @@ fn wake_ready_waiters(browser: &Browser) {
 /// false), 4 (remove it from the registration map) and 5 (true). Differs from
 /// step 6, "Try Clear Registration": "Clear Registration" runs at once, and
 /// the clients lose their controller now rather than when they unload.
+/// `unregister()`: an unregister job, in the job queue with the register
+/// and update jobs, so that an update fetching the script meanwhile ends
+/// before the registration goes (and never brings it back).
+pub async fn unregister_job(browser: &Browser, scope: &str) -> bool {
+  let _job = super::context(browser).job_lock.lock().await;
+  unregister(browser, scope)
+}
+
 pub fn unregister(browser: &Browser, scope: &str) -> bool {
   let reg = super::with(browser, |s| s.registry.regs.remove(scope));
   let Some(reg) = reg else { return false };

@@ -134,3 +134,28 @@ promise_test(async t => {
   assert_equals(registration.waiting, null);
   assert_equals(registration.active, active);
 }, 'update(): a changed import installs a new worker, which fails on the import the check found gone');
+
+promise_test(async t => {
+  // Jobs run one at a time (Service Workers, "Schedule Job"): an unregister
+  // waits for the update job before it, whose script fetch the server holds
+  // here, and the update never brings the registration back.
+  const key = crypto.randomUUID();
+  const scope = `resources/unregister-during-update/${key}`;
+  const registration = await navigator.serviceWorker.register(
+      `resources/held-worker.py?key=${key}`, {scope});
+  const worker = registration.installing;
+  await new Promise(resolve => worker.addEventListener('statechange', () => {
+    if (worker.state === 'activated') resolve();
+  }));
+  const order = [];
+  const updated = registration.update().then(() => order.push('update'), e => order.push(`update ${e.name}`));
+  const unregistered = registration.unregister().then(ok => order.push(`unregister ${ok}`));
+  // Both jobs wait for the held update check: the unregister settles after
+  // the update.
+  await fetch(`resources/hold.py?action=release&key=${key}`);
+  await Promise.all([updated, unregistered]);
+  assert_array_equals(order, ['update', 'unregister true']);
+  assert_equals(await navigator.serviceWorker.getRegistration(scope), undefined,
+      'the registration is gone');
+  assert_equals(worker.state, 'redundant');
+}, 'unregister() waits for an update in progress, which does not bring the registration back');
