@@ -142,7 +142,7 @@ promise_test(async t => {
   const key = crypto.randomUUID();
   const scope = `resources/unregister-during-update/${key}`;
   const registration = await navigator.serviceWorker.register(
-      `resources/held-worker.py?key=${key}`, {scope});
+      `resources/hold.py?script=1&key=${key}`, {scope});
   const worker = registration.installing;
   await new Promise(resolve => worker.addEventListener('statechange', () => {
     if (worker.state === 'activated') resolve();
