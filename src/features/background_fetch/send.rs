@@ -13,11 +13,11 @@
 use std::collections::HashSet;
 
 use bytes::Bytes;
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use url::Url;
 
 use super::types::RequestSpec;
-use crate::platform::net::cors;
+use crate::platform::net::{self, cors};
 
 /// Fetch's redirect limit ("HTTP-redirect fetch", step 7).
 const MAX_REDIRECTS: usize = 20;
@@ -173,7 +173,7 @@ pub(super) async fn send(
       .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     // "HTTP fetch", step 6: a redirect status; "HTTP-redirect fetch", steps
     // 3-4: no `Location`, no redirect.
-    let Some(location) = location.filter(|_| is_redirect(status)) else {
+    let Some(location) = location.filter(|_| net::is_redirect_status(status.as_u16())) else {
       return Sent::Response(resp);
     };
     // `manual` is followed: a record cannot hold an opaque-redirect
@@ -222,13 +222,10 @@ pub(super) async fn send(
     }
     // Step 12: 301/302 with POST, or 303 with neither GET nor HEAD, turn into
     // a GET without a body (12.1) and without request-body headers (12.2).
-    let code = status.as_u16();
-    if (matches!(code, 301 | 302) && method == Method::POST)
-      || (code == 303 && method != Method::GET && method != Method::HEAD)
-    {
+    if net::redirect_turns_into_get(status.as_u16(), &method) {
       method = Method::GET;
       body = None;
-      headers.retain(|(k, _)| !is_request_body_header(k));
+      headers.retain(|(k, _)| !net::is_request_body_header(k));
     }
     // Step 13: crossing origins drops the CORS non-wildcard request-header
     // names (`Authorization`).
@@ -244,25 +241,6 @@ pub(super) async fn send(
     url = next;
   }
   Sent::Refused(format!("more than {MAX_REDIRECTS} redirects"))
-}
-
-fn is_redirect(status: StatusCode) -> bool {
-  matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
-}
-
-/// Fetch's request-body-header names, dropped when a redirect turns the
-/// request into a GET ("HTTP-redirect fetch", step 12.2); `Content-Length`
-/// too, which this client sets itself.
-fn is_request_body_header(name: &str) -> bool {
-  [
-    "content-encoding",
-    "content-language",
-    "content-location",
-    "content-type",
-    "content-length",
-  ]
-  .iter()
-  .any(|h| name.eq_ignore_ascii_case(h))
 }
 
 /// Sends the `OPTIONS` preflight: Err on a network error, Ok(Err) when the

@@ -620,12 +620,6 @@ fn wake_ready_waiters(browser: &Browser) {
   });
 }
 
-/// `registration.unregister()`: removes the registration at once; its
-/// workers become redundant.
-/// Service Workers, `unregister()` and "Unregister": steps 3 (no registration:
-/// false), 4 (remove it from the registration map) and 5 (true). Differs from
-/// step 6, "Try Clear Registration": "Clear Registration" runs at once, and
-/// the clients lose their controller now rather than when they unload.
 /// `unregister()`: an unregister job, in the job queue with the register
 /// and update jobs, so that an update fetching the script meanwhile ends
 /// before the registration goes (and never brings it back).
@@ -634,6 +628,12 @@ pub async fn unregister_job(browser: &Browser, scope: &str) -> bool {
   unregister(browser, scope)
 }
 
+/// `registration.unregister()`: removes the registration at once; its
+/// workers become redundant.
+/// Service Workers, `unregister()` and "Unregister": steps 3 (no registration:
+/// false), 4 (remove it from the registration map) and 5 (true). Differs from
+/// step 6, "Try Clear Registration": "Clear Registration" runs at once, and
+/// the clients lose their controller now rather than when they unload.
 pub fn unregister(browser: &Browser, scope: &str) -> bool {
   let reg = super::with(browser, |s| s.registry.regs.remove(scope));
   let Some(reg) = reg else { return false };

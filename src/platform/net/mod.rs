@@ -26,9 +26,9 @@ pub struct NetConfig {
 #[derive(Clone)]
 pub struct Net {
   pub config: NetConfig,
-  client: reqwest::Client,
-  /// The same configuration, but redirects are returned, not followed: for
-  /// callers that follow them as Fetch does (Background Fetch downloads).
+  /// Redirects are returned, not followed: every caller follows them as
+  /// Fetch does ([`Net::send`], Background Fetch downloads), so that each
+  /// hop's cookies, and more, are handled.
   no_redirects: reqwest::Client,
   online: Arc<AtomicBool>,
   /// The browser's cookies (one jar per browser, see [`Net::with_own_switch`]).
@@ -38,8 +38,7 @@ pub struct Net {
 impl Net {
   pub fn new(config: NetConfig, online: bool) -> anyhow::Result<Net> {
     Ok(Net {
-      client: build_client(&config, reqwest::redirect::Policy::limited(20))?,
-      no_redirects: build_client(&config, reqwest::redirect::Policy::none())?,
+      no_redirects: build_client(&config)?,
       config,
       online: Arc::new(AtomicBool::new(online)),
       cookies: Arc::default(),
@@ -52,7 +51,6 @@ impl Net {
   pub fn with_own_switch(&self, online: bool) -> Net {
     Net {
       config: self.config.clone(),
-      client: self.client.clone(),
       no_redirects: self.no_redirects.clone(),
       online: Arc::new(AtomicBool::new(online)),
       cookies: Arc::default(),
@@ -70,10 +68,6 @@ impl Net {
 
   pub fn set_online(&self, online: bool) {
     self.online.store(online, Ordering::SeqCst);
-  }
-
-  pub fn client(&self) -> &reqwest::Client {
-    &self.client
   }
 
   /// The client that hands back redirect responses.
@@ -337,9 +331,7 @@ impl Net {
       if hops > 20 {
         return Err("too many redirects".into());
       }
-      if status == 303 && req.method != reqwest::Method::HEAD
-        || matches!(status, 301 | 302) && req.method == reqwest::Method::POST
-      {
+      if redirect_turns_into_get(status, &req.method) {
         req.method = reqwest::Method::GET;
         req.body = None;
         req.headers.retain(|(k, _)| !is_request_body_header(k));
@@ -349,14 +341,23 @@ impl Net {
   }
 }
 
-/// Fetch's request-body-header names, dropped when a redirect turns a
-/// request into a GET ("HTTP-redirect fetch", step 12.2).
-fn is_request_body_header(name: &str) -> bool {
+/// "HTTP-redirect fetch", step 12: a 301 or 302 of a POST, or a 303 of
+/// anything but GET or HEAD, goes on as a GET without its body.
+pub fn redirect_turns_into_get(status: u16, method: &reqwest::Method) -> bool {
+  (matches!(status, 301 | 302) && method == reqwest::Method::POST)
+    || (status == 303 && method != reqwest::Method::GET && method != reqwest::Method::HEAD)
+}
+
+/// Fetch's request-body-header names, dropped when a redirect turns the
+/// request into a GET ("HTTP-redirect fetch", step 12.2); `Content-Length`
+/// too, which the HTTP client sets itself.
+pub fn is_request_body_header(name: &str) -> bool {
   [
     "content-encoding",
     "content-language",
     "content-location",
     "content-type",
+    "content-length",
   ]
   .iter()
   .any(|h| name.eq_ignore_ascii_case(h))
@@ -442,7 +443,6 @@ pub fn mime_essence(content_type: &str) -> String {
     .to_ascii_lowercase()
 }
 
-/// A page loaded from the network: its bytes and its `Content-Type`.
 /// What one request of a navigation gave: a page, or a redirect.
 pub enum DocumentHop {
   Page(FetchedPage),
@@ -454,6 +454,7 @@ pub fn is_redirect_status(status: u16) -> bool {
   matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
+/// A page loaded from the network: its bytes and its `Content-Type`.
 pub struct FetchedPage {
   pub body: Vec<u8>,
   pub content_type: Option<String>,
@@ -478,13 +479,10 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
   out
 }
 
-fn build_client(
-  config: &NetConfig,
-  redirects: reqwest::redirect::Policy,
-) -> anyhow::Result<reqwest::Client> {
+fn build_client(config: &NetConfig) -> anyhow::Result<reqwest::Client> {
   let mut builder = reqwest::Client::builder()
     .user_agent(concat!("swharness/", env!("CARGO_PKG_VERSION")))
-    .redirect(redirects);
+    .redirect(reqwest::redirect::Policy::none());
   if let Some(t) = config.stall_timeout {
     builder = builder.read_timeout(t).connect_timeout(t);
   }
